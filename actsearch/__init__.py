@@ -1,0 +1,36 @@
+"""actsearch: discover neural-network activation functions by evolution.
+
+    >>> import actsearch
+    >>> act = actsearch.Activation.parse("x * sigmoid(1.5*x)")
+
+The public names load lazily, so that `actsearch top` starts in a blink.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_PUBLIC = {
+    "Activation": "actsearch.expr",
+    "ParseError": "actsearch.expr",
+    "screen": "actsearch.expr",
+    "Task": "actsearch.tasks",
+    "TaskData": "actsearch.tasks",
+    "Budget": "actsearch.tasks",
+    "TaskError": "actsearch.tasks",
+    "get_task": "actsearch.tasks",
+    "load_space": "actsearch.spaces",
+    "SpaceError": "actsearch.spaces",
+    "Store": "actsearch.store",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'actsearch' has no attribute {name!r}")

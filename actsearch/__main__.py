@@ -1,0 +1,5 @@
+"""`python -m actsearch` is the `actsearch` command."""
+
+from actsearch.cli import main
+
+main()

@@ -1,0 +1,327 @@
+"""The `actsearch` command: parse arguments, call search/store/export, print.
+
+Heavy modules (TensorFlow, Ray, DEAP) are imported inside the commands that
+need them, so `actsearch top` and `actsearch runs` answer in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_DB = "runs/actsearch.db"
+EXPORT_DIR = Path("runs/exports")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Discover neural-network activation functions by evolution.")
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL of the store.")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One clear line on stderr and a non-zero exit: how every user error ends."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is lazy
+    from actsearch.store import Store, StoreError
+
+    if not create and "://" not in db and not Path(db).exists():
+        fail(f"no results database at {db} (run `actsearch search` first, or pass --db)")
+    try:
+        return Store.open(db)
+    except StoreError as err:
+        fail(str(err))
+
+
+# -- search ------------------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    space: Annotated[str, typer.Option(help="Search-space name in search_spaces/ or a YAML path.")] = "default",
+    task: Annotated[Optional[str], typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
+    db: DbOption = DEFAULT_DB,
+    run: Annotated[Optional[str], typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the evolution and of every training.")] = 0,
+    workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
+    population: Annotated[Optional[int], typer.Option(help="Override the space's population.")] = None,
+    generations: Annotated[Optional[int], typer.Option(help="Override the space's generations.")] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="generational | regularized | random.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the training epochs per candidate.")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
+    gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", help="GPU fraction per training.")] = 0.0,
+    trial_timeout: Annotated[Optional[float], typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")] = None,
+    executor: Annotated[str, typer.Option(help="ray (default) or local (in-process, one at a time).")] = "ray",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run named by --run.")] = False,
+    export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
+) -> None:
+    """Run an evolutionary search and print the leaderboard."""
+    from actsearch.search import SearchRequest, run_search
+
+    request = SearchRequest(
+        space=space, task=task, db=db, run=run, seed=seed, workers=workers, population=population,
+        generations=generations, strategy=strategy, epochs=epochs, address=address,
+        gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, executor=executor, resume=resume,
+    )
+    with _user_errors(), ProgressReporter(console) as reporter:
+        try:
+            outcome = run_search(request, reporter)
+        except KeyboardInterrupt:
+            reporter.stop()
+            name = reporter.run_name or run or "NAME"
+            fail(f"search interrupted; nothing finished is lost. Resume with: "
+                 f"actsearch search --run {name} --resume --db {db}", code=130)
+    _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard")
+    console.print(outcome.report_line, highlight=False)
+    if export and outcome.best is not None:
+        path = EXPORT_DIR / f"{outcome.run.name}_best.py"
+        _write_export(outcome.best.expr, path, parametric=outcome.parametric)
+        console.print(f"best activation exported to [bold]{path}[/]  ({outcome.best.expr})", highlight=False)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn every error a user can cause into one line and exit code 2."""
+    from actsearch.expr import ParseError
+    from actsearch.search import SearchError
+    from actsearch.spaces import SpaceError
+    from actsearch.store import StoreError
+    from actsearch.tasks import TaskError
+
+    try:
+        yield
+    except (ParseError, SearchError, SpaceError, StoreError, TaskError) as err:
+        fail(str(err))
+
+
+class ProgressReporter:
+    """A live progress bar: candidates done, trainings running, best so far."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]searching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
+        )
+        self.task_id = None
+        self.run_name: str | None = None
+
+    def __enter__(self) -> ProgressReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+    def start(self, total: int, run_name: str) -> None:
+        self.run_name = run_name
+        self.task_id = self.progress.add_task("search", total=total, status="starting workers")
+
+    def update(self, done: int, running: int, best: tuple[str, float] | None) -> None:
+        status = f"running {running}"
+        if best:
+            status += f" | best {best[1]:.4f} {best[0]}"
+        self.progress.update(self.task_id, completed=done, status=status)
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(text, highlight=False)
+
+
+# -- query -------------------------------------------------------------------------------
+
+
+@app.command()
+def top(
+    db: DbOption = DEFAULT_DB,
+    run: Annotated[Optional[str], typer.Option("--run", help="Only this run (default: across runs).")] = None,
+    task: Annotated[Optional[str], typer.Option(help="Only evaluations on this task.")] = None,
+    k: Annotated[int, typer.Option("-k", help="How many rows.")] = 10,
+    fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+) -> None:
+    """The best activations found, baselines marked."""
+    if fmt not in ("table", "json", "csv"):
+        fail(f"--format must be table, json or csv, not {fmt!r}")
+    store = _open_store(db, create=False)
+    if run is not None and store.get_run(run) is None:
+        fail(f"no run named {run!r} in {db}")
+    rows = store.leaderboard(run=run, task=task, k=k)
+    if fmt == "json":
+        print(json.dumps([_row_dict(r) for r in rows], indent=2))
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(_row_dict(rows[0]) if rows else ["rank"]))
+        writer.writeheader()
+        writer.writerows(_row_dict(r) for r in rows)
+    else:
+        _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"))
+
+
+def _row_dict(row) -> dict:  # noqa: ANN001
+    return {
+        "rank": row.rank, "candidate_id": row.candidate_id, "run": row.run, "expr": row.expr,
+        "fitness": row.fitness, "fitness_std": row.fitness_std, "complexity": row.complexity,
+        "baseline": row.is_baseline, "evaluations": row.evaluations,
+    }
+
+
+def _print_leaderboard(rows: list, title: str) -> None:
+    table = Table(title=title)
+    for column in ("rank", "id", "fitness", "activation", "size", "run"):
+        table.add_column(column, justify="right" if column in ("rank", "id", "fitness", "size") else "left")
+    for row in rows:
+        name = f"{row.expr}  [dim](baseline)[/]" if row.is_baseline else row.expr
+        fitness = "-" if row.fitness is None else f"{row.fitness:.4f}"
+        table.add_row(str(row.rank), str(row.candidate_id), fitness, name, str(row.complexity), row.run)
+    console.print(table)
+
+
+@app.command()
+def runs(db: DbOption = DEFAULT_DB) -> None:
+    """Every run in the store: name, status, started, evaluations, best."""
+    store = _open_store(db, create=False)
+    table = Table(title="runs")
+    for column in ("name", "status", "started", "evaluations", "best", "best activation"):
+        table.add_column(column)
+    for summary in store.runs():
+        best = "-" if summary.best_fitness is None else f"{summary.best_fitness:.4f}"
+        table.add_row(summary.name, summary.status, f"{summary.created_at:%Y-%m-%d %H:%M}",
+                      str(summary.evaluations), best, summary.best_expr or "-")
+    console.print(table)
+
+
+@app.command()
+def show(
+    candidate_id: Annotated[int, typer.Argument(help="Candidate id (see `actsearch top`).")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """One candidate: expression, canonical form, lineage, evaluations, rejection reason."""
+    from actsearch.store import StoreError
+
+    store = _open_store(db, create=False)
+    try:
+        candidate = store.candidate(candidate_id)
+    except StoreError as err:
+        fail(str(err))
+    console.print(f"[bold]candidate {candidate.id}[/]  {candidate.expr}")
+    for label, value in (
+        ("genotype", candidate.genotype), ("fingerprint", candidate.fingerprint),
+        ("complexity", candidate.complexity), ("status", candidate.status), ("reason", candidate.reason),
+        ("origin", candidate.origin), ("generation", candidate.generation),
+        ("equivalent to", candidate.equivalent_to), ("fitness", candidate.fitness),
+        ("fitness std", candidate.fitness_std),
+    ):
+        if value is not None:
+            console.print(f"  {label:13} {value}", highlight=False)
+    lineage = store.lineage(candidate_id)
+    if lineage:
+        console.print("  lineage:")
+        for ancestor in lineage:
+            console.print(f"    {ancestor.id:>6}  gen {ancestor.generation}  {ancestor.origin:24} {ancestor.expr}",
+                          highlight=False)
+    evaluations = store.evaluations(candidate_id)
+    if evaluations:
+        table = Table(title="evaluations")
+        for column in ("task", "seed", "budget", "status", "val acc", "val loss", "seconds", "worker", "error"):
+            table.add_column(column)
+        for e in evaluations:
+            table.add_row(e.task, str(e.seed), str(e.budget), e.status, _fmt(e.val_accuracy), _fmt(e.val_loss),
+                          _fmt(e.train_seconds, 2), e.worker or "", (e.error or "")[:60])
+        console.print(table)
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+# -- export and evaluate ---------------------------------------------------------------
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The Python module to write.")],
+    run: Annotated[Optional[str], typer.Option("--run", help="Run to export from.")] = None,
+    rank: Annotated[Optional[int], typer.Option("--rank", help="Leaderboard rank within --run.")] = None,
+    expr: Annotated[Optional[str], typer.Option("--expr", help="An expression to export directly.")] = None,
+    parametric: Annotated[bool, typer.Option(help="Also export a Keras layer with trainable constants.")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Write a standalone TensorFlow/Keras module for an activation."""
+    if (expr is None) == (run is None or rank is None):
+        fail("give either --expr E, or both --run NAME and --rank R")
+    if expr is None:
+        store = _open_store(db, create=False)
+        if store.get_run(run) is None:
+            fail(f"no run named {run!r} in {db}")
+        rows = [r for r in store.leaderboard(run=run, k=max(rank, 1)) if r.rank == rank]
+        if not rows:
+            fail(f"run {run!r} has no rank {rank}")
+        expr = rows[0].expr
+    _write_export(expr, output, parametric=parametric)
+    console.print(f"wrote {output}")
+
+
+def _write_export(expr: str, path: Path, parametric: bool) -> None:
+    from actsearch.export import write_module
+    from actsearch.expr import Activation, ParseError
+
+    try:
+        activation = Activation.parse(expr)
+    except ParseError as err:
+        fail(f"--expr: {err}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_module(activation, path, parametric=parametric)
+
+
+@app.command()
+def evaluate(
+    task: Annotated[str, typer.Option(help="Task name or path/to/file.py:make_task.")],
+    expr: Annotated[str, typer.Option(help="The activation, e.g. 'x * sigmoid(1.5*x)'.")],
+    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the task's epochs.")] = None,
+    parametric: Annotated[bool, typer.Option(help="Learn the constants during training.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Train one activation on one task and print its metrics."""
+    from dataclasses import asdict
+
+    from actsearch.expr import Activation, ParseError
+    from actsearch.tasks import TaskError, get_task
+
+    try:
+        activation = Activation.parse(expr)
+        chosen = get_task(task)
+    except (ParseError, TaskError) as err:
+        fail(str(err))
+    from actsearch.train import train
+
+    result = train(chosen, activation, seed=seed, epochs=epochs, parametric=parametric)
+    payload = {"task": chosen.name, "expr": str(activation), "seed": seed, **asdict(result)}
+    payload["train_seconds"] = round(payload["train_seconds"], 3)
+    if as_json:
+        print(json.dumps(payload))
+    else:
+        for key, value in payload.items():
+            console.print(f"{key:14} {value}", highlight=False)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

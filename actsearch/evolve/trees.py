@@ -1,0 +1,241 @@
+"""The DEAP adapter: the only module that touches DEAP's trees and creator.
+
+DEAP gives us cheap prefix trees, random generation, crossover, mutation and
+the `staticLimit` bloat control. We never `gp.compile` (it uses `eval`) nor
+`PrimitiveTree.from_string` (ditto): trees cross into the rest of actsearch
+as our own AST, and come back from text through our own parser.
+
+DEAP draws from the global `random` module; `TreeFactory` swaps its own
+seeded generator in around every DEAP call so that a search is reproducible
+and nothing else in the process disturbs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+import random
+from collections.abc import Callable, Iterator
+
+from deap import base, creator, gp
+
+from actsearch.expr import Activation, parse
+from actsearch.expr.ast import Call, Const, Node, Var
+from actsearch.spaces import SearchSpace
+
+MAX_HEIGHT_LIMIT = 17  # DEAP cannot handle deep trees; spaces.Tree enforces it too
+
+if not hasattr(creator, "ActsearchFitness"):
+    creator.create("ActsearchFitness", base.Fitness, weights=(1.0,))
+    creator.create("ActsearchTree", gp.PrimitiveTree, fitness=creator.ActsearchFitness)
+
+Individual = gp.PrimitiveTree
+
+
+def _placeholder(*_args: object) -> float:
+    raise RuntimeError("actsearch never compiles DEAP trees; lower them through actsearch.expr")
+
+
+class TreeFactory:
+    """Random trees, variation operators and conversions for one search space."""
+
+    def __init__(self, space: SearchSpace, rng: random.Random) -> None:
+        self.space = space
+        self.rng = rng
+        self.pset = self._primitive_set(space)
+        self.toolbox = self._toolbox()
+        self.mutations: dict[str, Callable[[Individual], Individual]] = {
+            "subtree": self._mutate_subtree,
+            "point": self._mutate_point,
+            "insert": self._mutate_insert,
+            "shrink": self._mutate_shrink,
+            "constant": self._mutate_constant,
+        }
+
+    # -- construction -----------------------------------------------------------------
+
+    def _primitive_set(self, space: SearchSpace) -> gp.PrimitiveSet:
+        pset = gp.PrimitiveSet("activation", 1)
+        pset.renameArguments(ARG0="x")
+        for name in space.primitives.unary:
+            pset.addPrimitive(_placeholder, 1, name=name)
+        for name in space.primitives.binary:
+            pset.addPrimitive(_placeholder, 2, name=name)
+        pset.addEphemeralConstant("const", self._draw_constant)
+        return pset
+
+    def _toolbox(self) -> base.Toolbox:
+        tree = self.space.tree
+        toolbox = base.Toolbox()
+        toolbox.register(
+            "expr", gp.genHalfAndHalf, pset=self.pset,
+            min_=tree.init_min_height, max_=tree.init_max_height,
+        )
+        toolbox.register("subtree", gp.genGrow, pset=self.pset, min_=0, max_=2)
+        limit = gp.staticLimit(key=operator.attrgetter("height"), max_value=tree.max_height)
+        toolbox.register("mate", gp.cxOnePoint)
+        toolbox.decorate("mate", limit)
+        return toolbox
+
+    def _draw_constant(self) -> float:
+        low, high = self.space.constants.range
+        return round(random.uniform(low, high), self.space.constants.decimals)
+
+    @contextlib.contextmanager
+    def _seeded(self) -> Iterator[None]:
+        """Run DEAP (which uses the global `random`) on this factory's generator."""
+        saved = random.getstate()
+        random.setstate(self.rng.getstate())
+        try:
+            yield
+        finally:
+            self.rng.setstate(random.getstate())
+            random.setstate(saved)
+
+    def _individual(self, nodes: list) -> Individual:
+        return creator.ActsearchTree(self._with_leaf_policy(nodes))
+
+    def _with_leaf_policy(self, nodes: list) -> list:
+        """DEAP picks x and constants with equal odds; use the space's constant probability."""
+        out = []
+        x_terminal = self.pset.mapping["x"]
+        for node in nodes:
+            if isinstance(node, gp.Terminal):
+                node = self._new_constant() if random.random() < self.space.constants.probability else x_terminal
+            out.append(node)
+        return out
+
+    def _new_constant(self, value: float | None = None) -> gp.Terminal:
+        cls = self.pset.mapping["const"]
+        term = cls.__new__(cls)
+        term.value = self._draw_constant() if value is None else value
+        return term
+
+    # -- the operators the strategies use ---------------------------------------------
+
+    def random_tree(self) -> Individual:
+        with self._seeded():
+            return self._individual(self.toolbox.expr())
+
+    def crossover(self, a: Individual, b: Individual) -> tuple[Individual, Individual]:
+        with self._seeded():
+            return self.toolbox.mate(self.toolbox.clone(a), self.toolbox.clone(b))
+
+    def mutate(self, ind: Individual) -> tuple[Individual, str]:
+        """Apply one mutation operator chosen at random; returns (child, operator name)."""
+        with self._seeded():
+            name = random.choice(self._applicable_mutations(ind))
+            child = self.mutations[name](self.toolbox.clone(ind))
+            if child.height > self.space.tree.max_height:  # the bloat limit
+                child = self.toolbox.clone(ind)
+                name = "constant" if self._constant_positions(child) else "point"
+                child = self.mutations[name](child)
+            return child, name
+
+    def _applicable_mutations(self, ind: Individual) -> list[str]:
+        names = ["subtree", "point", "insert"]
+        if len(ind) > 1:
+            names.append("shrink")
+        if self._constant_positions(ind):
+            names.append("constant")
+        return names
+
+    def _mutate_subtree(self, ind: Individual) -> Individual:
+        expr = lambda pset, type_: self._with_leaf_policy(self.toolbox.subtree())  # noqa: E731
+        (child,) = gp.mutUniform(ind, expr=expr, pset=self.pset)
+        return child
+
+    def _mutate_point(self, ind: Individual) -> Individual:
+        index = random.randrange(len(ind))
+        node = ind[index]
+        if isinstance(node, gp.Terminal):
+            ind[index] = self._with_leaf_policy([node])[0]
+            return ind
+        (child,) = gp.mutNodeReplacement(ind, pset=self.pset)
+        return child
+
+    def _mutate_insert(self, ind: Individual) -> Individual:
+        (child,) = gp.mutInsert(ind, pset=self.pset)
+        return child
+
+    def _mutate_shrink(self, ind: Individual) -> Individual:
+        (child,) = gp.mutShrink(ind)
+        return child
+
+    def _mutate_constant(self, ind: Individual) -> Individual:
+        """Nudge one constant by a Gaussian step (tunes constants without new structure)."""
+        index = random.choice(self._constant_positions(ind))
+        low, high = self.space.constants.range
+        step = random.gauss(0.0, 0.15 * (high - low))
+        value = round(ind[index].value + step, self.space.constants.decimals)
+        ind[index] = self._new_constant(value)
+        return ind
+
+    def _constant_positions(self, ind: Individual) -> list[int]:
+        return [i for i, node in enumerate(ind) if isinstance(node, gp.Terminal) and node.name == "const"]
+
+    # -- conversions --------------------------------------------------------------------
+
+    def to_node(self, ind: Individual) -> Node:
+        """Our AST for a DEAP prefix tree."""
+        stack: list[tuple[str | None, int, list[Node]]] = []
+        result: Node | None = None
+        for item in ind:
+            if isinstance(item, gp.Primitive):
+                stack.append((item.name, item.arity, []))
+                continue
+            node: Node = Var() if item.name == "x" else Const(float(item.value))
+            while stack:
+                stack[-1][2].append(node)
+                name, arity, args = stack[-1]
+                if len(args) < arity:
+                    break
+                stack.pop()
+                node = Call(name, tuple(args))
+            else:
+                result = node
+        assert result is not None, "incomplete prefix tree"
+        return result
+
+    def activation(self, ind: Individual) -> Activation:
+        return Activation.from_tree(self.to_node(ind))
+
+    def genotype(self, ind: Individual) -> str:
+        """The tree exactly as evolved, as prefix-call text our parser reads back."""
+        return _prefix_text(self.to_node(ind))
+
+    def from_genotype(self, text: str) -> Individual:
+        """Rebuild a DEAP tree from `genotype` text (e.g. when resuming from the store)."""
+        nodes: list = []
+        self._append_nodes(_fold_negated_constants(parse(text)), nodes)
+        return creator.ActsearchTree(nodes)
+
+    def _append_nodes(self, node: Node, out: list) -> None:
+        if isinstance(node, Var):
+            out.append(self.pset.mapping["x"])
+        elif isinstance(node, Const):
+            out.append(self._new_constant(node.value))
+        else:
+            if node.name not in self.pset.mapping:
+                raise ValueError(f"genotype uses {node.name!r}, which is not in this search space")
+            out.append(self.pset.mapping[node.name])
+            for arg in node.args:
+                self._append_nodes(arg, out)
+
+
+def _prefix_text(node: Node) -> str:
+    if isinstance(node, Var):
+        return "x"
+    if isinstance(node, Const):
+        return repr(float(node.value))
+    return f"{node.name}({', '.join(_prefix_text(arg) for arg in node.args)})"
+
+
+def _fold_negated_constants(node: Node) -> Node:
+    """The parser reads `-0.5` as neg(0.5); a genotype constant is one leaf."""
+    if isinstance(node, Call):
+        args = tuple(_fold_negated_constants(arg) for arg in node.args)
+        if node.name == "neg" and isinstance(args[0], Const):
+            return Const(-args[0].value)
+        return Call(node.name, args)
+    return node

@@ -1,0 +1,44 @@
+"""Running trainings: in-process, or on a pool of Ray actors (local or cluster).
+
+Both executors speak one protocol: `capacity`, `in_flight`, `submit(trial)`,
+`wait(timeout) -> [(trial, result)]`, `workers_info()`, `shutdown()`.
+Ray is imported only when the Ray executor is asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from actsearch.execute.trial import Trial
+from actsearch.records import EvalResult
+
+
+class Executor(Protocol):
+    capacity: int
+
+    @property
+    def in_flight(self) -> int: ...
+
+    def submit(self, trial: Trial) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Trial, EvalResult]]: ...
+
+    def workers_info(self) -> list[dict]: ...
+
+    def shutdown(self) -> None: ...
+
+
+def make_executor(kind: str, task_spec: str, data: Any, **options: Any) -> Executor:
+    """`kind` is "ray" (default for searches) or "local" (in-process, one at a time)."""
+    if kind == "local":
+        from actsearch.execute.local import InProcessExecutor
+
+        return InProcessExecutor(task_spec, data)
+    if kind == "ray":
+        from actsearch.execute.ray_pool import RayExecutor
+
+        return RayExecutor(task_spec, data, **options)
+    raise ValueError(f"unknown executor {kind!r} (use 'ray' or 'local')")
+
+
+__all__ = ["Executor", "Trial", "make_executor"]

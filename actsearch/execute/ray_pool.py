@@ -1,0 +1,173 @@
+"""The Ray executor: a pool of long-lived training actors, local or on a cluster.
+
+Each actor is a `TrainingWorker` (TensorFlow imported once, data received once
+from the object store). The driver submits a trial to an idle actor and
+collects results as they finish, so a slow training never blocks the others.
+A killed actor costs only its trial, which is retried on a fresh actor; a
+trial that runs past `trial_timeout` is recorded as a timeout and its actor
+replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError, WorkerCrashedError
+
+from actsearch.execute.trial import Trial
+from actsearch.execute.worker import TrainingWorker
+from actsearch.records import EvalResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Running:
+    actor: Any
+    trial: Trial
+    started: float
+    attempt: int
+
+
+@dataclass
+class RayExecutor:
+    """Runs trials on `workers` Ray actors, each with 1 CPU and `gpus_per_trial` GPUs."""
+
+    task_spec: str
+    data: Any
+    workers: int = 0
+    gpus_per_trial: float = 0.0
+    address: str | None = None
+    trial_timeout: float | None = None
+    max_retries: int = 2
+    ray_init_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._started_ray = False
+        if not ray.is_initialized():
+            self._init_ray()
+        if self.workers <= 0:
+            self.workers = max(1, int(ray.available_resources().get("CPU", 1)))
+        if self.gpus_per_trial and ray.cluster_resources().get("GPU", 0) < self.gpus_per_trial:
+            raise RuntimeError(
+                f"--gpus-per-trial {self.gpus_per_trial}: the Ray cluster has no GPU resources"
+            )
+        self._data_ref = ray.put(self.data)
+        self._actor_class = ray.remote(TrainingWorker).options(
+            num_cpus=1, num_gpus=self.gpus_per_trial, max_restarts=0, max_concurrency=1,
+        )
+        self.idle = [self._new_actor() for _ in range(self.workers)]
+        self.running: dict[ray.ObjectRef, _Running] = {}
+        self.retries: list[tuple[Trial, int]] = []
+        self.capacity = self.workers
+
+    def _init_ray(self) -> None:
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False, "logging_level": logging.WARNING,
+            "log_to_driver": bool(os.environ.get("ACTSEARCH_RAY_LOGS")),
+        }
+        if self.address:
+            kwargs["address"] = self.address
+        kwargs.update(self.ray_init_kwargs)
+        ray.init(**kwargs)
+        self._started_ray = True
+
+    def _new_actor(self) -> Any:
+        return self._actor_class.remote(
+            self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0,
+        )
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.running) + len(self.retries)
+
+    def submit(self, trial: Trial, attempt: int = 0) -> None:
+        if not self.idle:
+            raise RuntimeError("no idle worker: wait() for a result before submitting more")
+        actor = self.idle.pop()
+        ref = actor.run.remote(trial)
+        self.running[ref] = _Running(actor, trial, time.monotonic(), attempt)
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Trial, EvalResult]]:
+        """Block until at least one trial ends (or `timeout`); return the ended ones."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done: list[tuple[Trial, EvalResult]] = []
+        self._resubmit_retries()
+        while not done and self.running:
+            poll = 1.0 if self.trial_timeout else None
+            if deadline is not None:
+                remaining = max(0.0, deadline - time.monotonic())
+                poll = remaining if poll is None else min(poll, remaining)
+            ready, _ = ray.wait(list(self.running), num_returns=1, timeout=poll)
+            for ref in ready:
+                done.extend(self._collect(ref))
+            done.extend(self._expire_timeouts())
+            self._resubmit_retries()
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return done
+
+    def _collect(self, ref: ray.ObjectRef) -> list[tuple[Trial, EvalResult]]:
+        entry = self.running.pop(ref)
+        try:
+            result = ray.get(ref)
+        except (RayActorError, WorkerCrashedError) as err:
+            return self._lost_worker(entry, err)
+        except RayTaskError as err:  # an exception the trainer did not turn into a result
+            self.idle.append(entry.actor)
+            return [(entry.trial, _failure(entry, "failed", f"{type(err.cause).__name__}: {err.cause}"))]
+        self.idle.append(entry.actor)
+        return [(entry.trial, result)]
+
+    def _lost_worker(self, entry: _Running, err: Exception) -> list[tuple[Trial, EvalResult]]:
+        """The actor died mid-training: replace it and retry the trial (bounded)."""
+        log.warning("worker died during trial %s (%s); replacing it", entry.trial.trial_id, type(err).__name__)
+        self.idle.append(self._new_actor())
+        if entry.attempt < self.max_retries:
+            self.retries.append((entry.trial, entry.attempt + 1))
+            return []
+        return [(entry.trial, _failure(entry, "failed", f"worker died {entry.attempt + 1} times: {err}"))]
+
+    def _expire_timeouts(self) -> list[tuple[Trial, EvalResult]]:
+        if not self.trial_timeout:
+            return []
+        now, expired = time.monotonic(), []
+        for ref, entry in list(self.running.items()):
+            if now - entry.started > self.trial_timeout:
+                del self.running[ref]
+                ray.kill(entry.actor, no_restart=True)
+                self.idle.append(self._new_actor())
+                message = f"training exceeded the trial timeout of {self.trial_timeout:g} s"
+                expired.append((entry.trial, _failure(entry, "timeout", message)))
+        return expired
+
+    def _resubmit_retries(self) -> None:
+        while self.retries and self.idle:
+            trial, attempt = self.retries.pop(0)
+            self.submit(trial, attempt)
+
+    def workers_info(self) -> list[dict]:
+        actors = self.idle + [entry.actor for entry in self.running.values()]
+        try:
+            return ray.get([actor.info.remote() for actor in actors], timeout=30)
+        except GetTimeoutError:
+            return []
+
+    def shutdown(self) -> None:
+        for actor in self.idle + [entry.actor for entry in self.running.values()]:
+            ray.kill(actor, no_restart=True)
+        self.idle, self.running, self.retries = [], {}, []
+        if self._started_ray:
+            ray.shutdown()
+
+
+def _failure(entry: _Running, status: str, error: str) -> EvalResult:
+    return EvalResult(
+        status=status, fitness=None, val_accuracy=None, val_loss=None,
+        train_seconds=time.monotonic() - entry.started, epochs=0, steps=0, batch_size=0, error=error,
+    )

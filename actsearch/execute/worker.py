@@ -1,0 +1,80 @@
+"""The training worker: lives as long as the executor, trains many trials.
+
+TensorFlow is imported when a worker starts, once per worker process, and
+the task's data is converted to tensors once and reused for every trial.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+from actsearch.execute.trial import Trial
+from actsearch.records import EvalResult
+
+
+def configure_tensorflow(threads: int, use_gpu: bool) -> None:
+    """Pin TF's thread pools and let trials share a GPU (before TF touches it)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
+    tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        tf.config.experimental.set_memory_growth(gpu, True)
+    if not use_gpu and gpus:
+        tf.config.set_visible_devices([], "GPU")
+
+
+class TrainingWorker:
+    """Trains trials of one task; usable in-process or as a Ray actor."""
+
+    def __init__(self, task_spec: str, data: Any, threads: int = 1, use_gpu: bool = False) -> None:
+        configure_tensorflow(threads, use_gpu)
+        from actsearch.tasks import get_task
+        from actsearch.train import prepare_data
+
+        self.task = get_task(task_spec)
+        self.data = prepare_data(data if data is not None else self.task.load_data())
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.busy_seconds = 0.0
+        self.trials = 0
+
+    def run(self, trial: Trial) -> EvalResult:
+        from dataclasses import replace
+
+        from actsearch.train import train
+
+        started = time.perf_counter()
+        try:
+            result = train(
+                self.task, trial.expr, seed=trial.seed, data=self.data, epochs=trial.epochs,
+                hurdle=trial.hurdle, parametric=trial.parametric,
+            )
+        finally:
+            self.busy_seconds += time.perf_counter() - started
+            self.trials += 1
+        return replace(result, worker=self.name)
+
+    def info(self) -> dict[str, Any]:
+        """Identity and health of this worker (pid, node, GPUs Ray gave it, memory)."""
+        import resource
+
+        info: dict[str, Any] = {
+            "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
+            "trials": self.trials, "busy_seconds": self.busy_seconds,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        }
+        try:
+            import ray
+
+            if ray.is_initialized():
+                ctx = ray.get_runtime_context()
+                info["node_id"] = ctx.get_node_id()
+                info["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
+        except Exception:  # noqa: BLE001 - info is best effort outside Ray
+            pass
+        return info

@@ -1,0 +1,195 @@
+"""Search spaces: load and validate the YAML files of `search_spaces/`.
+
+A search space says which primitives and constants trees are built from, how
+big trees may grow, which constraints screening enforces, how evolution
+proceeds and what training budget each candidate gets. Every field is
+validated before any work starts, so a bad file costs one error line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from actsearch.expr import REGISTRY, Activation, ParseError
+
+SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+DEFAULT_SPACE = "default"
+DEFAULT_BASELINES = ("relu(x)", "x * sigmoid(x)", "gelu(x)", "tanh(x)")
+
+
+class SpaceError(ValueError):
+    """A search-space file that cannot be used; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Primitives(_Strict):
+    unary: tuple[str, ...] = ()
+    binary: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _known_with_arity(self) -> Primitives:
+        for field, arity in (("unary", 1), ("binary", 2)):
+            for name in getattr(self, field):
+                if name not in REGISTRY:
+                    raise ValueError(f"{field}: unknown primitive {name!r}")
+                if REGISTRY[name].arity != arity:
+                    raise ValueError(
+                        f"{field}: {name!r} takes {REGISTRY[name].arity} argument(s), not {arity}"
+                    )
+        if not self.binary and not self.unary:
+            raise ValueError("at least one unary or binary primitive is needed")
+        return self
+
+
+class Constants(_Strict):
+    """Ephemeral constants: drawn uniformly from `range`, rounded to `decimals`."""
+
+    range: tuple[float, float] = (-2.0, 2.0)
+    decimals: int = Field(default=2, ge=0, le=6)
+    probability: float = Field(default=0.2, ge=0.0, le=1.0)
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError("must be [low, high] with low < high")
+        return value
+
+
+class Tree(_Strict):
+    init_min_height: int = Field(default=1, ge=0)
+    init_max_height: int = Field(default=3, ge=1)
+    max_height: int = Field(default=6, ge=1, le=17)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Tree:
+        if self.init_min_height > self.init_max_height:
+            raise ValueError("init_min_height is larger than init_max_height")
+        if self.init_max_height > self.max_height:
+            raise ValueError("init_max_height is larger than max_height")
+        return self
+
+
+class Constraints(_Strict):
+    """What screening asks of a candidate before it costs any training."""
+
+    increasing: bool = False
+    probe: tuple[float, float] = (-6.0, 6.0)
+    min_nonzero_grad: float = Field(default=0.9, gt=0.0, le=1.0)
+
+    @field_validator("probe")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not value[0] < value[1]:
+            raise ValueError("must be [low, high] with low < high")
+        return value
+
+
+class Evolution(_Strict):
+    strategy: Literal["generational", "regularized", "random"] = "generational"
+    population: int = Field(default=16, ge=2, le=100_000)
+    generations: int = Field(default=6, ge=1, le=100_000)
+    tournament_size: int = Field(default=3, ge=1)
+    elite: int = Field(default=2, ge=0)
+    crossover_prob: float = Field(default=0.5, ge=0.0, le=1.0)
+    mutation_prob: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Evolution:
+        if self.elite >= self.population:
+            raise ValueError("elite must be smaller than population")
+        if self.tournament_size > self.population:
+            raise ValueError("tournament_size is larger than population")
+        return self
+
+
+class Hurdle(_Strict):
+    """Multi-fidelity: after `epochs`, stop candidates below the `quantile` of those seen."""
+
+    epochs: int = Field(ge=1)
+    quantile: float = Field(default=0.5, gt=0.0, lt=1.0)
+    min_observations: int = Field(default=6, ge=1)
+
+
+class Budget(_Strict):
+    """Training budget per candidate; None keeps the task's own default."""
+
+    epochs: int | None = Field(default=None, ge=1, le=10_000)
+    seeds_per_candidate: int = Field(default=1, ge=1, le=100)
+    hurdle: Hurdle | None = None
+
+    @model_validator(mode="after")
+    def _hurdle_inside(self) -> Budget:
+        if self.hurdle and self.epochs and self.hurdle.epochs >= self.epochs:
+            raise ValueError("hurdle.epochs must be smaller than epochs")
+        return self
+
+
+class SearchSpace(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    task: str = Field(min_length=1)
+    primitives: Primitives
+    constants: Constants = Constants()
+    tree: Tree = Tree()
+    constraints: Constraints = Constraints()
+    evolution: Evolution = Evolution()
+    budget: Budget = Budget()
+    parametric: bool = False
+    baselines: tuple[str, ...] = DEFAULT_BASELINES
+
+    @field_validator("baselines")
+    @classmethod
+    def _parsable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            try:
+                Activation.parse(text)
+            except ParseError as err:
+                raise ValueError(f"{text!r}: {err}") from None
+        return value
+
+
+def resolve_space_path(space: str | Path | None) -> Path:
+    """A name like `seed` means `search_spaces/seed.yaml`; anything else is a path."""
+    if space is None:
+        space = DEFAULT_SPACE
+    path = Path(space)
+    if path.suffix not in (".yaml", ".yml") and not path.exists():
+        path = SPACES_DIR / f"{space}.yaml"
+    return path
+
+
+def load_space(space: str | Path | None = None) -> SearchSpace:
+    """Read and validate a search-space file; raise SpaceError with one clear line."""
+    path = resolve_space_path(space)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise SpaceError(f"{path}: cannot read search space ({err.strerror or err})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SpaceError(f"{path}:{where} invalid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(data, dict):
+        raise SpaceError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return SearchSpace.model_validate(data)
+    except ValidationError as err:
+        raise SpaceError(f"{path}: {_first_error(err)}") from None
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"field '{field}': {message}{extra}"

@@ -1,0 +1,103 @@
+"""Evolution: seeded DEAP trees, variation within the bloat limit, strategies' ask/tell."""
+
+import random
+
+import pytest
+
+from actsearch.evolve import FingerprintCache, TreeFactory, make_strategy
+from actsearch.spaces import load_space
+
+SPACE = load_space("default")
+
+
+def _factory(seed: int = 0) -> TreeFactory:
+    return TreeFactory(SPACE, random.Random(seed))
+
+
+def _drive(seed: int, strategy: str = "generational", fitness=lambda i: (i * 7919) % 101 / 100):
+    space = SPACE.model_copy(update={"evolution": SPACE.evolution.model_copy(
+        update={"strategy": strategy, "population": 8, "generations": 3})})
+    factory = TreeFactory(space, random.Random(seed))
+    strat = make_strategy(factory, space.evolution)
+    proposals = []
+    while not strat.done:
+        proposal = strat.ask()
+        assert proposal is not None, "a strategy with nothing in flight must propose"
+        proposals.append(proposal)
+        strat.tell(proposal, proposal.index + 1, fitness(proposal.index))
+    return factory, proposals
+
+
+def test_same_seed_same_proposals() -> None:
+    f1, a = _drive(seed=3)
+    f2, b = _drive(seed=3)
+    _, c = _drive(seed=4)
+    assert [f1.genotype(p.individual) for p in a] == [f2.genotype(p.individual) for p in b]
+    assert [f1.genotype(p.individual) for p in a] != [f1.genotype(p.individual) for p in c]
+
+
+@pytest.mark.parametrize("strategy", ["generational", "regularized", "random"])
+def test_budget_is_population_times_generations(strategy: str) -> None:
+    _, proposals = _drive(seed=1, strategy=strategy)
+    assert len(proposals) == 24
+    assert [p.index for p in proposals] == list(range(24))
+
+
+def test_offspring_have_parents_and_origins() -> None:
+    _, proposals = _drive(seed=2)
+    bred = [p for p in proposals if p.generation > 0]
+    assert bred and all(p.parents for p in bred)
+    origins = {p.origin.split(":")[0].split("+")[0] for p in bred}
+    assert origins <= {"crossover", "mutation"}
+    assert all(p.origin == "init" and not p.parents for p in proposals if p.generation == 0)
+
+
+def test_variation_respects_height_limit_and_space() -> None:
+    factory = _factory(5)
+    allowed = set(SPACE.primitives.unary) | set(SPACE.primitives.binary)
+    trees = [factory.random_tree() for _ in range(30)]
+    for _ in range(300):
+        a, b = factory.rng.sample(trees, 2)
+        c1, c2 = factory.crossover(a, b)
+        m, _name = factory.mutate(c1)
+        for child in (c1, c2, m):
+            assert child.height <= SPACE.tree.max_height
+            assert {node.name for node in child if node.arity > 0} <= allowed
+        trees.append(m)
+
+
+def test_all_mutation_operators_are_used() -> None:
+    factory = _factory(9)
+    seen = set()
+    for _ in range(200):
+        _, name = factory.mutate(factory.random_tree())
+        seen.add(name)
+    assert seen == set(factory.mutations)
+
+
+def test_genotype_round_trips_through_our_parser() -> None:
+    factory = _factory(11)
+    for _ in range(100):
+        tree = factory.random_tree()
+        text = factory.genotype(tree)
+        again = factory.from_genotype(text)
+        assert factory.genotype(again) == text
+        assert factory.activation(again).fingerprint == factory.activation(tree).fingerprint
+
+
+def test_deap_randomness_does_not_leak_into_global_random() -> None:
+    random.seed(123)
+    expected = random.random()
+    random.seed(123)
+    _factory(0).random_tree()
+    assert random.random() == expected
+
+
+def test_fingerprint_cache_resolves_waiting_duplicates() -> None:
+    cache: FingerprintCache[str] = FingerprintCache()
+    cache.add("fp", 1)
+    cache.wait("fp", "dup-a")
+    cache.wait("fp", "dup-b")
+    assert not cache.is_done("fp")
+    assert cache.resolve("fp", 0.5) == ["dup-a", "dup-b"]
+    assert cache.is_done("fp") and cache.fitness("fp") == 0.5 and cache.original("fp") == 1

@@ -1,0 +1,136 @@
+"""End to end: a real two-generation search on local Ray, then the CLI on its SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import TINY_SPACE, run_cli
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_search_writes_every_proposal_and_result(tiny_search: dict) -> None:
+    db = tiny_search["db"]
+    (status,) = _rows(db, "select status from runs where name = 'tiny-1'")[0]
+    assert status == "finished"
+    candidates = _rows(db, "select status, is_baseline, generation, origin, fitness from candidates")
+    proposals = [c for c in candidates if not c[1]]
+    assert len(proposals) == 12  # population 6 x 2 generations
+    assert {c[2] for c in proposals} == {0, 1}
+    assert {c[0] for c in proposals} <= {"evaluated", "rejected", "duplicate", "failed"}
+    assert any(c[0] == "evaluated" for c in proposals)
+    assert all(c[3] != "init" for c in proposals if c[2] == 1)
+    baselines = [c for c in candidates if c[1]]
+    assert len(baselines) == 2 and all(c[0] == "evaluated" and c[4] > 0.1 for c in baselines)
+    evaluated = sum(1 for c in candidates if c[0] == "evaluated")
+    (trainings,) = _rows(db, "select count(*) from evaluations where status = 'ok'")[0]
+    assert trainings == evaluated  # one seed each; duplicates and rejects were not trained
+    workers = {w for (w,) in _rows(db, "select distinct worker from evaluations")}
+    assert len(workers) == 2, workers  # both Ray workers trained
+
+
+def test_rejected_candidates_keep_their_reason(tiny_search: dict) -> None:
+    for status, reason in _rows(tiny_search["db"], "select status, reason from candidates"):
+        if status in ("rejected", "duplicate"):
+            assert reason
+
+
+def test_search_prints_leaderboard_and_export_path(tiny_search: dict) -> None:
+    out = tiny_search["stdout"]
+    assert "leaderboard" in out and "(baseline)" in out
+    assert "exported to" in out
+    exported = list((tiny_search["workdir"] / "runs" / "exports").glob("tiny-1_best.py"))
+    assert exported
+
+
+def test_top_json(tiny_search: dict) -> None:
+    proc = run_cli("top", "--db", str(tiny_search["db"]), "--run", "tiny-1", "-k", "5", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert 1 <= len(rows) <= 5
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert all({"rank", "candidate_id", "expr", "fitness", "baseline"} <= set(r) for r in rows)
+    fitness = [r["fitness"] for r in rows]
+    assert fitness == sorted(fitness, reverse=True)
+    assert any(r["baseline"] for r in rows) or len(rows) == 5
+
+
+def test_same_seed_proposes_same_candidates(tiny_search: dict, tmp_path: Path) -> None:
+    """A second run with the same seed and space proposes the same genotypes (local executor)."""
+    db = tmp_path / "again.db"
+    proc = run_cli("search", "--space", str(TINY_SPACE), "--db", str(db), "--run", "tiny-1",
+                   "--seed", "1", "--executor", "local", "--no-export", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    sql = "select genotype from candidates where not is_baseline order by ask_seq"
+    assert _rows(db, sql) == _rows(tiny_search["db"], sql)
+
+
+def test_export_reloads_keras_model_in_fresh_process(tiny_search: dict, tmp_path: Path) -> None:
+    module = tmp_path / "best_act.py"
+    proc = run_cli("export", "--db", str(tiny_search["db"]), "--run", "tiny-1", "--rank", "1", "-o", str(module))
+    assert proc.returncode == 0, proc.stderr
+    expr = json.loads(run_cli("top", "--db", str(tiny_search["db"]), "--run", "tiny-1", "-k", "1",
+                              "--format", "json").stdout)[0]["expr"]
+    save = textwrap.dedent(f"""
+        import numpy as np, keras
+        from best_act import activation
+        from actsearch.expr import Activation
+        x = np.linspace(-5, 5, 101).astype("float32")
+        expected = Activation.parse({expr!r}).numpy(x.astype("float64"))
+        got = np.asarray(activation(x))
+        assert np.allclose(got, expected, rtol=1e-4, atol=1e-5), (got, expected)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation=activation),
+                                  keras.layers.Dense(2)])
+        model.save("m.keras")
+        np.save("out.npy", model.predict(np.ones((3, 4)), verbose=0))
+    """)
+    load = textwrap.dedent("""
+        import numpy as np, keras
+        import best_act  # registers the activation
+        model = keras.models.load_model("m.keras")
+        assert np.allclose(model.predict(np.ones((3, 4)), verbose=0), np.load("out.npy"), atol=1e-6)
+        print("reloaded", model.layers[0].activation.__name__)
+    """)
+    for script in (save, load):
+        done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "reloaded actsearch_" in done.stdout
+
+
+def test_evaluate_json(tmp_path: Path) -> None:
+    proc = run_cli("evaluate", "--task", "mnist1d-mlp", "--expr", "x * sigmoid(1.5*x)", "--seed", "3",
+                   "--epochs", "1", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    for key in ("val_accuracy", "val_loss", "train_seconds", "epochs", "steps", "batch_size"):
+        assert key in result
+    assert result["status"] == "ok" and result["epochs"] == 1 and result["steps"] > 0
+    assert 0.1 < result["val_accuracy"] <= 1.0
+
+
+def test_bad_inputs_end_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntask: mnist1d-mlp\nprimitives:\n  unary: [nope]\n")
+    db = tmp_path / "never.db"
+    cases = [
+        ("search", "--space", str(bad), "--db", str(db)),
+        ("search", "--space", str(TINY_SPACE), "--task", "no-such-task", "--db", str(db)),
+        ("evaluate", "--task", "mnist1d-mlp", "--expr", "x +* 2", "--json"),
+        ("export", "--expr", "__import__('os')", "-o", str(tmp_path / "x.py")),
+        ("top", "--db", str(db)),
+    ]
+    for args in cases:
+        proc = run_cli(*args, cwd=tmp_path)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:"), (args, proc.stderr)
+    assert not db.exists()  # nothing written

@@ -1,0 +1,71 @@
+"""Search-space files: the shipped ones load, broken ones fail with one line naming the field."""
+
+from pathlib import Path
+
+import pytest
+
+from actsearch.spaces import SPACES_DIR, SpaceError, load_space
+
+SHIPPED = sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_spaces_load(name: str) -> None:
+    space = load_space(name)
+    assert space.name == name
+    assert space.primitives.unary or space.primitives.binary
+
+
+def test_seed_space_has_only_the_seed_families() -> None:
+    space = load_space("seed")
+    assert set(space.primitives.unary) <= {"exp", "log", "square", "cube", "neg"}
+    assert set(space.primitives.binary) <= {"add", "sub", "mul"}
+    assert space.constraints.increasing
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+name: t
+task: mnist1d-mlp
+primitives:
+  unary: [exp]
+  binary: [add]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (BASE.replace("[exp]", "[expo]"), "primitives"),
+        (BASE.replace("[exp]", "[add]"), "primitives"),
+        (BASE.replace("task: mnist1d-mlp\n", ""), "task"),
+        (BASE + "tree:\n  max_height: 2\n  init_max_height: 3\n", "tree"),
+        (BASE + "evolution:\n  population: 1\n", "evolution.population"),
+        (BASE + "evolution:\n  population: 4\n  elite: 4\n", "evolution"),
+        (BASE + "constants:\n  range: [2, -2]\n", "constants.range"),
+        (BASE + "budget:\n  epochs: 2\n  hurdle: {epochs: 3}\n", "budget"),
+        (BASE + "colour: red\n", "colour"),
+        (BASE + "baselines: ['x +* 2']\n", "baselines"),
+    ],
+)
+def test_bad_field_is_named(tmp_path: Path, text: str, field: str) -> None:
+    with pytest.raises(SpaceError) as info:
+        load_space(_write(tmp_path, text))
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"field '{field}" in message
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(SpaceError, match=r"line \d+ invalid YAML"):
+        load_space(_write(tmp_path, BASE + "tree: [unclosed\n"))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpaceError, match="cannot read"):
+        load_space(tmp_path / "nope.yaml")
