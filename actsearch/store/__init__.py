@@ -1,0 +1,50 @@
+"""The results store: SQLAlchemy models, migrations, queries (SQLite or PostgreSQL).
+
+Import is light: `Store` (and SQLAlchemy) load on first use.
+
+    from actsearch.store import Store
+    with Store.open("runs/actsearch.db") as store:
+        print(store.leaderboard(k=5))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actsearch.store.records import (
+    CANDIDATE_STATUSES,
+    EVALUATION_STATUSES,
+    RUN_STATUSES,
+    CandidateRecord,
+    EvaluationRecord,
+    LeaderRow,
+    NotFoundError,
+    RunRecord,
+    RunSummary,
+    StoreError,
+)
+
+if TYPE_CHECKING:
+    from actsearch.store.api import Store
+
+__all__ = [
+    "CANDIDATE_STATUSES",
+    "EVALUATION_STATUSES",
+    "RUN_STATUSES",
+    "CandidateRecord",
+    "EvaluationRecord",
+    "LeaderRow",
+    "NotFoundError",
+    "RunRecord",
+    "RunSummary",
+    "Store",
+    "StoreError",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from actsearch.store.api import Store
+
+        return Store
+    raise AttributeError(f"module 'actsearch.store' has no attribute {name!r}")

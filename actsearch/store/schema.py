@@ -1,0 +1,230 @@
+"""Opening a database: URL handling, engine set-up and schema versioning.
+
+The schema version lives in Alembic's `alembic_version` table. Opening a
+database compares it with the revisions this package ships (without importing
+Alembic, which is only needed to migrate):
+
+* empty database             -> create the schema (Alembic upgrade head)
+* older known revision       -> migrate to head, rows kept
+* head                       -> nothing to do
+* unknown revision           -> StoreError "created by a newer actsearch"
+* other tables, no revision  -> StoreError "not an actsearch database"
+
+Creation and migration run inside one locked transaction (SQLite `BEGIN
+IMMEDIATE`, PostgreSQL advisory lock) so that processes opening the same new
+database at the same time do not race.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from actsearch.store.records import StoreError
+
+DEFAULT_PATH = "runs/actsearch.db"
+# Every revision in migrations/versions, oldest first (a test checks this list
+# against Alembic's script directory). Add new ones at the end.
+KNOWN_REVISIONS = ("0001", "0002", "0003")
+HEAD = KNOWN_REVISIONS[-1]
+ACTSEARCH_TABLES = frozenset({"runs", "candidates", "candidate_parents", "evaluations"})
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_LOCK_KEY = 0x61637473  # "acts": serialises schema creation/migration on PostgreSQL
+_WRITE = "actsearch_write"  # execution option: this transaction will write
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (DB driver errors are verbose)."""
+    orig = getattr(exc, "orig", None) or exc
+    msg = str(orig).strip().splitlines()
+    return msg[0] if msg else type(orig).__name__
+
+
+def resolve_url(url_or_path: str | Path | None) -> URL:
+    """A filesystem path or SQLAlchemy URL -> the URL the store connects to.
+
+    Paths become `sqlite:////abs/path` (parent directories are created);
+    `postgresql://` and `postgres://` use the psycopg 3 driver.
+    """
+    raw = DEFAULT_PATH if url_or_path is None else url_or_path
+    if isinstance(raw, Path) or "://" not in str(raw) and not str(raw).startswith("sqlite:"):
+        text_path = str(raw)
+        if text_path == ":memory:":
+            return URL.create("sqlite", database=":memory:")
+        path = Path(text_path).expanduser().resolve()
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a database file")
+        return URL.create("sqlite", database=str(path))
+    try:
+        url = make_url(str(raw))
+    except ArgumentError as exc:
+        raise StoreError(f"not a database URL or path: {raw!r}") from exc
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=str(Path(url.database).expanduser().resolve()))
+    return url
+
+
+def display_url(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def is_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def make_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    kwargs: dict = {}
+    if backend == "sqlite":
+        kwargs["connect_args"] = {
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+            "check_same_thread": False,
+        }
+        if is_memory(url):
+            kwargs["poolclass"] = StaticPool
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(url, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            f"no driver for {url.drivername} (for PostgreSQL: pip install 'psycopg[binary]')"
+        ) from exc
+    if backend == "sqlite":
+        _sqlite_events(engine, memory=is_memory(url))
+    return engine
+
+
+def _sqlite_events(engine: Engine, *, memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own
+        # implicit transactions cannot do BEGIN IMMEDIATE).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that
+        # upgrades from read to write can fail with SQLITE_BUSY at once,
+        # without waiting for busy_timeout.
+        if conn.get_execution_options().get(_WRITE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same engine (shared pool) whose transactions take the write lock."""
+    return engine.execution_options(**{_WRITE: True})
+
+
+def _state(conn: Connection, where: str) -> str:
+    """'fresh', 'current' or 'older'; raises StoreError for foreign/newer databases."""
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" not in tables:
+        if not tables:
+            return "fresh"
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(
+            f"{where} is not an actsearch database (it has tables {shown} "
+            "and no actsearch schema version); use another --db"
+        )
+    revisions = {r for (r,) in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    ours = bool(tables & {"runs", "candidates"})
+    if not revisions:
+        if tables == {"alembic_version"}:
+            return "fresh"
+        raise StoreError(f"{where} is not an actsearch database (empty alembic_version)")
+    unknown = revisions - set(KNOWN_REVISIONS)
+    if unknown:
+        rev = ", ".join(sorted(unknown))
+        if ours:
+            raise StoreError(
+                f"{where} was created by a newer actsearch (schema revision {rev}; "
+                f"this version knows up to {HEAD}); upgrade actsearch to open it"
+            )
+        raise StoreError(
+            f"{where} is not an actsearch database (Alembic revision {rev} is not ours)"
+        )
+    if len(revisions) > 1:
+        raise StoreError(f"{where} has several schema revisions ({sorted(revisions)}); repair it")
+    return "current" if revisions == {HEAD} else "older"
+
+
+def alembic_config(connection: Connection | None = None):
+    """An Alembic Config built in code, pointing at the packaged migrations."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(conn: Connection, target: str = "head") -> None:
+    """Run Alembic migrations on `conn`, inside the caller's transaction."""
+    from alembic import command
+
+    command.upgrade(alembic_config(conn), target)
+
+
+def prepare(engine: Engine, where: str, *, create: bool = True) -> None:
+    """Check the schema version; create or migrate the schema when needed."""
+    with engine.connect() as conn:
+        state = _state(conn, where)
+        conn.rollback()
+    if state == "current":
+        return
+    if state == "fresh" and not create:
+        raise StoreError(f"{where} holds no actsearch results yet")
+    with write_engine(engine).connect() as conn, conn.begin():
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        # Re-check under the lock: another process may have done it meanwhile.
+        if _state(conn, where) != "current":
+            upgrade(conn, "head")
+
+
+def open_engine(url_or_path: str | Path | None, *, create: bool = True) -> tuple[Engine, URL]:
+    url = resolve_url(url_or_path)
+    where = display_url(url)
+    if url.get_backend_name() == "sqlite" and not is_memory(url):
+        path = Path(url.database)
+        if not path.exists():
+            if not create:
+                raise StoreError(f"no actsearch database at {path}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from exc
+    engine = make_engine(url)
+    try:
+        prepare(engine, where, create=create)
+    except StoreError:
+        engine.dispose()
+        raise
+    except DBAPIError as exc:
+        engine.dispose()
+        msg = one_line(exc)
+        if "file is not a database" in msg:
+            raise StoreError(f"{where} is not an actsearch database (not an SQLite file)") from exc
+        raise StoreError(f"cannot open {where}: {msg}") from exc
+    return engine, url
