@@ -7,6 +7,7 @@ need them, so `actsearch top` and `actsearch runs` answer in well under a second
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -324,4 +325,6 @@ def evaluate(
 
 
 def main() -> None:
+    # Quiet TensorFlow's C++ start-up chatter here and in the Ray workers (they inherit it).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app()

@@ -131,9 +131,17 @@ class Search:
             for trial, result in self.executor.wait():
                 self._record(trial, result)
             self._report()
+        self._report()
         self.store.set_run_status(self.run_record.id, "finished")
-        return SearchSummary(self.store.get_run(self.run_record.name), self.store.counts(self.run_record.id),
-                             self.trained)
+        return SearchSummary(self.store.get_run(self.run_record.name), self.proposal_counts(), self.trained)
+
+    def proposal_counts(self) -> dict[str, int]:
+        """Evolved proposals by status (baselines apart): what dedupe and screening saved."""
+        counts: dict[str, int] = {}
+        for candidate in self.store.candidates(self.run_record.id):
+            key = "baseline" if candidate.is_baseline else candidate.status
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def _report(self) -> None:
         best = self.store.leaderboard(run=self.run_record.name, k=1)
@@ -397,7 +405,7 @@ class SearchOutcome:
     def report_line(self) -> str:
         c = self.counts
         proposals = sum(v for k, v in c.items() if k != "baseline")
-        return (f"{proposals} proposals: {c.get('evaluated', 0)} trained, {c.get('duplicate', 0)} functional "
+        return (f"{proposals} evolved proposals: {c.get('evaluated', 0)} trained, {c.get('duplicate', 0)} functional "
                 f"duplicates (not retrained), {c.get('rejected', 0)} rejected by screening, "
                 f"{c.get('failed', 0)} failed; {self.trained} trainings in this session")
 
@@ -434,14 +442,19 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     else:
         settings = settings_for(request)
         task = get_task(settings.task)
-        validate_task(task)
-        store = Store.open(request.db)
-        run = _new_run(store, request, settings)
     options = {} if request.executor == "local" else {
         "workers": request.workers, "gpus_per_trial": request.gpus_per_trial,
         "address": request.address, "trial_timeout": request.trial_timeout,
     }
     executor = make_executor(request.executor, settings.task, task.load_data(), **options)
+    try:
+        if not request.resume:
+            validate_task(task)
+            store = Store.open(request.db)
+            run = _new_run(store, request, settings)
+    except BaseException:
+        executor.shutdown()
+        raise
     search = Search(settings, store, executor, run, reporter)
     try:
         summary = search.run()

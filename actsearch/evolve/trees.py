@@ -172,7 +172,10 @@ class TreeFactory:
         return ind
 
     def _constant_positions(self, ind: Individual) -> list[int]:
-        return [i for i, node in enumerate(ind) if isinstance(node, gp.Terminal) and node.name == "const"]
+        return [i for i, node in enumerate(ind) if self._is_constant(node)]
+
+    def _is_constant(self, node: object) -> bool:
+        return isinstance(node, self.pset.mapping["const"])
 
     # -- conversions --------------------------------------------------------------------
 
@@ -184,7 +187,7 @@ class TreeFactory:
             if isinstance(item, gp.Primitive):
                 stack.append((item.name, item.arity, []))
                 continue
-            node: Node = Var() if item.name == "x" else Const(float(item.value))
+            node: Node = Const(float(item.value)) if self._is_constant(item) else Var()
             while stack:
                 stack[-1][2].append(node)
                 name, arity, args = stack[-1]

@@ -19,8 +19,11 @@ def configure_tensorflow(threads: int, use_gpu: bool) -> None:
     """Pin TF's thread pools and let trials share a GPU (before TF touches it)."""
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
-    tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+    except RuntimeError:  # TF already running in this process (in-process executor): keep it
+        pass
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         tf.config.experimental.set_memory_growth(gpu, True)
