@@ -1,0 +1,75 @@
+"""Lowering trees to numpy (float64) and TensorFlow callables, by our own walk (never eval)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .ast import Call, Const, Node, Var, has_var
+from .primitives import REGISTRY
+
+
+def eval_numpy(node: Node, x: Any) -> np.ndarray:
+    """Outputs of the tree on `x` as a float64 array of x's shape (inf/nan, never warnings)."""
+    x = np.asarray(x, dtype=np.float64)
+
+    def run(n: Node) -> Any:
+        if isinstance(n, Var):
+            return x
+        if isinstance(n, Const):
+            return np.float64(n.value)
+        return REGISTRY[n.name].numpy(*(run(arg) for arg in n.args))
+
+    with np.errstate(all="ignore"):
+        out = run(node)
+        return np.array(np.broadcast_to(np.asarray(out, dtype=np.float64), x.shape))
+
+
+def tf_lowering(node: Node, parameters: dict[int, Any] | None = None) -> Callable[[Any], Any]:
+    """A tensor -> tensor function computing the tree with the `tf_ops` forms.
+
+    `parameters` maps the index of a constant (in tree order, see `parameter_slots`)
+    to a tensor/variable used in place of that constant (parametric activations)."""
+    import tensorflow as tf
+
+    parameters = parameters or {}
+    slots = parameter_slots(node)
+    depends_on_x = has_var(node)
+
+    def activation(x: Any) -> Any:
+        x = tf.convert_to_tensor(x)
+        counter = iter(range(len(slots)))
+
+        def run(n: Node) -> Any:
+            if isinstance(n, Var):
+                return x
+            if isinstance(n, Const):
+                slot = next(counter)
+                if slot in parameters:
+                    return tf.cast(tf.convert_to_tensor(parameters[slot]), x.dtype)
+                return tf.constant(n.value, dtype=x.dtype)
+            return REGISTRY[n.name].tf(*(run(arg) for arg in n.args))
+
+        out = run(node)
+        return out if depends_on_x else out + tf.zeros_like(x)
+
+    return activation
+
+
+def parameter_slots(node: Node) -> list[bool]:
+    """For each constant in tree order: whether it may become a trainable parameter.
+
+    Exponents of `pow` stay fixed: training them would switch the protected
+    definition between its integer and |a|**b branches."""
+    slots: list[bool] = []
+
+    def visit(n: Node, is_exponent: bool) -> None:
+        if isinstance(n, Const):
+            slots.append(not is_exponent)
+        elif isinstance(n, Call):
+            for i, arg in enumerate(n.args):
+                visit(arg, n.name == "pow" and i == 1 and isinstance(arg, Const))
+
+    visit(node, False)
+    return slots

@@ -1,0 +1,79 @@
+"""Deterministic infix text for trees, with minimal parentheses.
+
+The printer and the parser are inverses on canonical trees: parsing the text
+of a tree gives back the very same tree (that is what makes `str(activation)`
+a faithful, round-tripping canonical form).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .ast import Call, Const, Node, Var
+from .limits import SIG_DIGITS
+
+_BINARY = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "div": ("/", 2)}
+_UNARY_PREC = 3
+_POW_PREC = 4
+_ATOM_PREC = 5
+
+
+def round_constant(value: float) -> float:
+    """The value a constant keeps in canonical form (SIG_DIGITS significant digits, no -0)."""
+    rounded = float(f"{value:.{SIG_DIGITS}g}")
+    return 0.0 if rounded == 0 else rounded
+
+
+def format_number(value: float) -> str:
+    """'1.5', '2', '-0.25', '1e-07': up to SIG_DIGITS significant digits, no trailing zeros."""
+    if not math.isfinite(value):
+        raise ValueError(f"cannot print non-finite constant {value!r}")
+    return f"{round_constant(value):.{SIG_DIGITS}g}"
+
+
+ALL_OPERATORS = frozenset({"add", "sub", "mul", "div", "pow", "neg"})
+
+
+def to_infix(node: Node, call_name=None, number=format_number, operators=ALL_OPERATORS) -> str:
+    """Infix text of `node`. `call_name` maps a primitive name to the printed callee,
+    `number` formats constants and `operators` says which of add/sub/mul/div/pow/neg
+    print as operators (the TF source writer keeps protected div and pow as calls)."""
+    call_name = call_name or (lambda name: name)
+
+    def _prec(n: Node) -> int:
+        if isinstance(n, Const):
+            return _UNARY_PREC if n.value < 0 else _ATOM_PREC
+        if isinstance(n, Call) and n.name in operators:
+            if n.name in _BINARY and len(n.args) == 2:
+                return _BINARY[n.name][1]
+            if n.name == "pow" and len(n.args) == 2:
+                return _POW_PREC
+            if n.name == "neg" and len(n.args) == 1:
+                return _UNARY_PREC
+        return _ATOM_PREC
+
+    def wrap(child: Node, parens: bool) -> str:
+        text = emit(child)
+        return f"({text})" if parens else text
+
+    def emit(n: Node) -> str:
+        if isinstance(n, Var):
+            return "x"
+        if isinstance(n, Const):
+            return number(n.value)
+        prec = _prec(n)
+        if prec == _ATOM_PREC:
+            return f"{call_name(n.name)}({', '.join(emit(arg) for arg in n.args)})"
+        if n.name in _BINARY:
+            left, right = n.args
+            symbol = _BINARY[n.name][0]
+            sep = f" {symbol} " if prec == 1 else symbol
+            right_parens = _prec(right) <= prec or _prec(right) == _UNARY_PREC
+            return wrap(left, _prec(left) < prec) + sep + wrap(right, right_parens)
+        if n.name == "pow":
+            base, exponent = n.args
+            return wrap(base, _prec(base) <= _POW_PREC) + "**" + wrap(exponent, _prec(exponent) < _POW_PREC)
+        (arg,) = n.args  # neg
+        return "-" + wrap(arg, _prec(arg) <= _UNARY_PREC)
+
+    return emit(node)
