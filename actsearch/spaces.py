@@ -82,7 +82,7 @@ class Constraints(_Strict):
 
     increasing: bool = False
     probe: tuple[float, float] = (-6.0, 6.0)
-    min_nonzero_grad: float = Field(default=0.9, gt=0.0, le=1.0)
+    min_nonzero_grad: float = Field(default=0.4, gt=0.0, le=1.0)
 
     @field_validator("probe")
     @classmethod

@@ -24,6 +24,7 @@ from actsearch.execute.worker import TrainingWorker
 from actsearch.records import EvalResult
 
 log = logging.getLogger(__name__)
+ACTOR_START_TIMEOUT = 600  # seconds for a new worker to import TensorFlow and receive the data
 
 
 @dataclass
@@ -53,15 +54,13 @@ class RayExecutor:
             self._init_ray()
         if self.workers <= 0:
             self.workers = max(1, int(ray.available_resources().get("CPU", 1)))
-        if self.gpus_per_trial and ray.cluster_resources().get("GPU", 0) < self.gpus_per_trial:
-            raise RuntimeError(
-                f"--gpus-per-trial {self.gpus_per_trial}: the Ray cluster has no GPU resources"
-            )
+        if self.gpus_per_trial:
+            self.workers = min(self.workers, self._gpu_slots())
         self._data_ref = ray.put(self.data)
         self._actor_class = ray.remote(TrainingWorker).options(
             num_cpus=1, num_gpus=self.gpus_per_trial, max_restarts=0, max_concurrency=1,
         )
-        self.idle = [self._new_actor() for _ in range(self.workers)]
+        self.idle = self._spawn(self.workers)
         self.running: dict[ray.ObjectRef, _Running] = {}
         self.retries: list[tuple[Trial, int]] = []
         self.capacity = self.workers
@@ -77,10 +76,37 @@ class RayExecutor:
         ray.init(**kwargs)
         self._started_ray = True
 
+    def _gpu_slots(self) -> int:
+        """How many trials fit on the cluster's GPUs at `gpus_per_trial` each."""
+        slots = int(ray.cluster_resources().get("GPU", 0) / self.gpus_per_trial + 1e-9)
+        if slots < 1:
+            raise RuntimeError(f"--gpus-per-trial {self.gpus_per_trial:g}: the Ray cluster has no GPU to give")
+        if slots < self.workers:
+            log.warning("%d workers requested but the GPUs fit %d trials at %g GPU each",
+                        self.workers, slots, self.gpus_per_trial)
+        return slots
+
+    def _spawn(self, count: int) -> list[Any]:
+        """Start `count` actors and wait until each has imported TF and loaded the data.
+
+        Waiting here keeps start-up out of the trial timeout and makes a
+        worker that cannot start fail loudly instead of stalling the search.
+        """
+        actors = [
+            self._actor_class.remote(self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0)
+            for _ in range(count)
+        ]
+        try:
+            ray.get([actor.info.remote() for actor in actors], timeout=ACTOR_START_TIMEOUT)
+        except GetTimeoutError:
+            raise RuntimeError(
+                f"Ray could not start {count} training worker(s) within {ACTOR_START_TIMEOUT} s "
+                "(are the requested CPUs/GPUs available in the cluster?)"
+            ) from None
+        return actors
+
     def _new_actor(self) -> Any:
-        return self._actor_class.remote(
-            self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0,
-        )
+        return self._spawn(1)[0]
 
     @property
     def in_flight(self) -> int:

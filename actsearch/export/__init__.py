@@ -92,12 +92,12 @@ def module_source(activation: Activation, *, parametric: bool = False, module: s
         *("\n\n" + helper.strip() + "\n" for helper in helpers),
         _FUNCTION.format(function=function, expr=activation, code=code),
     ]
-    if parametric and activation.constants:
+    if parametric and activation.parameters:
         _, pcode = tf_source(activation, parametric=True)
-        names = [f"c{i}" for i in range(len(activation.constants))]
+        names = [f"c{i}" for i in range(len(activation.parameters))]
         parts.append(_LAYER.format(
             layer=f"ActsearchLayer_{activation.fingerprint[:12]}", expr=activation,
-            initial=repr(tuple(float(c) for c in activation.constants)),
+            initial=repr(tuple(float(c) for c in activation.parameters)),
             unpack=f"{', '.join(names)}, = self.constants", code=pcode,
         ))
     return "".join(parts)
