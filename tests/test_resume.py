@@ -1,0 +1,116 @@
+"""Resume: a search killed with SIGKILL (or stopped with Ctrl-C) continues, losing and repeating nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+SPACE = ROOT / "tests" / "data" / "resume.yaml"
+PROPOSALS = 6 * 3
+
+
+def _start(db: Path, run: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "actsearch", "search", "--space", str(SPACE), "--db", str(db), "--run", run,
+         "--seed", "5", "--workers", "2", "--no-export"],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _told(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as conn:
+            return conn.execute("select count(*) from candidates where tell_seq is not null").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # not created yet
+
+
+def _wait_until_told(proc: subprocess.Popen, db: Path, count: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while _told(db) < count:
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        assert time.monotonic() < deadline, "the search made no progress"
+        time.sleep(0.3)
+
+
+def _summary(db: Path, run: str) -> dict:
+    with sqlite3.connect(db) as conn:
+        q = lambda sql: conn.execute(sql, (run,)).fetchall()  # noqa: E731
+        genotypes = q("select c.genotype from candidates c join runs r on r.id = c.run_id "
+                      "where r.name = ? and not c.is_baseline order by c.ask_seq")
+        statuses = dict(q("select c.status, count(*) from candidates c join runs r on r.id = c.run_id "
+                          "where r.name = ? group by c.status"))
+        trained = q("select c.fingerprint, count(*) from evaluations e join candidates c on c.id = e.candidate_id "
+                    "join runs r on r.id = c.run_id where r.name = ? and not e.is_partial group by c.fingerprint")
+        (status,) = q("select status from runs where name = ?")[0]
+    return {"genotypes": [g for (g,) in genotypes], "statuses": statuses,
+            "trained": dict(trained), "status": status}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    workdir = tmp_path_factory.mktemp("full")
+    db = workdir / "full.db"
+    proc = _start(db, "full", workdir)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    return _summary(db, "full")
+
+
+def test_sigkill_mid_generation_then_resume(uninterrupted: dict, tmp_path: Path) -> None:
+    db = tmp_path / "killed.db"
+    proc = _start(db, "killed", tmp_path)
+    _wait_until_told(proc, db, 8)  # the second generation is being proposed and trained
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = _summary(db, "killed")
+    assert before["status"] == "running" and len(before["genotypes"]) < PROPOSALS + 1
+
+    resumed = run_cli("search", "--db", str(db), "--run", "killed", "--resume", "--workers", "2",
+                      "--no-export", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed run 'killed'" in resumed.stdout
+    after = _summary(db, "killed")
+
+    assert after["status"] == "finished"
+    assert len(after["genotypes"]) == PROPOSALS
+    assert after["genotypes"] == uninterrupted["genotypes"]  # same population rebuilt, same budget
+    assert after["statuses"] == uninterrupted["statuses"]
+    assert all(n == 1 for n in after["trained"].values()), after["trained"]  # nothing trained twice
+    assert after["trained"].keys() == uninterrupted["trained"].keys()
+
+
+def test_ctrl_c_marks_run_interrupted_and_says_how_to_resume(tmp_path: Path) -> None:
+    db = tmp_path / "stopped.db"
+    proc = _start(db, "stopped", tmp_path)
+    _wait_until_told(proc, db, 3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "--run stopped --resume" in err
+    assert _summary(db, "stopped")["status"] == "interrupted"
+    resumed = run_cli("search", "--db", str(db), "--run", "stopped", "--resume", "--no-export", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    after = _summary(db, "stopped")
+    assert after["status"] == "finished" and len(after["genotypes"]) == PROPOSALS
+    assert all(n == 1 for n in after["trained"].values())
+
+
+def test_resume_refuses_unknown_or_finished_runs(uninterrupted: dict, tmp_path: Path) -> None:
+    db = tmp_path / "none.db"
+    for args, message in (
+        (("--run", "ghost", "--resume"), "no run named 'ghost'"),
+        (("--resume",), "--resume needs --run"),
+    ):
+        proc = run_cli("search", "--db", str(db), *args, cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
