@@ -172,6 +172,21 @@ def top(
         writer.writerows(_row_dict(r) for r in rows)
     else:
         _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"))
+        for record in [store.get_run(run)] if run else [r for r in store.runs()]:
+            console.print(_proposal_line(store, record.name, record.id), highlight=False)
+
+
+def _proposal_line(store, run_name: str, run_id: int) -> str:  # noqa: ANN001
+    """How many proposals screening rejected and dedupe spared, for one run."""
+    counts: dict[str, int] = {}
+    for candidate in store.candidates(run_id):
+        if not candidate.is_baseline:
+            counts[candidate.status] = counts.get(candidate.status, 0) + 1
+    total = sum(counts.values())
+    share = f" ({counts.get('duplicate', 0) / total:.0%})" if total else ""
+    return (f"run {run_name}: {total} evolved proposals, {counts.get('evaluated', 0)} trained, "
+            f"{counts.get('duplicate', 0)} functional duplicates{share}, "
+            f"{counts.get('rejected', 0)} rejected by screening, {counts.get('failed', 0)} failed")
 
 
 def _row_dict(row) -> dict:  # noqa: ANN001
@@ -221,6 +236,8 @@ def show(
     except StoreError as err:
         fail(str(err))
     console.print(f"[bold]candidate {candidate.id}[/]  {candidate.expr}")
+    run_record = store.run(candidate.run_id)
+    console.print(f"  {'run':13} {run_record.name} (task {run_record.task})", highlight=False)
     for label, value in (
         ("genotype", candidate.genotype), ("fingerprint", candidate.fingerprint),
         ("complexity", candidate.complexity), ("status", candidate.status), ("reason", candidate.reason),
@@ -245,6 +262,7 @@ def show(
             table.add_row(e.task, str(e.seed), str(e.budget), e.status, _fmt(e.val_accuracy), _fmt(e.val_loss),
                           _fmt(e.train_seconds, 2), e.worker or "", (e.error or "")[:60])
         console.print(table)
+    console.print(_proposal_line(store, run_record.name, run_record.id), highlight=False)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

@@ -405,8 +405,9 @@ class SearchOutcome:
     def report_line(self) -> str:
         c = self.counts
         proposals = sum(v for k, v in c.items() if k != "baseline")
+        share = f" ({c.get('duplicate', 0) / proposals:.0%})" if proposals else ""
         return (f"{proposals} evolved proposals: {c.get('evaluated', 0)} trained, {c.get('duplicate', 0)} functional "
-                f"duplicates (not retrained), {c.get('rejected', 0)} rejected by screening, "
+                f"duplicates{share} not retrained, {c.get('rejected', 0)} rejected by screening, "
                 f"{c.get('failed', 0)} failed; {self.trained} trainings in this session")
 
 

@@ -134,3 +134,36 @@ def test_bad_inputs_end_in_one_line(tmp_path: Path) -> None:
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:"), (args, proc.stderr)
     assert not db.exists()  # nothing written
+
+
+def test_runs_show_and_csv(tiny_search: dict) -> None:
+    db = str(tiny_search["db"])
+    runs = run_cli("runs", "--db", db)
+    assert runs.returncode == 0 and "tiny-1" in runs.stdout and "finished" in runs.stdout
+    top = run_cli("top", "--db", db, "--run", "tiny-1")
+    assert "functional duplicates" in top.stdout and "rejected by screening" in top.stdout
+    csv_out = run_cli("top", "--db", db, "--format", "csv", "-k", "3")
+    lines = csv_out.stdout.strip().splitlines()
+    assert lines[0].startswith("rank,candidate_id,run,expr,fitness") and len(lines) == 4
+    best_id = json.loads(run_cli("top", "--db", db, "--format", "json", "-k", "1").stdout)[0]["candidate_id"]
+    show = run_cli("show", str(best_id), "--db", db)
+    assert show.returncode == 0 and "evaluations" in show.stdout and "fingerprint" in show.stdout
+    with sqlite3.connect(db) as conn:
+        child = conn.execute("select c.id from candidates c join candidate_parents p on p.child_id = c.id "
+                             "limit 1").fetchone()
+        rejected = conn.execute("select id, reason from candidates where status = 'rejected' limit 1").fetchone()
+    if child:
+        assert "lineage" in run_cli("show", str(child[0]), "--db", db).stdout
+    if rejected:
+        assert rejected[1] in run_cli("show", str(rejected[0]), "--db", db).stdout.replace("\n", " ")
+    missing = run_cli("show", "99999", "--db", db)
+    assert missing.returncode == 2 and missing.stderr.startswith("error:")
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table invoices (id integer primary key)")
+    proc = run_cli("top", "--db", str(db))
+    assert proc.returncode == 2
+    assert "not an actsearch database" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
