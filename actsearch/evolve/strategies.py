@@ -85,7 +85,7 @@ class Strategy(ABC):
     def _tournament(self, pool: list[Member]) -> Member:
         size = min(self.evolution.tournament_size, len(pool))
         contenders = self.factory.rng.sample(pool, size)
-        return max(contenders, key=lambda m: (m.fitness, -m.proposal.index))
+        return max(contenders, key=_rank)
 
     def _offspring(self, pool: list[Member], generation: int) -> Proposal:
         """Crossover and/or mutation of tournament winners; always varies the parent."""
@@ -101,6 +101,11 @@ class Strategy(ABC):
             child, name = self.factory.mutate(child)
             origin = f"{origin}+mutation:{name}" if origin else f"mutation:{name}"
         return self._propose(child, generation, origin, parents)
+
+
+def _rank(member: Member) -> tuple[float, int, int]:
+    """Higher fitness wins; on a tie the smaller tree (parsimony against bloat), then the older."""
+    return (member.fitness, -len(member.proposal.individual), -member.proposal.index)
 
 
 class Generational(Strategy):
@@ -122,7 +127,7 @@ class Generational(Strategy):
 
     def _breed(self) -> None:
         pool = sorted(self.current + self.elites, key=lambda m: m.proposal.index)
-        ranked = sorted(pool, key=lambda m: (-m.fitness, m.proposal.index))
+        ranked = sorted(pool, key=_rank, reverse=True)
         self.elites = [m for m in ranked[: self.evolution.elite] if m.fitness > WORST]
         self.generation += 1
         self.current = []
