@@ -1,0 +1,24 @@
+"""Tasks: what a candidate activation is trained on (data + model + budget).
+
+Importing this package does not import TensorFlow.
+"""
+
+from .base import Budget, Task, TaskData, TaskError, hidden_activation, stratified_split
+from .builtin import SPLIT_SEED, cache_dir, load_digits, load_mnist1d
+from .registry import get_task, task_names, validate_task
+
+__all__ = [
+    "Budget",
+    "Task",
+    "TaskData",
+    "TaskError",
+    "SPLIT_SEED",
+    "cache_dir",
+    "get_task",
+    "hidden_activation",
+    "load_digits",
+    "load_mnist1d",
+    "stratified_split",
+    "task_names",
+    "validate_task",
+]

@@ -1,0 +1,358 @@
+"""The trainer: task + activation + seed -> EvalResult.
+
+Fast path: the data stay resident as tensors (:class:`ResidentData`, converted
+once per data object and reusable by a long-lived worker), every epoch is
+shuffled inside TensorFlow with a stateless seed, and all epochs plus the
+validation pass run inside ONE traced ``tf.function`` (nested
+``tf.while_loop``s, no per-batch Python). The optimizer, batch size and
+number of steps per epoch are those of ``model.fit`` (``ceil(n / batch)``,
+last smaller batch kept).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+import keras
+from tensorflow.python.eager import context as tf_context
+
+from actsearch.records import EvalResult, Partial
+from actsearch.tasks.base import Task, TaskData, _one_line
+
+from .activation import resolve_activation
+from actsearch.tasks.losses import CLASSIFICATION_LOSSES, accuracy, resolve_loss, resolve_metric
+
+#: Validation is computed in chunks of this many examples.
+EVAL_CHUNK = 4096
+
+#: XLA for the fused epoch loop. Off by default: on CPU the compile time per
+#: candidate outweighs the gain for small networks (see benchmarks/train.py).
+JIT_COMPILE = os.environ.get("ACTSEARCH_JIT", "0") == "1"
+
+#: Timing breakdown of the last training in this process (for benchmarks):
+#: "setup" (build model + optimizer) and "segments", a list of
+#: (epochs, steps, seconds) per compiled call; the first call includes tracing.
+last_timings: dict[str, Any] = {}
+
+
+class ResidentData:
+    """A task's train and validation splits as TensorFlow constants.
+
+    Build it once per data object (a long-lived worker keeps it) and pass it
+    as ``train(..., data=resident)``. The test split is not converted; use
+    ``ResidentData(data, splits=("train", "val", "test"))`` only for
+    validation after a search."""
+
+    def __init__(self, data: TaskData, splits: Sequence[str] = ("train", "val")):
+        self.source = data
+        self.splits = tuple(splits)
+        for split in ("train", "val", "test"):
+            if split in self.splits:
+                setattr(self, f"x_{split}", _as_tensor(getattr(data, f"x_{split}")))
+                setattr(self, f"y_{split}", _as_tensor(getattr(data, f"y_{split}")))
+        self.n_train = int(data.y_train.shape[0])
+        self.n_val = int(data.y_val.shape[0])
+
+
+def _as_tensor(a: np.ndarray):
+    a = np.asarray(a)
+    if np.issubdtype(a.dtype, np.floating) and a.dtype != np.float32:
+        a = a.astype(np.float32)
+    elif a.dtype == np.int64:
+        a = a.astype(np.int32)
+    return tf.constant(a)
+
+
+_RESIDENT_CACHE: list[tuple[TaskData, ResidentData]] = []
+
+
+def prepare_data(data: TaskData | ResidentData) -> ResidentData:
+    """Convert once and remember the last few conversions (by identity)."""
+    if isinstance(data, ResidentData):
+        return data
+    for src, resident in _RESIDENT_CACHE:
+        if src is data:
+            return resident
+    resident = ResidentData(data)
+    _RESIDENT_CACHE.append((data, resident))
+    del _RESIDENT_CACHE[:-4]
+    return resident
+
+
+def _make_optimizer(name: str, learning_rate: float):
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+@dataclass
+class _RunOut:
+    epoch: int
+    steps: int
+    finite: bool
+    train_loss: float
+    val_loss: float
+    val_metric: float
+    val_acc: float | None
+
+
+def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
+                  batch_size: int, seed: int, with_acc: bool, jit_compile: bool):
+    """One tf.function that trains epochs [start, end) and then evaluates on
+    the validation split. Traced once per candidate."""
+    x_train, y_train = rd.x_train, rd.y_train
+    x_val, y_val = rd.x_val, rd.y_val
+    n = rd.n_train
+    n_val = rd.n_val
+    b = int(batch_size)
+    steps_per_epoch = max(1, math.ceil(n / b))
+    tvars = model.trainable_variables
+    seed_t = tf.constant(seed % (2**31 - 1), tf.int64)
+
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            out = model(xb, training=True)
+            loss = loss_fn(yb, out)
+            if model.losses:
+                loss = loss + tf.add_n(model.losses)
+        grads = tape.gradient(loss, tvars)
+        pairs = [(g, v) for g, v in zip(grads, tvars) if g is not None]
+        optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+        return loss
+
+    def run(epoch_start, epoch_end):
+        def epoch_cond(epoch, steps, finite, last_loss):
+            return tf.logical_and(epoch < epoch_end, finite)
+
+        def epoch_body(epoch, steps, finite, last_loss):
+            keys = tf.random.stateless_uniform(
+                [n], seed=tf.stack([seed_t, tf.cast(epoch, tf.int64)]))
+            perm = tf.argsort(keys)
+
+            def step_cond(i, loss_sum, finite):
+                return tf.logical_and(i < steps_per_epoch, finite)
+
+            def step_body(i, loss_sum, finite):
+                idx = perm[i * b: tf.minimum((i + 1) * b, n)]
+                loss = train_step(tf.gather(x_train, idx), tf.gather(y_train, idx))
+                loss = tf.cast(loss, tf.float32)
+                return i + 1, loss_sum + loss, tf.math.is_finite(loss)
+
+            i, loss_sum, finite = tf.while_loop(
+                step_cond, step_body,
+                (tf.constant(0), tf.constant(0.0), tf.constant(True)))
+            return (epoch + 1, steps + i, finite,
+                    loss_sum / tf.cast(tf.maximum(i, 1), tf.float32))
+
+        epoch, steps, finite, last_loss = tf.while_loop(
+            epoch_cond, epoch_body,
+            (epoch_start, tf.constant(0), tf.constant(True), tf.constant(0.0)))
+
+        # validation in chunks, weighted means
+        n_chunks = (n_val + EVAL_CHUNK - 1) // EVAL_CHUNK
+
+        def val_body(c, vloss, vmetric, vacc):
+            lo = c * EVAL_CHUNK
+            hi = tf.minimum(lo + EVAL_CHUNK, n_val)
+            xb, yb = x_val[lo:hi], y_val[lo:hi]
+            out = model(xb, training=False)
+            w = tf.cast(hi - lo, tf.float32)
+            vl = tf.cast(loss_fn(yb, out), tf.float32) * w
+            vm = tf.cast(metric_fn(yb, out), tf.float32) * w
+            va = accuracy(yb, out) * w if with_acc else tf.constant(0.0)
+            return c + 1, vloss + vl, vmetric + vm, vacc + va
+
+        _, vloss, vmetric, vacc = tf.while_loop(
+            lambda c, *_: c < n_chunks, val_body,
+            (tf.constant(0), tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)))
+        nv = float(n_val)
+        return epoch, steps, finite, last_loss, vloss / nv, vmetric / nv, vacc / nv
+
+    compiled = tf.function(run, jit_compile=jit_compile, autograph=False)
+
+    def call(epoch_start: int, epoch_end: int) -> _RunOut:
+        epoch, steps, finite, last_loss, vloss, vmetric, vacc = compiled(
+            tf.constant(epoch_start), tf.constant(epoch_end))
+        return _RunOut(
+            epoch=int(epoch), steps=int(steps), finite=bool(finite),
+            train_loss=float(last_loss), val_loss=float(vloss),
+            val_metric=float(vmetric), val_acc=float(vacc) if with_acc else None,
+        )
+
+    return call
+
+
+def train(
+    task: Task,
+    activation: Any,
+    *,
+    seed: int,
+    data: TaskData | ResidentData | None = None,
+    epochs: int | None = None,
+    hurdle: tuple[int, float] | None = None,
+    parametric: bool = False,
+    jit_compile: bool | None = None,
+) -> EvalResult:
+    """Train ``task``'s model with ``activation`` in every hidden layer.
+
+    ``activation``: an expression string, an ``actsearch.expr.Activation``, a
+    Keras activation name (``"relu"``), a callable or a Keras layer.
+    ``seed`` fixes weights and shuffling (same seed -> same result).
+    ``data``: the task's data, or a :class:`ResidentData` converted once by a
+    long-lived worker; default ``task.get_data()`` (converted and cached).
+    ``epochs`` overrides ``task.budget.epochs``.
+    ``hurdle=(e, threshold)``: after epoch ``e`` the validation fitness is
+    recorded as a :class:`Partial`; if it is below ``threshold`` the training
+    stops with status "stopped" and the metrics at epoch ``e``.
+
+    Fitness: the validation metric if ``task.higher_is_better`` else its
+    negation; val_accuracy is set for classification losses.
+    ``train_seconds`` is the wall time of model building, tracing, the
+    training loop and validation (not data loading or conversion).
+
+    Never raises: an exception or a non-finite loss gives status "failed" with
+    the error text.
+    """
+    ctx = tf_context.context()
+    before = set(ctx.list_function_names())
+    try:
+        return _train_impl(task, activation, seed=seed, data=data, epochs=epochs,
+                           hurdle=hurdle, parametric=parametric, jit_compile=jit_compile)
+    finally:
+        _forget_functions(ctx, before)
+
+
+def _forget_functions(ctx, before: set[str]) -> None:
+    """Remove the while-loop body/cond functions this training registered in
+    the eager context: TensorFlow never removes them (about 5 MB per training
+    in a long-lived worker otherwise). The traced outer functions ("__...")
+    remove themselves when garbage collected."""
+    for name in set(ctx.list_function_names()) - before:
+        if not name.startswith("__"):
+            try:
+                ctx.remove_function(name)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
+def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
+                parametric: bool, jit_compile: bool | None) -> EvalResult:
+    budget = task.budget
+    n_epochs = int(epochs if epochs is not None else budget.epochs)
+    batch_size = budget.batch_size
+    jit = JIT_COMPILE if jit_compile is None else jit_compile
+    t0 = None
+    partials: list[Partial] = []
+    done_epochs, done_steps = 0, 0
+    try:
+        rd = prepare_data(data if data is not None else task.get_data())
+        # reset Keras' global state; the Python gc (0.2 s) is left to the
+        # interpreter: with _forget_functions the memory stays flat
+        keras.backend.clear_session(free_memory=False)
+        keras.utils.set_random_seed(seed)
+        t0 = time.perf_counter()
+        act = resolve_activation(activation, parametric=parametric)
+        model = task.build_model(act)
+        optimizer = _make_optimizer(budget.optimizer, budget.learning_rate)
+        optimizer.build(model.trainable_variables)
+        loss_fn = resolve_loss(task.loss)
+        metric_fn = resolve_metric(task.metric, loss_fn)
+        with_acc = task.metric == "accuracy" or task.loss in CLASSIFICATION_LOSSES
+        runner = _build_runner(model, optimizer, loss_fn, metric_fn, rd,
+                               batch_size, seed, with_acc, jit)
+        last_timings.clear()
+        last_timings.update(setup=time.perf_counter() - t0, segments=[])
+
+        def fitness_of(out: _RunOut) -> float:
+            return out.val_metric if task.higher_is_better else -out.val_metric
+
+        def failure(out: _RunOut | None, msg: str) -> EvalResult:
+            return EvalResult(
+                status="failed", fitness=None, val_accuracy=None, val_loss=None,
+                train_seconds=time.perf_counter() - t0, epochs=done_epochs,
+                steps=done_steps, batch_size=batch_size, error=msg,
+                partials=tuple(partials))
+
+        def check(out: _RunOut) -> str | None:
+            if not out.finite:
+                return (f"non-finite training loss ({out.train_loss}) in epoch {out.epoch}"
+                        f" after {done_steps} steps")
+            if not (math.isfinite(out.val_loss) and math.isfinite(out.val_metric)):
+                return (f"non-finite validation loss/metric ({out.val_loss}, "
+                        f"{out.val_metric}) after epoch {out.epoch}")
+            return None
+
+        segments = [(0, n_epochs)]
+        if hurdle is not None:
+            h_epoch = int(hurdle[0])
+            if h_epoch < 1:
+                raise ValueError(f"hurdle epoch must be >= 1, got {h_epoch}")
+            h_epoch = min(h_epoch, n_epochs)
+            segments = [(0, h_epoch)] + ([(h_epoch, n_epochs)] if h_epoch < n_epochs else [])
+
+        out = None
+        for start, end in segments:
+            t_seg = time.perf_counter()
+            out = runner(start, end)
+            last_timings["segments"].append((end - start, out.steps, time.perf_counter() - t_seg))
+            done_steps += out.steps
+            done_epochs = out.epoch if out.finite else out.epoch - 1
+            err = check(out)
+            if err:
+                return failure(out, err)
+            if hurdle is not None and end == min(int(hurdle[0]), n_epochs):
+                partials.append(Partial(epochs=end, val_accuracy=out.val_acc,
+                                        val_loss=out.val_loss))
+                if end < n_epochs and fitness_of(out) < float(hurdle[1]):
+                    return EvalResult(
+                        status="stopped", fitness=fitness_of(out),
+                        val_accuracy=out.val_acc, val_loss=out.val_loss,
+                        train_seconds=time.perf_counter() - t0, epochs=done_epochs,
+                        steps=done_steps, batch_size=batch_size,
+                        partials=tuple(partials))
+        assert out is not None
+        return EvalResult(
+            status="ok", fitness=fitness_of(out), val_accuracy=out.val_acc,
+            val_loss=out.val_loss, train_seconds=time.perf_counter() - t0,
+            epochs=done_epochs, steps=done_steps, batch_size=batch_size,
+            partials=tuple(partials))
+    except Exception as exc:  # noqa: BLE001 - a candidate never crashes a worker
+        return EvalResult(
+            status="failed", fitness=None, val_accuracy=None, val_loss=None,
+            train_seconds=(time.perf_counter() - t0) if t0 is not None else 0.0,
+            epochs=done_epochs, steps=done_steps, batch_size=batch_size,
+            error=_one_line(exc), partials=tuple(partials))
+
+
+def train_seeds(
+    task: Task,
+    activation: Any,
+    seeds: Sequence[int],
+    *,
+    strict: bool = True,
+    **kwargs: Any,
+) -> tuple[float | None, float | None, list[EvalResult]]:
+    """Train once per seed; return (mean fitness, std fitness, results).
+
+    The mean and (population) std are over the results that have a fitness
+    (status ok or stopped). With ``strict`` (default) a candidate that failed
+    on any seed gets (None, None, results); with no fitness at all, too."""
+    results = [train(task, activation, seed=s, **kwargs) for s in seeds]
+    if strict and any(r.status == "failed" for r in results):
+        return None, None, results
+    values = [r.fitness for r in results if r.fitness is not None]
+    if not values:
+        return None, None, results
+    return float(np.mean(values)), float(np.std(values)), results

@@ -1,0 +1,249 @@
+"""Trainer benchmark: actsearch's fused trainer vs the seed article's approach.
+
+Run: ``python benchmarks/train.py`` (about 3-5 minutes on 2 CPU cores).
+Options: ``--seeds N`` (default 3), ``--quick`` (fewer epochs, for a smoke run).
+
+Measured side by side in one process, on mnist1d-mlp at EQUAL optimizer,
+batch size and number of steps:
+
+(a) candidate trainings per minute: ours vs a plain Python activation
+    ``def f(x): return x * tf.sigmoid(x)`` in a Keras Sequential model trained
+    with ``model.compile(...); model.fit(...)`` on numpy arrays (+ evaluate);
+(b) final validation accuracy of both over the seeds (mean +- std);
+(c) step time of an evolved activation vs built-in relu with our trainer;
+(d) multi-fidelity: the same candidates with and without a hurdle;
+(e) XLA (jit_compile=True) vs the default, and resident memory over 30
+    trainings in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from actsearch.tasks import get_task  # noqa: E402
+
+EVOLVED = "x * sigmoid(1.5*x) + 0.1*tanh(x)"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def evolved_activation():
+    """The evolved expression through the expression language if it is
+    available, else the same function written with TensorFlow ops."""
+    try:
+        from actsearch.expr import Activation  # noqa: F401
+
+        Activation.parse(EVOLVED)
+        return EVOLVED, "expr"
+    except Exception:  # noqa: BLE001
+        import tensorflow as tf
+
+        def evolved(x):
+            return x * tf.sigmoid(1.5 * x) + 0.1 * tf.tanh(x)
+
+        return evolved, "tf lambda"
+
+
+def article_train(data, budget, seed: int) -> tuple[float, float]:
+    """The seed article's way: a Python activation function in a Sequential
+    model, model.compile + model.fit on numpy arrays, then evaluate.
+    Returns (val_accuracy, seconds)."""
+    import keras
+    import tensorflow as tf
+
+    def f(x):
+        return x * tf.sigmoid(x)
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    t0 = time.perf_counter()
+    model = keras.Sequential([
+        keras.Input(shape=(data.x_train.shape[1],)),
+        keras.layers.Dense(100, activation=f),
+        keras.layers.Dense(100, activation=f),
+        keras.layers.Dense(10),
+    ])
+    model.compile(
+        optimizer=keras.optimizers.Adam(budget.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(data.x_train, data.y_train, epochs=budget.epochs,
+              batch_size=budget.batch_size, shuffle=True, verbose=0)
+    _, acc = model.evaluate(data.x_val, data.y_val, batch_size=1024, verbose=0)
+    return float(acc), time.perf_counter() - t0
+
+
+def fmt(values) -> str:
+    return f"{statistics.mean(values):.4f} +- {statistics.pstdev(values):.4f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="few epochs (smoke run)")
+    args = ap.parse_args()
+
+    import tensorflow as tf
+
+    from actsearch.train import prepare_data, train
+    from actsearch.train import trainer
+
+    t_start = time.perf_counter()
+    task = get_task("mnist1d-mlp")
+    if args.quick:
+        task.budget = dataclasses.replace(task.budget, epochs=5)
+    budget = task.budget
+    data = task.get_data()
+    resident = prepare_data(data)
+    seeds = list(range(args.seeds))
+    steps = budget.total_steps(data.n_train)
+    rows: list[tuple[str, str]] = []
+
+    def swish(x):
+        return x * tf.sigmoid(x)
+
+    print(f"mnist1d-mlp: {data.n_train} train / {len(data.y_val)} val, "
+          f"{budget.epochs} epochs x {budget.steps_per_epoch(data.n_train)} steps = {steps} steps, "
+          f"batch {budget.batch_size}, {budget.optimizer} lr {budget.learning_rate}; "
+          f"TF {tf.__version__}, {os.cpu_count()} CPUs", flush=True)
+
+    # warm-up both paths (TF initialisation is not a per-candidate cost)
+    train(task, swish, seed=99, data=resident, epochs=1)
+    article_train(data, dataclasses.replace(budget, epochs=1), 99)
+
+    # (a) + (b): same activation (x*sigmoid(x)), same seeds, same steps
+    # interleaved, so that a change of machine load hits both alike
+    ours, art = [], []
+    for s in seeds:
+        ours.append(train(task, swish, seed=s, data=resident))
+        art.append(article_train(data, budget, s))
+    assert all(r.status == "ok" for r in ours), ours
+    ours_t = [r.train_seconds for r in ours]
+    art_t = [t for _, t in art]
+    print(f"  ours   : {[round(t, 2) for t in ours_t]} s", flush=True)
+    print(f"  article: {[round(t, 2) for t in art_t]} s", flush=True)
+    ours_per_min = 60 / statistics.mean(ours_t)
+    art_per_min = 60 / statistics.mean(art_t)
+    rows += [
+        ("(a) trainings/min, ours (fused tf.function)", f"{ours_per_min:.1f}  ({statistics.mean(ours_t):.2f} s each)"),
+        ("(a) trainings/min, article (compile+fit)", f"{art_per_min:.1f}  ({statistics.mean(art_t):.2f} s each)"),
+        ("(a) speed-up ours / article", f"{ours_per_min / art_per_min:.1f}x"),
+        ("(b) val accuracy x*sigmoid(x), ours", fmt([r.fitness for r in ours])),
+        ("(b) val accuracy x*sigmoid(x), article", fmt([a for a, _ in art])),
+    ]
+
+    # (c) step time: evolved vs relu. The training runs in two compiled
+    # calls (a hurdle that never stops it); the second call does not trace,
+    # so its time / steps is the pure step time. Best of the seeds.
+    evolved, how = evolved_activation()
+    short = max(1, budget.epochs // 4)
+
+    def timing(act):
+        runs, steps, totals = [], [], []
+        for s in seeds:
+            r = train(task, act, seed=s, data=resident, hurdle=(short, -np.inf))
+            assert r.status == "ok", r
+            _, n, sec = trainer.last_timings["segments"][1]
+            runs.append(r)
+            steps.append(sec / n)
+            totals.append(r.train_seconds)
+        return min(steps), min(totals), runs
+
+    relu_step, relu_total, relu_runs = timing(tf.nn.relu)
+    evo_step, evo_total, evo_runs = timing(evolved)
+    rows += [
+        ("(c) step time relu (ms)", f"{relu_step * 1e3:.3f}"),
+        (f"(c) step time evolved [{how}] (ms)", f"{evo_step * 1e3:.3f}"),
+        ("(c) evolved / relu, per step", f"{evo_step / relu_step:.2f}x"),
+        ("(c) evolved / relu, whole training", f"{evo_total / relu_total:.2f}x "
+                                                 f"({evo_total:.2f} s vs {relu_total:.2f} s)"),
+        ("    val accuracy relu / evolved", f"{fmt([r.fitness for r in relu_runs])} / "
+                                           f"{fmt([r.fitness for r in evo_runs])}"),
+    ]
+
+    # (d) multi-fidelity: hurdle at 1/4 of the epochs, threshold = median of
+    # the candidates' fitness at that point (AutoML-Zero style).
+    candidates = {
+        "relu": tf.nn.relu, "swish": swish, "tanh": tf.tanh, "sigmoid": tf.sigmoid,
+        "elu": tf.nn.elu, "softplus": tf.nn.softplus, "evolved": evolved,
+        "sin": tf.sin,
+    }
+    h_epoch = max(1, budget.epochs // 4)
+    t0 = time.perf_counter()
+    full = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, -np.inf))
+            for k, a in candidates.items()}
+    t_full = time.perf_counter() - t0
+    threshold = float(np.median([r.partials[0].val_accuracy for r in full.values()]))
+    t0 = time.perf_counter()
+    hurdled = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, threshold))
+               for k, a in candidates.items()}
+    t_hurdle = time.perf_counter() - t0
+    top_full = sorted(full, key=lambda k: -(full[k].fitness or -1))[:3]
+    survivors = [k for k, r in hurdled.items() if r.status == "ok"]
+    top_hurdle = sorted(survivors, key=lambda k: -(hurdled[k].fitness or -1))[:3]
+    rows += [
+        (f"(d) {len(candidates)} candidates, no hurdle (s)", f"{t_full:.1f}"),
+        (f"(d) hurdle epoch {h_epoch} @ median {threshold:.3f} (s)",
+         f"{t_hurdle:.1f}  ({100 * (1 - t_hurdle / t_full):.0f}% saved, "
+         f"{len(candidates) - len(survivors)} stopped)"),
+        ("(d) top-3 without / with hurdle", f"{top_full} / {top_hurdle}"),
+        ("(d) top-3 preserved", str(top_full == top_hurdle)),
+    ]
+
+    # (e) XLA and memory
+    xla = [train(task, swish, seed=s, data=resident, jit_compile=True) for s in seeds]
+    if all(r.status == "ok" for r in xla):
+        rows.append(("(e) XLA jit_compile=True: s per training / val acc",
+                     f"{statistics.mean(r.train_seconds for r in xla):.2f} / "
+                     f"{fmt([r.fitness for r in xla])}"))
+    else:
+        rows.append(("(e) XLA jit_compile=True", f"failed: {xla[0].error}"))
+    n_mem = 30
+    rss0 = rss_mb()
+    rss = []
+    for i in range(n_mem):
+        train(task, evolved if i % 2 else swish, seed=i, data=resident, epochs=short)
+        rss.append(rss_mb())
+    n_art = 15
+    rss_art0 = rss_mb()
+    for i in range(n_art):
+        article_train(data, dataclasses.replace(budget, epochs=short), i)
+    rss_art = rss_mb()
+    rows += [
+        (f"(e) RSS over {n_mem} trainings, ours (MB)",
+         f"before {rss0:.0f}, after 1: {rss[0]:.0f}, after 10: {rss[9]:.0f}, "
+         f"after {n_mem}: {rss[-1]:.0f}"),
+        ("    RSS growth per training, ours (MB)", f"{(rss[-1] - rss[9]) / (n_mem - 10):.2f}"),
+        (f"    RSS growth per training, article ({n_art} trainings) (MB)",
+         f"{(rss_art - rss_art0) / n_art:.2f}"),
+    ]
+
+    width = max(len(k) for k, _ in rows)
+    print()
+    print(f"{'measure'.ljust(width)} | value")
+    print(f"{'-' * width}-+-{'-' * 40}")
+    for k, v in rows:
+        print(f"{k.ljust(width)} | {v}")
+    print(f"\ntotal benchmark time {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The trainer, with real (tiny) TensorFlow trainings on mnist1d-mlp."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from actsearch.records import EvalResult  # noqa: E402
+from actsearch.tasks import get_task  # noqa: E402
+from actsearch.train import prepare_data, resolve_activation, train, train_seeds  # noqa: E402
+
+EPOCHS = 4  # 4 x 32 = 128 steps of batch 100
+
+
+@pytest.fixture(scope="module")
+def task():
+    return get_task("mnist1d-mlp")
+
+
+@pytest.fixture(scope="module")
+def resident(task):
+    return prepare_data(task.get_data())
+
+
+def test_relu_beats_chance_with_budget_fields(task, resident) -> None:
+    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=EPOCHS)
+    assert isinstance(r, EvalResult)
+    assert r.status == "ok", r.error
+    assert r.fitness == r.val_accuracy > 0.2
+    assert math.isfinite(r.val_loss)
+    assert (r.epochs, r.steps, r.batch_size) == (EPOCHS, EPOCHS * 32, 100)
+    assert r.train_seconds > 0 and r.error is None and r.partials == ()
+
+
+def test_same_seed_same_fitness(task, resident) -> None:
+    a = train(task, tf.nn.relu, seed=7, data=resident, epochs=2)
+    b = train(task, tf.nn.relu, seed=7, data=resident, epochs=2)
+    # numpy TaskData (converted inside) gives the same as pre-converted data
+    c = train(task, tf.nn.relu, seed=7, data=task.get_data(), epochs=2)
+    d = train(task, tf.nn.relu, seed=8, data=resident, epochs=2)
+    assert a.status == b.status == c.status == "ok"
+    assert abs(a.fitness - b.fitness) <= 1e-6 and abs(a.val_loss - b.val_loss) <= 1e-6
+    assert abs(a.fitness - c.fitness) <= 1e-6
+    assert (d.fitness, d.val_loss) != (a.fitness, a.val_loss)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [lambda x: x * float("nan"), lambda x: tf.math.log(x - 1e9), lambda x: tf.exp(1e3 * x)],
+    ids=["times-nan", "log-negative", "exp-overflow"],
+)
+def test_non_finite_loss_fails_without_raising(task, resident, activation) -> None:
+    r = train(task, activation, seed=0, data=resident, epochs=2)
+    assert r.status == "failed"
+    assert r.fitness is None and r.val_accuracy is None
+    assert "non-finite" in r.error
+    assert r.steps <= 2 * 32
+
+
+def test_exception_in_activation_fails_with_error_text(task, resident) -> None:
+    def broken(x):
+        raise RuntimeError("boom in activation")
+
+    r = train(task, broken, seed=0, data=resident, epochs=1)
+    assert r.status == "failed"
+    assert r.error.startswith("RuntimeError: boom in activation")
+    assert "\n" not in r.error
+
+    r = train(task, lambda x: tf.reshape(x, [-1, 7]), seed=0, data=resident, epochs=1)
+    assert r.status == "failed" and r.error
+
+
+def test_hurdle_impossible_threshold_stops_at_hurdle(task, resident) -> None:
+    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=6, hurdle=(2, 1.01))
+    assert r.status == "stopped"
+    assert (r.epochs, r.steps) == (2, 64)
+    assert r.fitness == r.val_accuracy is not None
+    assert len(r.partials) == 1
+    p = r.partials[0]
+    assert p.epochs == 2 and p.val_accuracy == r.val_accuracy and p.val_loss == r.val_loss
+
+
+def test_hurdle_passed_trains_to_the_end_with_partial(task, resident) -> None:
+    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=4, hurdle=(2, 0.0))
+    assert r.status == "ok"
+    assert (r.epochs, r.steps) == (4, 128)
+    assert [p.epochs for p in r.partials] == [2]
+    # training in two segments is the same training as in one
+    plain = train(task, tf.nn.relu, seed=0, data=resident, epochs=4)
+    assert abs(plain.fitness - r.fitness) <= 1e-6
+    # at the hurdle, the partial equals a 2-epoch training
+    two = train(task, tf.nn.relu, seed=0, data=resident, epochs=2)
+    assert abs(two.val_accuracy - r.partials[0].val_accuracy) <= 1e-6
+
+
+def test_train_seeds(task, resident) -> None:
+    mean, std, results = train_seeds(task, tf.nn.relu, [0, 1], data=resident, epochs=2)
+    assert len(results) == 2 and all(r.status == "ok" for r in results)
+    assert mean == pytest.approx(np.mean([r.fitness for r in results]))
+    assert std == pytest.approx(np.std([r.fitness for r in results]))
+    mean, std, results = train_seeds(task, lambda x: x * float("nan"), [0], data=resident,
+                                     epochs=1)
+    assert (mean, std) == (None, None) and results[0].status == "failed"
+
+
+def test_keras_activation_name(task, resident) -> None:
+    r = train(task, "relu", seed=0, data=resident, epochs=1)
+    assert r.status == "ok", r.error
+
+
+def test_other_optimizer_and_small_last_batch(task) -> None:
+    small = dataclasses.replace(task, budget=dataclasses.replace(
+        task.budget, batch_size=96, optimizer="sgd", learning_rate=0.05))
+    r = train(small, tf.nn.relu, seed=0, epochs=1)
+    assert r.status == "ok", r.error
+    assert r.steps == math.ceil(3200 / 96) == 34
+
+
+# ------------------------------------------------------------ expression language
+
+
+def test_expression_string(task, resident) -> None:
+    pytest.importorskip("actsearch.expr.keras_layer")
+    r = train(task, "x * sigmoid(1.5*x)", seed=0, data=resident, epochs=2)
+    assert r.status == "ok", r.error
+    assert r.fitness > 0.2
+
+
+def test_parametric_activation(task, resident) -> None:
+    pytest.importorskip("actsearch.expr.keras_layer")
+    from actsearch.expr import Activation
+
+    act = resolve_activation(Activation.parse("x * sigmoid(1.5*x)"), parametric=True)
+    model = task.build_model(act)
+    plain = task.build_model(tf.nn.relu)
+    # every hidden layer has its own trainable constant(s)
+    assert len(model.trainable_weights) >= len(plain.trainable_weights) + 2
+    r = train(task, "x * sigmoid(1.5*x)", seed=0, data=resident, epochs=2, parametric=True)
+    assert r.status == "ok", r.error
+    assert r.fitness > 0.2
