@@ -16,6 +16,7 @@ class Partial:
     epochs: int
     val_accuracy: float | None
     val_loss: float | None
+    fitness: float | None = None  # the task's metric at this point, higher is better
 
 
 @dataclass(frozen=True)

@@ -211,8 +211,10 @@ class Search:
     def _hurdle(self) -> tuple[int, float] | None:
         """Successive-halving style: the threshold is a quantile of fitness seen at the hurdle."""
         hurdle = self.space.budget.hurdle
-        if hurdle is None or len(self.hurdle_readings) < hurdle.min_observations:
+        if hurdle is None:
             return None
+        if len(self.hurdle_readings) < hurdle.min_observations:
+            return hurdle.epochs, -math.inf  # record the reading, stop nobody yet
         readings = sorted(self.hurdle_readings)
         index = min(len(readings) - 1, int(hurdle.quantile * len(readings)))
         return hurdle.epochs, readings[index]
@@ -246,8 +248,8 @@ class Search:
     def _note_hurdle(self, result: EvalResult) -> None:
         hurdle = self.space.budget.hurdle
         for partial in result.partials:
-            if hurdle and partial.epochs == hurdle.epochs and partial.val_accuracy is not None:
-                self.hurdle_readings.append(partial.val_accuracy)
+            if hurdle and partial.epochs == hurdle.epochs and partial.fitness is not None:
+                self.hurdle_readings.append(partial.fitness)
 
     def _tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
         self.store.set_candidate_fitness(candidate_id, fitness, None)
@@ -283,6 +285,10 @@ class Search:
         stored = self.store.candidates(self.run_record.id)
         if not stored:
             return
+        hurdle = self.space.budget.hurdle
+        if hurdle is not None:
+            self.hurdle_readings = [e.fitness for e in self.store.run_evaluations(self.run_record.id, partials=True)
+                                    if e.is_partial and e.budget == hurdle.epochs and e.fitness is not None]
         for record in stored:
             if record.is_baseline:
                 self._restore_baseline(record)

@@ -645,7 +645,7 @@ class Store:
         """Store one training: the final row first, then one row per partial reading.
 
         Partial rows have is_partial true, budget = epochs = the reading's epoch,
-        status 'ok', fitness/train_seconds/steps NULL and partial_of = final row id.
+        status 'ok', train_seconds/steps NULL and partial_of = final row id.
         """
         _check(result.status, EVALUATION_STATUSES, "evaluation status")
         now = utcnow()
@@ -684,7 +684,7 @@ class Store:
                         status="ok",
                         is_partial=True,
                         partial_of=final.id,
-                        fitness=None,
+                        fitness=_num(p.fitness),
                         val_accuracy=_num(p.val_accuracy),
                         val_loss=_num(p.val_loss),
                         train_seconds=None,

@@ -313,7 +313,7 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
             if err:
                 return failure(out, err)
             if hurdle is not None and end == min(int(hurdle[0]), n_epochs):
-                partials.append(Partial(epochs=end, val_accuracy=out.val_acc,
+                partials.append(Partial(epochs=end, val_accuracy=out.val_acc, fitness=fitness_of(out),
                                         val_loss=out.val_loss))
                 if end < n_epochs and fitness_of(out) < float(hurdle[1]):
                     return EvalResult(
