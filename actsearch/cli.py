@@ -342,6 +342,85 @@ def evaluate(
         raise typer.Exit(1)
 
 
+@app.command()
+def validate(
+    run: Annotated[Optional[str], typer.Option("--run", help="Validate this run's best activations.")] = None,
+    top_k: Annotated[int, typer.Option("--top", help="How many of the run's best to validate.")] = 3,
+    expr: Annotated[Optional[list[str]], typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
+    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
+    seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 3,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the tasks' epochs.")] = None,
+    executor: Annotated[str, typer.Option(help="ray (default) or local.")] = "ray",
+    workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Compare activations with the standard ones on test data the search never saw."""
+    from actsearch.spaces import DEFAULT_BASELINES
+    from actsearch.validate import Contender, discoveries
+    from actsearch.validate import validate as run_validation
+
+    contenders, task_list = _contenders(run, top_k, expr or [], db), []
+    if tasks:
+        task_list = [t.strip() for t in tasks.split(",") if t.strip()]
+    elif run:
+        task_list = [_open_store(db, create=False).get_run(run).task]
+    else:
+        task_list = ["mnist1d-mlp"]
+    known = {c.expr for c in contenders}
+    contenders += [Contender(str(_parse(b)), True) for b in DEFAULT_BASELINES if str(_parse(b)) not in known]
+    with _user_errors():
+        scores = run_validation(contenders, task_list, list(range(seeds)), executor=executor, workers=workers,
+                                epochs=epochs)
+    wins = discoveries(scores)
+    if as_json:
+        print(json.dumps({"scores": [{"expr": s.expr, "baseline": s.is_baseline, "task": s.task, "mean": s.mean,
+                                      "std": s.std, "fitnesses": list(s.fitnesses)} for s in scores],
+                          "beats_all_baselines_on": wins}, indent=2))
+        return
+    table = Table(title=f"test-split fitness, mean ± std over {seeds} seeds")
+    table.add_column("activation")
+    for task_name in dict.fromkeys(s.task for s in scores):
+        table.add_column(task_name, justify="right")
+    table.add_column("beats all baselines on")
+    for contender in contenders:
+        cells = [_mean_std(s) for s in scores if s.expr == contender.expr]
+        label = f"{contender.expr}  [dim](baseline)[/]" if contender.is_baseline else contender.expr
+        verdict = "" if contender.is_baseline else (", ".join(wins.get(contender.expr, [])) or "none")
+        table.add_row(label, *cells, verdict)
+    console.print(table)
+
+
+def _contenders(run: str | None, top_k: int, exprs: list[str], db: str) -> list:
+    from actsearch.validate import Contender
+
+    contenders = [Contender(str(_parse(e)), False) for e in exprs]
+    if run:
+        store = _open_store(db, create=False)
+        if store.get_run(run) is None:
+            fail(f"no run named {run!r} in {db}")
+        best = [r for r in store.leaderboard(run=run, k=None) if not r.is_baseline][:top_k]
+        contenders += [Contender(r.expr, False, r.candidate_id) for r in best]
+    if not contenders:
+        fail("give --run NAME (to validate its best activations) or --expr E")
+    return contenders
+
+
+def _parse(text: str):  # noqa: ANN202
+    from actsearch.expr import Activation, ParseError
+
+    try:
+        return Activation.parse(text)
+    except ParseError as err:
+        fail(f"{text!r}: {err}")
+
+
+def _mean_std(score) -> str:  # noqa: ANN001
+    if score.mean is None:
+        return "failed"
+    return f"{score.mean:.4f}" + (f" ± {score.std:.4f}" if score.std is not None else "")
+
+
 def main() -> None:
     # Quiet TensorFlow's C++ start-up chatter here and in the Ray workers (they inherit it).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -10,9 +10,11 @@ replaced.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,14 +68,7 @@ class RayExecutor:
         self.capacity = self.workers
 
     def _init_ray(self) -> None:
-        kwargs: dict[str, Any] = {
-            "include_dashboard": False, "logging_level": logging.WARNING,
-            "log_to_driver": bool(os.environ.get("ACTSEARCH_RAY_LOGS")),
-        }
-        if self.address:
-            kwargs["address"] = self.address
-        kwargs.update(self.ray_init_kwargs)
-        ray.init(**kwargs)
+        init_ray(self.address, **self.ray_init_kwargs)
         self._started_ray = True
 
     def _gpu_slots(self) -> int:
@@ -189,6 +184,30 @@ class RayExecutor:
             ray.kill(actor, no_restart=True)
         self.idle, self.running, self.retries = [], {}, []
         if self._started_ray:
+            ray.shutdown()
+
+
+def init_ray(address: str | None = None, **kwargs: Any) -> None:
+    """Start local Ray (or join `address`) quietly: no dashboard, worker logs only on request."""
+    options: dict[str, Any] = {
+        "include_dashboard": False, "logging_level": logging.WARNING,
+        "log_to_driver": bool(os.environ.get("ACTSEARCH_RAY_LOGS")),
+    }
+    if address:
+        options["address"] = address
+    ray.init(**{**options, **kwargs})
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None) -> Iterator[None]:
+    """Keep one Ray session open across several executors (Ray cannot restart cleanly in-process)."""
+    started = not ray.is_initialized()
+    if started:
+        init_ray(address)
+    try:
+        yield
+    finally:
+        if started:
             ray.shutdown()
 
 

@@ -69,6 +69,7 @@ class TrainingWorker:
             "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
             "trials": self.trials, "busy_seconds": self.busy_seconds,
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_mb": _current_rss_mb(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         }
         try:
@@ -81,3 +82,15 @@ class TrainingWorker:
         except Exception:  # noqa: BLE001 - info is best effort outside Ray
             pass
         return info
+
+
+def _current_rss_mb() -> float | None:
+    """Resident memory now (Linux /proc; None elsewhere), next to the peak `max_rss_mb`."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
