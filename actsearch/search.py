@@ -232,18 +232,19 @@ class Search:
             self._complete(pending)
 
     def _complete(self, pending: _Pending) -> None:
-        """All seeds are back: store the candidate's fitness and tell the strategy."""
+        """All seeds are back: store the candidate's outcome and tell the strategy."""
         del self.pending[pending.candidate_id]
         fitness, spread = _aggregate(pending.results)
         errors = [r.error for r in pending.results if r.error]
-        self.store.set_candidate_status(pending.candidate_id, "evaluated" if fitness is not None else "failed",
-                                        reason=errors[0] if errors else None)
-        self.store.set_candidate_fitness(pending.candidate_id, fitness, spread)
+        outcome = {"status": "evaluated" if fitness is not None else "failed",
+                   "reason": errors[0] if errors else None}
         self.done += 1
+        if pending.proposal is None:  # a baseline: not part of the strategy
+            self.store.finish_candidate(pending.candidate_id, fitness=fitness, fitness_std=spread, **outcome)
+        else:
+            self._tell(pending.proposal, pending.candidate_id, fitness, spread, **outcome)
         for proposal, duplicate_id in self.cache.resolve(pending.fingerprint, fitness):
             self._tell_duplicate(proposal, duplicate_id, fitness)
-        if pending.proposal is not None:
-            self._tell(pending.proposal, pending.candidate_id, fitness)
 
     def _note_hurdle(self, result: EvalResult) -> None:
         hurdle = self.space.budget.hurdle
@@ -252,13 +253,15 @@ class Search:
                 self.hurdle_readings.append(partial.fitness)
 
     def _tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
-        self.store.set_candidate_fitness(candidate_id, fitness, None)
         self.done += 1
         self._tell(proposal, candidate_id, fitness)
 
-    def _tell(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
+    def _tell(self, proposal: Proposal, candidate_id: int, fitness: float | None,
+              fitness_std: float | None = None, **outcome: Any) -> None:
+        """Store the outcome with its place in the ask/tell sequence, then tell the strategy."""
         self.seq += 1
-        self.store.set_candidate_told(candidate_id, self.seq)
+        self.store.finish_candidate(candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=self.seq,
+                                    **outcome)
         self.strategy.tell(proposal, candidate_id, fitness)
 
     # -- baselines ----------------------------------------------------------------------

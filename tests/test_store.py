@@ -81,6 +81,12 @@ def test_candidates_crud_and_lineage(db):
     scored = store.set_candidate_fitness(c.id, 0.9, 0.01)
     assert (scored.fitness, scored.fitness_std) == (0.9, 0.01)
     assert scored.parents == (b.id, a.id)
+    finished = store.finish_candidate(e.id, fitness=0.9, tell_seq=7)
+    assert (finished.fitness, finished.tell_seq, finished.status) == (0.9, 7, "duplicate")
+    finished = store.finish_candidate(c.id, fitness=0.8, fitness_std=0.02, status="evaluated", tell_seq=8)
+    assert (finished.status, finished.fitness, finished.fitness_std, finished.tell_seq) == ("evaluated", 0.8, 0.02, 8)
+    store.set_candidate_status(c.id, "queued")
+    store.set_candidate_status(e.id, "duplicate")
 
     all_ids = [x.id for x in store.candidates(run.id)]
     assert all_ids == [a.id, b.id, c.id, d.id, e.id]

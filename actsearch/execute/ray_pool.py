@@ -88,7 +88,8 @@ class RayExecutor:
         worker that cannot start fail loudly instead of stalling the search.
         """
         actors = [
-            self._actor_class.remote(self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0)
+            self._actor_class.remote(self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0,
+                                     ray_actor=True)
             for _ in range(count)
         ]
         try:

@@ -31,10 +31,21 @@ def configure_tensorflow(threads: int, use_gpu: bool) -> None:
         tf.config.set_visible_devices([], "GPU")
 
 
+def _normal_priority() -> None:
+    """Ray starts workers at a low priority (nice 15); trainings are the point of the search."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except (OSError, AttributeError):  # not permitted (not root) or not POSIX: keep Ray's
+        pass
+
+
 class TrainingWorker:
     """Trains trials of one task; usable in-process or as a Ray actor."""
 
-    def __init__(self, task_spec: str, data: Any, threads: int = 1, use_gpu: bool = False) -> None:
+    def __init__(self, task_spec: str, data: Any, threads: int = 1, use_gpu: bool = False,
+                 ray_actor: bool = False) -> None:
+        if ray_actor:
+            _normal_priority()
         configure_tensorflow(threads, use_gpu)
         from actsearch.tasks import get_task
         from actsearch.train import prepare_data

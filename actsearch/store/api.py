@@ -495,9 +495,27 @@ class Store:
         """Set the aggregated fitness used for selection (and its spread across seeds)."""
         return self._update_candidate(candidate_id, fitness=_num(fitness), fitness_std=_num(fitness_std))
 
-    def set_candidate_told(self, candidate_id: int, tell_seq: int) -> CandidateRecord:
-        """Record when the strategy was told this candidate's fitness (resume replays it)."""
-        return self._update_candidate(candidate_id, tell_seq=int(tell_seq))
+    @_retrying
+    def finish_candidate(
+        self,
+        candidate_id: int,
+        *,
+        fitness: float | None,
+        fitness_std: float | None = None,
+        status: str | None = None,
+        reason: str | None = None,
+        tell_seq: int | None = None,
+    ) -> CandidateRecord:
+        """Record a candidate's outcome in one write: its fitness, and optionally its
+        final status and reason and when the strategy was told (`tell_seq`, which
+        `--resume` replays)."""
+        values: dict[str, Any] = {"fitness": _num(fitness), "fitness_std": _num(fitness_std)}
+        if status is not None:
+            _check(status, CANDIDATE_STATUSES, "candidate status")
+            values.update(status=status, reason=reason)
+        if tell_seq is not None:
+            values["tell_seq"] = int(tell_seq)
+        return self._update_candidate(candidate_id, **values)
 
     @staticmethod
     def _parents(s: Session, ids: list[int]) -> dict[int, tuple[int, ...]]:
