@@ -20,6 +20,7 @@ from rich.table import Table
 
 DEFAULT_DB = "runs/actsearch.db"
 EXPORT_DIR = Path("runs/exports")
+REPORT_DIR = Path("runs/reports")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Discover neural-network activation functions by evolution.")
@@ -90,6 +91,8 @@ def search(
         path = EXPORT_DIR / f"{outcome.run.name}_best.py"
         _write_export(outcome.best.expr, path, parametric=outcome.parametric)
         console.print(f"best activation exported to [bold]{path}[/]  ({outcome.best.expr})", highlight=False)
+        figure = _write_report(db, outcome.run.name, REPORT_DIR / f"{outcome.run.name}.png")
+        console.print(f"report figure: {figure}", highlight=False)
 
 
 @contextmanager
@@ -306,6 +309,26 @@ def _write_export(expr: str, path: Path, parametric: bool) -> None:
         fail(f"--expr: {err}")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_module(activation, path, parametric=parametric)
+
+
+@app.command()
+def report(
+    run: Annotated[str, typer.Option("--run", help="The run to plot.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Figure file (.png/.svg/.pdf).")] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Plot a run: fitness by generation against the baselines, and the best shapes."""
+    path = _write_report(db, run, output or REPORT_DIR / f"{run}.png")
+    console.print(f"wrote {path}")
+
+
+def _write_report(db: str, run: str, path: Path) -> Path:
+    from actsearch.report import plot_run
+
+    store = _open_store(db, create=False)
+    if store.get_run(run) is None:
+        fail(f"no run named {run!r} in {db}")
+    return plot_run(store, run, path)
 
 
 @app.command()

@@ -49,6 +49,8 @@ def test_search_prints_leaderboard_and_export_path(tiny_search: dict) -> None:
     assert "exported to" in out
     exported = list((tiny_search["workdir"] / "runs" / "exports").glob("tiny-1_best.py"))
     assert exported
+    figure = tiny_search["workdir"] / "runs" / "reports" / "tiny-1.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
 
 
 def test_top_json(tiny_search: dict) -> None:
