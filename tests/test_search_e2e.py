@@ -169,3 +169,28 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     proc = run_cli("top", "--db", str(db))
     assert proc.returncode == 2
     assert "not an actsearch database" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_validate_scores_on_the_test_split(tiny_search: dict, tmp_path: Path) -> None:
+    proc = run_cli("validate", "--db", str(tiny_search["db"]), "--run", "tiny-1", "--top", "1",
+                   "--tasks", "digits-mlp", "--seeds", "2", "--epochs", "2", "--workers", "2", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    scores = report["scores"]
+    baselines = {s["expr"] for s in scores if s["baseline"]}
+    assert baselines == {"relu(x)", "x*sigmoid(x)", "gelu(x)", "tanh(x)"}
+    evolved = [s for s in scores if not s["baseline"]]
+    assert len(evolved) == 1 and set(report["beats_all_baselines_on"]) == {evolved[0]["expr"]}
+    for score in scores:
+        assert score["task"] == "digits-mlp" and len(score["fitnesses"]) == 2
+    assert all(0.1 < s["mean"] <= 1 for s in scores if s["mean"] is not None)
+
+
+def test_held_out_data_puts_test_split_in_place_of_validation() -> None:
+    from actsearch.tasks import get_task
+    from actsearch.validate import held_out
+
+    data = get_task("digits-mlp").get_data()
+    swapped = held_out(data)
+    assert swapped.x_val is data.x_test and swapped.y_val is data.y_test
+    assert swapped.x_train is data.x_train
