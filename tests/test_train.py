@@ -143,3 +143,55 @@ def test_parametric_activation(task, resident) -> None:
     r = train(task, "x * sigmoid(1.5*x)", seed=0, data=resident, epochs=2, parametric=True)
     assert r.status == "ok", r.error
     assert r.fitness > 0.2
+
+
+_GRAPH_COUNT_SCRIPT = r"""
+import gc, json, sys
+import tensorflow as tf
+from tensorflow.python.eager import context
+from tensorflow.python.framework import ops
+from actsearch.tasks import get_task
+from actsearch.train import prepare_data, train
+
+EXPRS = ["x * sigmoid(1.5*x)", "x * tanh(x)", "max(x, 0.1*x)", "tanh(x) + 0.1*x",
+         "x / (1 + abs(x))", "sin(x) + x", "x * exp(-x*x)", "log(1 + exp(x))"]
+task = get_task("mnist1d-mlp")
+rd = prepare_data(task.get_data())
+counts = []
+for i in range(int(sys.argv[1])):
+    r = train(task, EXPRS[i % len(EXPRS)], seed=i, data=rd, epochs=1)
+    assert r.status == "ok", r.error
+    # no gc.collect(): a worker never runs a full collection itself
+    graphs = sum(1 for o in gc.get_objects() if isinstance(o, tf.Graph))
+    counts.append([graphs, len(context.context().list_function_names()),
+                   len(ops._gradient_registry._registry)])
+print(json.dumps(counts))
+"""
+
+
+def test_traced_graphs_do_not_accumulate_over_trainings(tmp_path) -> None:
+    """A long-lived worker trains hundreds of candidates: the traced graphs of a
+    training (and the functions they register in the eager context and TF's
+    gradient registry) must be freed after it, not accumulate (they did, via
+    the CustomGradient-<uid> gradients TF registers for the optimizer's
+    all-reduce, ~4.6 MB per training)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    n = 25
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", _GRAPH_COUNT_SCRIPT, str(n)],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(counts) == n
+    graphs = [c[0] for c in counts]
+    functions = [c[1] for c in counts]
+    gradients = [c[2] for c in counts]
+    # from the 5th training on nothing grows (before the fix: +8 graphs,
+    # +1 registered gradient per training)
+    assert max(graphs[4:]) <= graphs[4] <= 2, graphs
+    assert max(functions[4:]) <= functions[4], functions
+    assert max(gradients[4:]) == min(gradients), gradients

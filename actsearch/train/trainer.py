@@ -11,6 +11,7 @@ last smaller batch kept).
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import time
@@ -20,7 +21,6 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 import keras
-from tensorflow.python.eager import context as tf_context
 
 from actsearch.records import EvalResult, Partial
 from actsearch.tasks.base import Task, TaskData, _one_line
@@ -225,26 +225,89 @@ def train(
     Never raises: an exception or a non-finite loss gives status "failed" with
     the error text.
     """
-    ctx = tf_context.context()
-    before = set(ctx.list_function_names())
+    # Memory of a long-lived worker stays flat because (1) the gradient
+    # functions TensorFlow registers globally while tracing are unregistered
+    # (they referenced every training's traced graphs, see
+    # _forget_custom_gradients), and (2) the training's traced graphs, model
+    # and optimizer, which are reference cycles, are freed right after the
+    # training: the cyclic gc is paused during the training so that all the
+    # objects it creates stay in the youngest generation, and one collection of
+    # that generation (milliseconds, unlike a full gc.collect() over the
+    # ~400k objects of TensorFlow/Keras: 0.2 s) frees them. When they are
+    # freed, TensorFlow removes their functions from the eager context.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    result = None
     try:
-        return _train_impl(task, activation, seed=seed, data=data, epochs=epochs,
-                           hurdle=hurdle, parametric=parametric, jit_compile=jit_compile)
+        result = _train_and_forget(task, activation, seed=seed, data=data, epochs=epochs,
+                                   hurdle=hurdle, parametric=parametric,
+                                   jit_compile=jit_compile)
+        return result
     finally:
-        _forget_functions(ctx, before)
+        if gc_was_enabled:
+            gc.enable()
+            gc.collect(2 if _raised(result) else 0)
 
 
-def _forget_functions(ctx, before: set[str]) -> None:
-    """Remove the while-loop body/cond functions this training registered in
-    the eager context: TensorFlow never removes them (about 5 MB per training
-    in a long-lived worker otherwise). The traced outer functions ("__...")
-    remove themselves when garbage collected."""
-    for name in set(ctx.list_function_names()) - before:
-        if not name.startswith("__"):
-            try:
-                ctx.remove_function(name)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+def _raised(result: EvalResult | None) -> bool:
+    """Whether the training failed with an exception (not a non-finite loss).
+    The graphs of a trace interrupted by an exception are still referenced
+    from outside the youngest generation when the training ends; only a full
+    collection (0.2 s) frees them (those of the previous such failure, at the
+    latest), so this is done for these failures only."""
+    return result is None or (result.status == "failed"
+                              and not (result.error or "").startswith("non-finite"))
+
+
+def _train_and_forget(task: Task, activation: Any, **kwargs: Any) -> EvalResult:
+    grads_before = _custom_gradient_names()
+    try:
+        return _train_impl(task, activation, **kwargs)
+    finally:
+        _forget_custom_gradients(grads_before)
+
+
+def _gradient_registry() -> dict | None:
+    """TensorFlow's process-global gradient registry (name -> entry), or None
+    if this TensorFlow version does not have it where we expect it."""
+    try:
+        from tensorflow.python.framework import ops as tf_ops
+
+        registry = tf_ops._gradient_registry._registry  # noqa: SLF001
+    except Exception:  # noqa: BLE001 - private API moved: nothing to clean
+        return None
+    return registry if isinstance(registry, dict) else None
+
+
+def _custom_gradient_names() -> set[str]:
+    registry = _gradient_registry()
+    if registry is None:
+        return set()
+    return {name for name in list(registry) if str(name).startswith("CustomGradient-")}
+
+
+def _forget_custom_gradients(before: set[str]) -> None:
+    """Unregister the ``CustomGradient-<uid>`` gradient functions this training
+    registered; they are what kept every training's traced graphs alive.
+
+    Each traced optimizer step goes through Keras' ``_all_reduce_sum_gradients``
+    -> ``ReplicaContext.all_reduce``, a ``@tf.custom_gradient`` function. In
+    graph mode TensorFlow registers its gradient as ``CustomGradient-<uid>`` in
+    the global ``ops._gradient_registry`` and never unregisters it; the entry's
+    closure references the step's symbolic gradient tensors, hence the
+    while-loop body graph, its captures, the outer while graphs and the traced
+    ``run`` FuncGraph (with the model, optimizer and the activation): about
+    4.5 MB per training in a long-lived worker. The gradient of those ops is
+    never needed once the training is traced (nothing differentiates through
+    the optimizer update), so dropping the entries afterwards is safe. (A
+    worker trains one candidate at a time; a custom gradient registered by
+    another thread during the training would be dropped as well.)"""
+    registry = _gradient_registry()
+    if registry is None:
+        return
+    for name in list(registry):
+        if str(name).startswith("CustomGradient-") and name not in before:
+            registry.pop(name, None)
 
 
 def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
@@ -258,8 +321,8 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
     done_epochs, done_steps = 0, 0
     try:
         rd = prepare_data(data if data is not None else task.get_data())
-        # reset Keras' global state; the Python gc (0.2 s) is left to the
-        # interpreter: with _forget_functions the memory stays flat
+        # reset Keras' global state; no full gc.collect() (0.2 s): train()
+        # frees the previous training's graphs itself (see there)
         keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(seed)
         t0 = time.perf_counter()
