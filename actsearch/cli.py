@@ -85,7 +85,7 @@ def search(
             name = reporter.run_name or run or "NAME"
             fail(f"search interrupted; nothing finished is lost. Resume with: "
                  f"actsearch search --run {name} --resume --db {db}", code=130)
-    _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard")
+    _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard", show_run=False)
     console.print(outcome.report_line, highlight=False)
     if export and outcome.best is not None:
         path = EXPORT_DIR / f"{outcome.run.name}_best.py"
@@ -174,7 +174,8 @@ def top(
         writer.writeheader()
         writer.writerows(_row_dict(r) for r in rows)
     else:
-        _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"))
+        _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"),
+                           show_run=run is None)
         for record in [store.get_run(run)] if run else [r for r in store.runs()]:
             console.print(_proposal_line(store, record.name, record.id), highlight=False)
 
@@ -200,14 +201,16 @@ def _row_dict(row) -> dict:  # noqa: ANN001
     }
 
 
-def _print_leaderboard(rows: list, title: str) -> None:
+def _print_leaderboard(rows: list, title: str, show_run: bool = True) -> None:
     table = Table(title=title)
-    for column in ("rank", "id", "fitness", "activation", "size", "run"):
+    columns = ("rank", "id", "fitness", "activation", "size") + (("run",) if show_run else ())
+    for column in columns:
         table.add_column(column, justify="right" if column in ("rank", "id", "fitness", "size") else "left")
     for row in rows:
         name = f"{row.expr}  [dim](baseline)[/]" if row.is_baseline else row.expr
         fitness = "-" if row.fitness is None else f"{row.fitness:.4f}"
-        table.add_row(str(row.rank), str(row.candidate_id), fitness, name, str(row.complexity), row.run)
+        cells = [str(row.rank), str(row.candidate_id), fitness, name, str(row.complexity)]
+        table.add_row(*cells, *((row.run,) if show_run else ()))
     console.print(table)
 
 

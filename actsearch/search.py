@@ -30,6 +30,7 @@ from actsearch.spaces import SearchSpace
 from actsearch.store import CandidateRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
+LEADERBOARD_SIZE = 10
 
 
 class SearchError(RuntimeError):
@@ -473,8 +474,9 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
         raise
     finally:
         executor.shutdown()
-    board = store.leaderboard(run=run.name, k=10)
-    best = next((row for row in board if not row.is_baseline), None)
+    ranked = store.leaderboard(run=run.name, k=None)
+    board = [row for row in ranked if row.rank <= LEADERBOARD_SIZE or row.is_baseline]  # baselines always shown
+    best = next((row for row in ranked if not row.is_baseline), None)
     return SearchOutcome(summary.run, summary.counts, summary.trained, board, best, settings.space.parametric)
 
 
