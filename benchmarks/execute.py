@@ -261,8 +261,7 @@ class DriverTimers:
         import actsearch.search as search_module
 
         store, strategy, factory = search.store, search.strategy, search.factory
-        for name in ("add_candidate", "add_evaluation", "set_candidate_status", "set_candidate_fitness",
-                     "set_candidate_told"):
+        for name in ("add_candidate", "add_evaluation", "finish_candidate"):
             setattr(store, name, self.wrap(f"store.{name}", getattr(store, name)))
         store.leaderboard = self.wrap("leaderboard query (_report)", store.leaderboard)
         strategy.ask = self.wrap("strategy ask (breed)", strategy.ask)
