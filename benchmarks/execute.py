@@ -481,7 +481,7 @@ def main() -> None:
     if args.population is None:
         args.population = 8 if args.quick else 16
     if args.generations is None:
-        args.generations = 3 if args.quick else 14
+        args.generations = 3 if args.quick else 17
     logging.basicConfig(level=logging.WARNING)
 
     import ray
