@@ -53,3 +53,10 @@ def test_hurdle_stops_weak_candidates_and_keeps_partials(tmp_path: Path) -> None
     assert all(e.epochs == 1 for e in stopped)
     baseline = [c for c in store.candidates(run_id) if c.is_baseline][0]
     assert all(not e.is_partial for e in store.evaluations(baseline.id))  # baselines get the full budget
+
+
+def test_parametric_search_trains_with_learned_constants(tmp_path: Path) -> None:
+    store, run_id = _search(tmp_path, "budget: {epochs: 2}\nparametric: true\n")
+    evaluated = store.candidates(run_id, statuses="evaluated")
+    assert len(evaluated) >= 2 and all(c.fitness > 0.1 for c in evaluated)
+    assert store.run(run_id).config["space"]["parametric"] is True

@@ -194,3 +194,29 @@ def test_held_out_data_puts_test_split_in_place_of_validation() -> None:
     swapped = held_out(data)
     assert swapped.x_val is data.x_test and swapped.y_val is data.y_test
     assert swapped.x_train is data.x_train
+
+
+def test_parametric_export_learns_its_constants_and_reloads(tmp_path: Path) -> None:
+    module = tmp_path / "adaptive_act.py"
+    proc = run_cli("export", "--expr", "x * sigmoid(1.5*x)", "--parametric", "-o", str(module))
+    assert proc.returncode == 0, proc.stderr
+    script = textwrap.dedent("""
+        import numpy as np, keras
+        from adaptive_act import ParametricActivation, activation
+        layer = ParametricActivation()
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), layer, keras.layers.Dense(2)])
+        model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+        x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+        before = [float(w) for w in layer.constants]
+        assert before == [1.5], before
+        model.fit(x, x[:, :2] ** 2, epochs=3, verbose=0)
+        after = [float(w) for w in layer.constants]
+        assert after != before, "the constant was not learned"
+        model.save("p.keras")
+        again = keras.models.load_model("p.keras")
+        assert np.allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+        print("learned", before, "->", after)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "learned" in done.stdout

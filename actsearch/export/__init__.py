@@ -87,7 +87,10 @@ def module_source(activation: Activation, *, parametric: bool = False, module: s
         _HEADER.format(
             expr=activation, latex=activation.latex(), fingerprint=activation.fingerprint, module=module,
             function=function, expr_literal=repr(str(activation)),
-            layer_usage="\n    layer = keras.layers.Dense(64); act = ParametricActivation()" if parametric else "",
+            layer_usage=("\n    # adaptive: constants learned per layer during training\n"
+                         "    from {module} import ParametricActivation\n"
+                         "    block = [keras.layers.Dense(64), ParametricActivation()]").format(module=module)
+            if parametric and activation.parameters else "",
         ),
         *("\n\n" + helper.strip() + "\n" for helper in helpers),
         _FUNCTION.format(function=function, expr=activation, code=code),
@@ -100,7 +103,7 @@ def module_source(activation: Activation, *, parametric: bool = False, module: s
             initial=repr(tuple(float(c) for c in activation.parameters)),
             unpack=f"{', '.join(names)}, = self.constants", code=pcode,
         ))
-    return "".join(parts)
+    return "".join(parts).rstrip("\n") + "\n"
 
 
 def write_module(activation: Activation, path: Path, *, parametric: bool = False) -> Path:
