@@ -341,6 +341,11 @@ class Search:
             self._requeue(record, None)
 
     def _restore_in_flight(self, record: CandidateRecord, proposal: Proposal) -> None:
+        """A proposal stored but not told when the search stopped: finish what it needs."""
+        if record.status == "rejected":  # stopped between storing the rejection and telling it
+            self.done += 1
+            self._tell(proposal, record.id, None)
+            return
         if record.status == "duplicate" and record.equivalent_to is not None:
             original = self.cache.original(record.fingerprint)
             if original is not None and self.cache.is_done(record.fingerprint):
@@ -352,7 +357,7 @@ class Search:
 
     def _requeue(self, record: CandidateRecord, proposal: Proposal | None) -> None:
         """Resubmit only the seeds of a candidate that have no stored final evaluation."""
-        finished = {e.seed: e for e in self.store.evaluations(record.id) if not e.partial}
+        finished = {e.seed: e for e in self.store.evaluations(record.id, partials=False)}
         missing = [seed for seed in self.seeds if seed not in finished]
         self._queue(record.id, record.fingerprint, record.expr, proposal, missing)
         pending = self.pending[record.id]

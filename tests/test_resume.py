@@ -114,3 +114,65 @@ def test_resume_refuses_unknown_or_finished_runs(uninterrupted: dict, tmp_path: 
     ):
         proc = run_cli("search", "--db", str(db), *args, cwd=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+class _StopAfter:
+    """An executor that is stopped (as by Ctrl-C) after `results` results, in the middle of a batch."""
+
+    def __init__(self, executor, results: int) -> None:
+        self.executor, self.left = executor, results
+        self.capacity = executor.capacity
+
+    @property
+    def in_flight(self) -> int:
+        return self.executor.in_flight
+
+    def submit(self, trial) -> None:
+        self.executor.submit(trial)
+
+    def wait(self, timeout=None):
+        if self.left <= 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+        return self.executor.wait(timeout)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown()
+
+
+MULTI_SEED_SPACE = SPACE.read_text().replace("budget: {epochs: 300}", "budget: {epochs: 3, seeds_per_candidate: 2}")
+
+
+@pytest.fixture(scope="module")
+def multi_seed_full(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, Path]:
+    from actsearch.search import SearchRequest, run_search
+
+    workdir = tmp_path_factory.mktemp("multi")
+    space = workdir / "multi.yaml"
+    space.write_text(MULTI_SEED_SPACE)
+    db = workdir / "full.db"
+    return space, run_search(SearchRequest(space=str(space), db=str(db), run="r", seed=5, executor="local")), db
+
+
+@pytest.mark.parametrize("stop_after", [3, 11])
+def test_resume_with_several_seeds_stopped_anywhere(multi_seed_full, tmp_path: Path, stop_after: int) -> None:
+    """Stopped after any number of results (some candidates with one of two seeds done): same outcome."""
+    from actsearch.execute.local import InProcessExecutor
+    from actsearch.search import Search, SearchRequest, run_search, settings_for
+    from actsearch.store import Store
+
+    space, full, full_db = multi_seed_full
+
+    request = SearchRequest(space=str(space), db=str(tmp_path / "stopped.db"), run="r", seed=5, executor="local")
+    settings = settings_for(request)
+    store = Store.open(request.db)
+    run = store.create_run("r", task=settings.task, space=settings.space.name, seed=5, config=settings.to_config())
+    executor = _StopAfter(InProcessExecutor(settings.task), stop_after)
+    with pytest.raises(KeyboardInterrupt):
+        Search(settings, store, executor, run).run()
+    resumed = run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))
+
+    assert resumed.counts == full.counts
+    assert _summary(Path(request.db), "r")["genotypes"] == _summary(full_db, "r")["genotypes"]
+    trained = _summary(Path(request.db), "r")["trained"]
+    assert all(n == 2 for n in trained.values()), trained  # two seeds each, none repeated
