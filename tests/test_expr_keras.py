@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
 
 from actsearch.expr import Activation  # noqa: E402
 from actsearch.expr.keras_layer import ActivationLayer, as_keras_activation  # noqa: E402

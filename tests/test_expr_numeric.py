@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf  # noqa: E402
 
 from actsearch.expr import REGISTRY, Activation  # noqa: E402
 from actsearch.expr import protect, tf_ops  # noqa: E402

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf  # noqa: E402
 
 from actsearch.records import EvalResult  # noqa: E402
 from actsearch.tasks import get_task  # noqa: E402
@@ -125,14 +125,12 @@ def test_other_optimizer_and_small_last_batch(task) -> None:
 
 
 def test_expression_string(task, resident) -> None:
-    pytest.importorskip("actsearch.expr.keras_layer")
     r = train(task, "x * sigmoid(1.5*x)", seed=0, data=resident, epochs=2)
     assert r.status == "ok", r.error
     assert r.fitness > 0.2
 
 
 def test_parametric_activation(task, resident) -> None:
-    pytest.importorskip("actsearch.expr.keras_layer")
     from actsearch.expr import Activation
 
     act = resolve_activation(Activation.parse("x * sigmoid(1.5*x)"), parametric=True)
