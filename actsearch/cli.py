@@ -39,12 +39,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is lazy
     from actsearch.store import Store, StoreError
 
-    if not create and "://" not in db and not Path(db).exists():
-        fail(f"no results database at {db} (run `actsearch search` first, or pass --db)")
     try:
-        return Store.open(db)
+        return Store.open(db, create=create)
     except StoreError as err:
-        fail(str(err))
+        hint = "" if create else " (run `actsearch search` first, or pass --db)"
+        fail(f"{err}{hint}")
 
 
 # -- search ------------------------------------------------------------------------------
