@@ -244,6 +244,7 @@ def show(
     run_record = store.run(candidate.run_id)
     console.print(f"  {'run':13} {run_record.name} (task {run_record.task})", highlight=False)
     for label, value in (
+        ("latex", _parse(candidate.expr).latex()),
         ("genotype", candidate.genotype), ("fingerprint", candidate.fingerprint),
         ("complexity", candidate.complexity), ("status", candidate.status), ("reason", candidate.reason),
         ("origin", candidate.origin), ("generation", candidate.generation),
