@@ -13,8 +13,9 @@ from actsearch.records import EvalResult
 class InProcessExecutor:
     """Same protocol as RayExecutor, without Ray: `submit` queues, `wait` trains one."""
 
-    def __init__(self, task_spec: str, data: Any = None, threads: int = 0) -> None:
-        self.worker = TrainingWorker(task_spec, data, threads=threads or 1)
+    def __init__(self, task_spec: str, data: Any = None) -> None:
+        # One TF thread, like each Ray worker, so that both executors compute the same fitness.
+        self.worker = TrainingWorker(task_spec, data, threads=1)
         self.queue: deque[Trial] = deque()
         self.capacity = 1
 
