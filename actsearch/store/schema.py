@@ -17,6 +17,9 @@ database at the same time do not race.
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
@@ -115,7 +118,7 @@ def _sqlite_events(engine: Engine, *, memory: bool) -> None:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys = ON")
             if not memory:
-                cur.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(cur)
         finally:
             cur.close()
 
@@ -128,6 +131,24 @@ def _sqlite_events(engine: Engine, *, memory: bool) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def _enable_wal(cur) -> None:  # noqa: ANN001 - a DB-API cursor
+    """Switch the file to WAL once. Switching needs an exclusive lock and SQLite
+    answers SQLITE_BUSY at once (busy_timeout does not apply) while another
+    process is creating the same new file, so retry for up to busy_timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.01
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def write_engine(engine: Engine) -> Engine:
