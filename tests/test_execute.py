@@ -45,7 +45,7 @@ def test_killed_worker_costs_only_its_trial(local_ray, data) -> None:
     executor = RayExecutor(TASK, data, workers=2, max_retries=2)
     try:
         pid_of = {actor: ray.get(actor.info.remote(), timeout=120)["pid"] for actor in executor.idle}
-        executor.submit(_trial(1, epochs=1500))  # long enough to be killed mid-training
+        executor.submit(_trial(1, epochs=3000))  # several seconds: long enough to be killed mid-training
         (victim,) = [entry.actor for entry in executor.running.values()]
         victim_pid = pid_of[victim]
         executor.submit(_trial(2, epochs=2))
