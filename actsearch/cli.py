@@ -85,7 +85,7 @@ def search(
             fail(f"search interrupted; nothing finished is lost. Resume with: "
                  f"actsearch search --run {name} --resume --db {db}", code=130)
     _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard", show_run=False)
-    console.print(outcome.report_line, highlight=False)
+    console.print(f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in this session", highlight=False)
     if export and outcome.best is not None:
         path = EXPORT_DIR / f"{outcome.run.name}_best.py"
         _write_export(outcome.best.expr, path, parametric=outcome.parametric)
@@ -175,21 +175,20 @@ def top(
     else:
         _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"),
                            show_run=run is None)
-        for record in [store.get_run(run)] if run else [r for r in store.runs()]:
-            console.print(_proposal_line(store, record.name, record.id), highlight=False)
+        for record in [store.get_run(run)] if run else store.runs():
+            _print_run_counts(store, record.name, record.id)
 
 
-def _proposal_line(store, run_name: str, run_id: int) -> str:  # noqa: ANN001
-    """How many proposals screening rejected and dedupe spared, for one run."""
-    counts: dict[str, int] = {}
-    for candidate in store.candidates(run_id):
-        if not candidate.is_baseline:
-            counts[candidate.status] = counts.get(candidate.status, 0) + 1
+def _proposal_line(counts: dict[str, int]) -> str:
+    """How many evolved proposals were trained, spared by dedupe and rejected by screening."""
     total = sum(counts.values())
-    share = f" ({counts.get('duplicate', 0) / total:.0%})" if total else ""
-    return (f"run {run_name}: {total} evolved proposals, {counts.get('evaluated', 0)} trained, "
-            f"{counts.get('duplicate', 0)} functional duplicates{share}, "
-            f"{counts.get('rejected', 0)} rejected by screening, {counts.get('failed', 0)} failed")
+    share = f" ({counts['duplicate'] / total:.0%})" if total else ""
+    return (f"{total} evolved proposals: {counts['evaluated']} trained, {counts['duplicate']} functional "
+            f"duplicates{share} not retrained, {counts['rejected']} rejected by screening, {counts['failed']} failed")
+
+
+def _print_run_counts(store, run_name: str, run_id: int) -> None:  # noqa: ANN001
+    console.print(f"run {run_name}: {_proposal_line(store.counts(run_id, baselines=False))}", highlight=False)
 
 
 def _row_dict(row) -> dict:  # noqa: ANN001
@@ -268,7 +267,7 @@ def show(
             table.add_row(e.task, str(e.seed), str(e.budget), e.status, _fmt(e.val_accuracy), _fmt(e.val_loss),
                           _fmt(e.train_seconds, 2), e.worker or "", (e.error or "")[:60])
         console.print(table)
-    console.print(_proposal_line(store, run_record.name, run_record.id), highlight=False)
+    _print_run_counts(store, run_record.name, run_record.id)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

@@ -80,6 +80,7 @@ class _Pending:
 
     candidate_id: int
     fingerprint: str
+    expr: str
     proposal: Proposal | None  # None for baselines, which are not part of the strategy
     seeds: list[int]
     results: list[EvalResult] = field(default_factory=list)
@@ -113,6 +114,7 @@ class Search:
         self.trained = 0
         self.done = 0
         self.hurdle_readings: list[float] = []
+        self.best: tuple[str, float] | None = None  # (expr, fitness) for the progress display
         self.seeds = [settings.seed + i for i in range(self.space.budget.seeds_per_candidate)]
 
     # -- the loop ---------------------------------------------------------------------
@@ -134,20 +136,11 @@ class Search:
             self._report()
         self._report()
         self.store.set_run_status(self.run_record.id, "finished")
-        return SearchSummary(self.store.get_run(self.run_record.name), self.proposal_counts(), self.trained)
-
-    def proposal_counts(self) -> dict[str, int]:
-        """Evolved proposals by status (baselines apart): what dedupe and screening saved."""
-        counts: dict[str, int] = {}
-        for candidate in self.store.candidates(self.run_record.id):
-            key = "baseline" if candidate.is_baseline else candidate.status
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+        counts = self.store.counts(self.run_record.id, baselines=False)
+        return SearchSummary(self.store.get_run(self.run_record.name), counts, self.trained)
 
     def _report(self) -> None:
-        best = self.store.leaderboard(run=self.run_record.name, k=1)
-        top = (best[0].expr, best[0].fitness) if best else None
-        self.reporter.update(self.done, self.executor.in_flight, top)
+        self.reporter.update(self.done, self.executor.in_flight, self.best)
 
     def _propose_while_capacity(self) -> None:
         while self._has_capacity() and not self.backlog:
@@ -200,7 +193,7 @@ class Search:
     def _queue(self, candidate_id: int, fingerprint: str, expr: str, proposal: Proposal | None,
                seeds: Iterable[int] | None = None) -> None:
         seeds = list(self.seeds if seeds is None else seeds)
-        self.pending[candidate_id] = _Pending(candidate_id, fingerprint, proposal, list(self.seeds))
+        self.pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self.seeds))
         hurdle = self._hurdle() if proposal is not None else None
         for seed in seeds:
             self.trial_ids += 1
@@ -240,6 +233,8 @@ class Search:
         outcome = {"status": "evaluated" if fitness is not None else "failed",
                    "reason": errors[0] if errors else None}
         self.done += 1
+        if fitness is not None and (self.best is None or fitness > self.best[1]):
+            self.best = (pending.expr, fitness)
         if pending.proposal is None:  # a baseline: not part of the strategy
             self.store.finish_candidate(pending.candidate_id, fitness=fitness, fitness_std=spread, **outcome)
         else:
@@ -289,6 +284,8 @@ class Search:
         stored = self.store.candidates(self.run_record.id)
         if not stored:
             return
+        leader = self.store.leaderboard(run=self.run_record.name, k=1)
+        self.best = (leader[0].expr, leader[0].fitness) if leader else None
         hurdle = self.space.budget.hurdle
         if hurdle is not None:
             self.hurdle_readings = [e.fitness for e in self.store.run_evaluations(self.run_record.id, partials=True)
@@ -415,15 +412,6 @@ class SearchOutcome:
     leaderboard: list
     best: Any
     parametric: bool
-
-    @property
-    def report_line(self) -> str:
-        c = self.counts
-        proposals = sum(v for k, v in c.items() if k != "baseline")
-        share = f" ({c.get('duplicate', 0) / proposals:.0%})" if proposals else ""
-        return (f"{proposals} evolved proposals: {c.get('evaluated', 0)} trained, {c.get('duplicate', 0)} functional "
-                f"duplicates{share} not retrained, {c.get('rejected', 0)} rejected by screening, "
-                f"{c.get('failed', 0)} failed; {self.trained} trainings in this session")
 
 
 def settings_for(request: SearchRequest) -> SearchSettings:

@@ -371,7 +371,7 @@ def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFig
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(35)
         text = stream.getvalue()
-    return RunFigures(workers, t.results, summary.counts if hasattr(summary, "counts") else {}, wall, busy, t,
+    return RunFigures(workers, t.results, summary.counts, wall, busy, t,
                       executor.info_first, executor.info_end, timers, cpu, dict(executor.trajectory), text)
 
 

@@ -101,3 +101,9 @@ def test_fingerprint_cache_resolves_waiting_duplicates() -> None:
     assert not cache.is_done("fp")
     assert cache.resolve("fp", 0.5) == ["dup-a", "dup-b"]
     assert cache.is_done("fp") and cache.fitness("fp") == 0.5 and cache.original("fp") == 1
+
+
+def test_genotype_keeps_a_negated_constant_as_written() -> None:
+    factory = _factory(0)
+    for text in ("neg(0.5)", "add(x, -0.5)", "mul(neg(1.25), x)"):
+        assert factory.genotype(factory.from_genotype(text)) == text

@@ -210,7 +210,7 @@ class TreeFactory:
     def from_genotype(self, text: str) -> Individual:
         """Rebuild a DEAP tree from `genotype` text (e.g. when resuming from the store)."""
         nodes: list = []
-        self._append_nodes(_fold_negated_constants(parse(text)), nodes)
+        self._append_nodes(parse(text), nodes)
         return creator.ActsearchTree(nodes)
 
     def _append_nodes(self, node: Node, out: list) -> None:
@@ -232,13 +232,3 @@ def _prefix_text(node: Node) -> str:
     if isinstance(node, Const):
         return repr(float(node.value))
     return f"{node.name}({', '.join(_prefix_text(arg) for arg in node.args)})"
-
-
-def _fold_negated_constants(node: Node) -> Node:
-    """The parser reads `-0.5` as neg(0.5); a genotype constant is one leaf."""
-    if isinstance(node, Call):
-        args = tuple(_fold_negated_constants(arg) for arg in node.args)
-        if node.name == "neg" and isinstance(args[0], Const):
-            return Const(-args[0].value)
-        return Call(node.name, args)
-    return node

@@ -642,15 +642,15 @@ class Store:
             return {fp: cid for fp, cid in rows}
 
     @_retrying
-    def counts(self, run_id: int) -> dict[str, int]:
-        """Number of candidates of a run by status (every status present, zeros included)."""
+    def counts(self, run_id: int, *, baselines: bool = True) -> dict[str, int]:
+        """Number of candidates of a run by status (every status present, zeros included);
+        `baselines=False` counts only the evolved proposals."""
         with self._read() as s:
             out = dict.fromkeys(CANDIDATE_STATUSES, 0)
-            for status, n in s.execute(
-                select(Candidate.status, func.count())
-                .where(Candidate.run_id == run_id)
-                .group_by(Candidate.status)
-            ):
+            query = select(Candidate.status, func.count()).where(Candidate.run_id == run_id)
+            if not baselines:
+                query = query.where(Candidate.is_baseline == false())
+            for status, n in s.execute(query.group_by(Candidate.status)):
                 out[status] = n
             return out
 
