@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_DB = "runs/actsearch.db"
+from actsearch.store import DEFAULT_DB
+
 EXPORT_DIR = Path("runs/exports")
 REPORT_DIR = Path("runs/reports")
 
@@ -161,7 +162,7 @@ def top(
     if fmt not in ("table", "json", "csv"):
         fail(f"--format must be table, json or csv, not {fmt!r}")
     store = _open_store(db, create=False)
-    if run is not None and store.get_run(run) is None:
+    if run is not None and store.find_run(run) is None:
         fail(f"no run named {run!r} in {db}")
     rows = store.leaderboard(run=run, task=task, k=k)
     if fmt == "json":
@@ -175,7 +176,7 @@ def top(
     else:
         _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"),
                            show_run=run is None)
-        for record in [store.get_run(run)] if run else store.runs():
+        for record in [store.find_run(run)] if run else store.runs():
             _print_run_counts(store, record.name, record.id)
 
 
@@ -291,7 +292,7 @@ def export(
         fail("give either --expr E, or both --run NAME and --rank R")
     if expr is None:
         store = _open_store(db, create=False)
-        if store.get_run(run) is None:
+        if store.find_run(run) is None:
             fail(f"no run named {run!r} in {db}")
         rows = [r for r in store.leaderboard(run=run, k=max(rank, 1)) if r.rank == rank]
         if not rows:
@@ -328,7 +329,7 @@ def _write_report(db: str, run: str, path: Path) -> Path:
     from actsearch.report import plot_run
 
     store = _open_store(db, create=False)
-    if store.get_run(run) is None:
+    if store.find_run(run) is None:
         fail(f"no run named {run!r} in {db}")
     return plot_run(store, run, path)
 
@@ -389,7 +390,7 @@ def validate(
     if tasks:
         task_list = [t.strip() for t in tasks.split(",") if t.strip()]
     elif run:
-        task_list = [_open_store(db, create=False).get_run(run).task]
+        task_list = [_open_store(db, create=False).find_run(run).task]
     else:
         task_list = ["mnist1d-mlp"]
     known = {c.expr for c in contenders}
@@ -422,7 +423,7 @@ def _contenders(run: str | None, top_k: int, exprs: list[str], db: str) -> list:
     contenders = [Contender(str(_parse(e)), False) for e in exprs]
     if run:
         store = _open_store(db, create=False)
-        if store.get_run(run) is None:
+        if store.find_run(run) is None:
             fail(f"no run named {run!r} in {db}")
         best = [r for r in store.leaderboard(run=run, k=None) if not r.is_baseline][:top_k]
         contenders += [Contender(r.expr, False, r.candidate_id) for r in best]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from actsearch.execute import Trial, make_executor
-from actsearch.records import EvalResult
+from actsearch.results import EvalResult
 from actsearch.tasks import TaskData, get_task
 
 

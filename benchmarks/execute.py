@@ -31,7 +31,8 @@ The executor is wrapped (same protocol) to time the search phase. Definitions:
     * ramp/drain: slots with nothing to run (end of the budget, or the
       strategy waiting for results to breed from).
 - driver CPU per evaluation: the search loop's own time outside
-  ``executor.wait()``, by part (timers around the Search's collaborators).
+  ``executor.wait()``, by part (the loop's observer hook ``Search(observer=...)``,
+  and timers around the store writes).
 - worker memory: peak RSS (``max_rss_mb``) of each worker sampled right
   after ITS first evaluation (the worker is idle then) and after the last;
   growth = last / first - 1, worst worker reported. Current RSS is shown too
@@ -44,6 +45,7 @@ Timing figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import logging
@@ -54,6 +56,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,35 +248,33 @@ class DriverTimers:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
 
+    #: The loop's parts (see actsearch.search.Observer) under the names this report prints.
+    PARTS = {"ask": "strategy ask (breed)", "tell": "strategy tell", "canonicalise": "canonicalise (sympy)",
+             "genotype": "genotype text", "screen": "screen", "handle": "handle (total per proposal)",
+             "record": "record (total per result)", "report": "progress report (total)"}
+
+    @contextlib.contextmanager
+    def span(self, part: str) -> Iterator[None]:
+        """The search loop's observer hook: time one part."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            name = self.PARTS.get(part, part)
+            self.seconds[name] += time.perf_counter() - started
+            self.calls[name] += 1
+
     def wrap(self, name: str, fn: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
+            with self.span(name):
                 return fn(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.perf_counter() - started
-                self.calls[name] += 1
 
         return timed
 
-    def install(self, search: Any) -> list[tuple[Any, str, Any]]:
-        """Time the parts of one Search; returns what to restore on module globals."""
-        import actsearch.search as search_module
-
-        store, strategy, factory = search.store, search.strategy, search.factory
+    def time_store_writes(self, store: Any) -> None:
+        """Time the writes of the store this benchmark opened (its public methods)."""
         for name in ("add_candidate", "add_evaluation", "finish_candidate"):
             setattr(store, name, self.wrap(f"store.{name}", getattr(store, name)))
-        store.leaderboard = self.wrap("leaderboard query (_report)", store.leaderboard)
-        strategy.ask = self.wrap("strategy ask (breed)", strategy.ask)
-        strategy.tell = self.wrap("strategy tell", strategy.tell)
-        factory.activation = self.wrap("canonicalise (sympy)", factory.activation)
-        factory.genotype = self.wrap("genotype text", factory.genotype)
-        search._handle = self.wrap("_handle (total per proposal)", search._handle)
-        search._record = self.wrap("_record (total per result)", search._record)
-        search._report = self.wrap("_report (total)", search._report)
-        restore = [(search_module, "screen", search_module.screen)]
-        search_module.screen = self.wrap("screen", search_module.screen)
-        return restore
 
 
 # -- one measured search -------------------------------------------------------------------
@@ -332,14 +333,14 @@ def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFig
                             strategy="regularized", epochs=args.epochs)
     settings = settings_for(request)
     task = get_task(settings.task)
-    inner = RayExecutor(settings.task, task.load_data(), workers=workers)
+    inner = RayExecutor(settings.task, task.get_data(), workers=workers)
     executor = MeasuredExecutor(inner)
     store = Store.open(request.db)
     run = store.create_run(request.run, task=settings.task, space=settings.space.name, seed=settings.seed,
                            config=settings.to_config())
-    search = Search(settings, store, executor, run)
     timers = DriverTimers()
-    restore = timers.install(search)
+    timers.time_store_writes(store)
+    search = Search(settings, store, executor, run, observer=timers)
     profiler = cProfile.Profile() if args.profile and workers == max(args.workers) else None
     try:
         if profiler:
@@ -349,8 +350,6 @@ def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFig
             profiler.disable()
         executor.finish()
     finally:
-        for module, name, value in restore:
-            setattr(module, name, value)
         executor.shutdown()
         store.close()
     t = executor.t

@@ -4,8 +4,8 @@ Use it with ``actsearch search --task examples/my_task.py:make_task`` (or
 ``package.module:make_task`` for an installed module). Check it before a
 long search with::
 
-    python -c "from actsearch.tasks import get_task, validate_task; \
-validate_task(get_task('examples/my_task.py:make_task'))"
+    python -c "from actsearch.tasks import get_task, check_task; \
+check_task(get_task('examples/my_task.py:make_task'))"
 
 The contract:
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from actsearch.records import EvalResult, Partial
+from actsearch.results import EvalResult, Partial
 from actsearch.store import Store
 
 PG_ENV = "ACTSEARCH_TEST_PG_URL"

@@ -13,7 +13,7 @@ from conftest_store import REPO, db, populate, result  # noqa: F401  (db is a fi
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 
-from actsearch.records import Partial
+from actsearch.results import Partial
 from actsearch.store import NotFoundError, Store, StoreError
 from actsearch.store import schema
 
@@ -29,9 +29,9 @@ def test_create_get_and_finish_run(db):
     assert run.config == config and run.seed == 7 and run.task == "mnist1d"
     assert run.created_at.tzinfo is not None and run.actsearch_version
 
-    got = store.get_run("r1")
+    got = store.find_run("r1")
     assert got == run and got.config == config
-    assert store.get_run("missing") is None
+    assert store.find_run("missing") is None
     assert store.run(run.id) == run
     with pytest.raises(NotFoundError):
         store.run(9999)
@@ -46,7 +46,7 @@ def test_create_get_and_finish_run(db):
     assert store.set_run_notes(run.id, "first try").notes == "first try"
     with pytest.raises(ValueError, match="run status"):
         store.set_run_status(run.id, "done")
-    assert pickle.loads(pickle.dumps(store.get_run("r1"))) == store.get_run("r1")
+    assert pickle.loads(pickle.dumps(store.find_run("r1"))) == store.find_run("r1")
 
 
 # ---------------------------------------------------------------- candidates
@@ -251,7 +251,7 @@ def test_rows_persist_across_reopen(db):
     after = (again.runs(), again.leaderboard(k=None), again.candidates(ids["demo"]),
              again.evaluations(ids["d"]))
     assert after == before
-    assert again.get_run("demo").config == {"generations": 3, "population": 4}
+    assert again.find_run("demo").config == {"generations": 3, "population": 4}
 
 
 def _revision(db) -> set[str]:
@@ -346,7 +346,7 @@ def test_old_schema_is_migrated_keeping_rows(db):
 
     store = db.open()
     assert _revision(db) == {schema.HEAD}
-    run = store.get_run("old")
+    run = store.find_run("old")
     assert run.config == {"a": 1} and run.notes is None and run.status == "finished"
     cands = store.candidates(run.id)
     assert [(c.expr, c.complexity, c.fitness_std, c.parents) for c in cands] == [
@@ -468,7 +468,7 @@ def test_sqlite_lock_contention_is_retried(tmp_path, monkeypatch):
     ready.wait()
     t0 = time.monotonic()
     run = store.create_run("r", task="t", space="s", seed=0, config={})  # waits, retries, succeeds
-    assert time.monotonic() - t0 >= 0.5 and store.get_run("r") == run
+    assert time.monotonic() - t0 >= 0.5 and store.find_run("r") == run
     holder.join()
 
     store.retry_seconds = 0.3

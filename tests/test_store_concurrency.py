@@ -12,7 +12,7 @@ from conftest_store import REPO, db  # noqa: F401  (db is a fixture)
 N = 300
 WRITER = r"""
 import sys, time
-from actsearch.records import EvalResult, Partial
+from actsearch.results import EvalResult, Partial
 from actsearch.store import Store
 
 url, name, n, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])

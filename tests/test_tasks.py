@@ -21,7 +21,7 @@ from actsearch.tasks import (
     load_mnist1d,
     stratified_split,
     task_names,
-    validate_task,
+    check_task,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +114,7 @@ def test_builtin_builds_validates_and_trains_one_epoch(name: str) -> None:
 
     from actsearch.train import train
 
-    task = validate_task(get_task(name))
+    task = check_task(get_task(name))
     model = task.build_model(tf.nn.relu)
     assert isinstance(model, keras.Model)
     assert model.output_shape == (None, 10)
@@ -145,12 +145,12 @@ def test_user_task_from_file_loads_and_trains() -> None:
     task = get_task(f"{EXAMPLE}:make_task")
     assert isinstance(task, Task) and task.name == "moons-mlp"
     assert task.spec == f"{EXAMPLE}:make_task"
-    validate_task(task)
+    check_task(task)
     result = train(task, "relu", seed=1)
     assert result.status == "ok", result.error
     assert result.val_accuracy > 0.75
 
-    reg = validate_task(get_task(f"{EXAMPLE}:make_regression_task"))
+    reg = check_task(get_task(f"{EXAMPLE}:make_regression_task"))
     result = train(reg, "tanh", seed=1)
     assert result.status == "ok", result.error
     assert result.val_accuracy is None
@@ -216,7 +216,7 @@ def test_bad_specs(spec: str, match: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
-def test_validate_task_catches_build_errors() -> None:
+def test_check_task_catches_build_errors() -> None:
     data = get_task("digits-mlp").get_data()
 
     def bad_model(activation):
@@ -228,13 +228,13 @@ def test_validate_task_catches_build_errors() -> None:
     task = Task(name="bad", data=data, build_model=bad_model,
                 budget=Budget(epochs=1, batch_size=32, learning_rate=1e-3))
     with pytest.raises(TaskError, match=r"task 'bad': model check failed") as info:
-        validate_task(task)
+        check_task(task)
     assert "\n" not in str(info.value)
 
     not_a_model = Task(name="nm", data=data, build_model=lambda act: "model",
                        budget=Budget(epochs=1, batch_size=32, learning_rate=1e-3))
     with pytest.raises(TaskError, match="expected keras.Model"):
-        validate_task(not_a_model)
+        check_task(not_a_model)
 
 
 def test_task_checks_its_fields() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import tensorflow as tf  # noqa: E402
 
-from actsearch.records import EvalResult  # noqa: E402
+from actsearch.results import EvalResult  # noqa: E402
 from actsearch.tasks import get_task  # noqa: E402
 from actsearch.train import prepare_data, resolve_activation, train, train_seeds  # noqa: E402
 
@@ -102,7 +102,7 @@ def test_train_seeds(task, resident) -> None:
     mean, std, results = train_seeds(task, tf.nn.relu, [0, 1], data=resident, epochs=2)
     assert len(results) == 2 and all(r.status == "ok" for r in results)
     assert mean == pytest.approx(np.mean([r.fitness for r in results]))
-    assert std == pytest.approx(np.std([r.fitness for r in results]))
+    assert std == pytest.approx(np.std([r.fitness for r in results]))  # population spread
     mean, std, results = train_seeds(task, lambda x: x * float("nan"), [0], data=resident,
                                      epochs=1)
     assert (mean, std) == (None, None) and results[0].status == "failed"

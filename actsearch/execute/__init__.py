@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from actsearch.execute.trial import Trial
-from actsearch.records import EvalResult
+from actsearch.results import EvalResult
 
 
 class Executor(Protocol):

@@ -7,7 +7,7 @@ from typing import Any
 
 from actsearch.execute.trial import Trial
 from actsearch.execute.worker import TrainingWorker
-from actsearch.records import EvalResult
+from actsearch.results import EvalResult
 
 
 class InProcessExecutor:

@@ -23,7 +23,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError, WorkerC
 
 from actsearch.execute.trial import Trial
 from actsearch.execute.worker import TrainingWorker
-from actsearch.records import EvalResult
+from actsearch.results import EvalResult
 
 log = logging.getLogger(__name__)
 ACTOR_START_TIMEOUT = 600  # seconds for a new worker to import TensorFlow and receive the data
@@ -213,7 +213,4 @@ def ray_session(address: str | None = None) -> Iterator[None]:
 
 
 def _failure(entry: _Running, status: str, error: str) -> EvalResult:
-    return EvalResult(
-        status=status, fitness=None, val_accuracy=None, val_loss=None,
-        train_seconds=time.monotonic() - entry.started, epochs=0, steps=0, batch_size=0, error=error,
-    )
+    return EvalResult.failed(error, status=status, train_seconds=time.monotonic() - entry.started)

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from actsearch.execute.trial import Trial
-from actsearch.records import EvalResult
+from actsearch.results import EvalResult
 
 
 def configure_tensorflow(threads: int, use_gpu: bool) -> None:

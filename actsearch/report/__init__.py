@@ -24,7 +24,7 @@ def plot_run(store: Store, run_name: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    run = store.get_run(run_name)
+    run = store.find_run(run_name)
     if run is None:
         raise ValueError(f"no run named {run_name!r}")
     candidates = [c for c in store.candidates(run.id) if c.status == "evaluated" and c.fitness is not None]

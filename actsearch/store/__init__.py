@@ -27,8 +27,12 @@ from actsearch.store.records import (
 if TYPE_CHECKING:
     from actsearch.store.api import Store
 
+#: Where the store lives when no --db is given (relative to the working directory).
+DEFAULT_DB = "runs/actsearch.db"
+
 __all__ = [
     "CANDIDATE_STATUSES",
+    "DEFAULT_DB",
     "EVALUATION_STATUSES",
     "RUN_STATUSES",
     "CandidateRecord",

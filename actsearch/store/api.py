@@ -25,7 +25,7 @@ from sqlalchemy import case, false, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from actsearch.records import EvalResult
+from actsearch.results import EvalResult, one_line
 from actsearch.store import schema
 from actsearch.store.models import Candidate, CandidateParent, Evaluation, Run, utcnow
 from actsearch.store.records import (
@@ -74,15 +74,15 @@ def _retrying(fn: Callable[..., T]) -> Callable[..., T]:
                 return fn(self, *args, **kwargs)
             except IntegrityError as exc:
                 raise StoreError(
-                    f"{fn.__name__}: rejected by the database: {schema.one_line(exc)}"
+                    f"{fn.__name__}: rejected by the database: {one_line(exc, with_type=False)}"
                 ) from exc
             except DBAPIError as exc:
                 if not _is_contention(exc):
-                    raise StoreError(f"{fn.__name__} on {self.where}: {schema.one_line(exc)}") from exc
+                    raise StoreError(f"{fn.__name__} on {self.where}: {one_line(exc, with_type=False)}") from exc
                 if time.monotonic() >= deadline:
                     raise StoreError(
                         f"{fn.__name__}: {self.where} stayed locked for "
-                        f"{self.retry_seconds:.0f} s: {schema.one_line(exc)}"
+                        f"{self.retry_seconds:.0f} s: {one_line(exc, with_type=False)}"
                     ) from exc
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 1.0)
@@ -317,7 +317,7 @@ class Store:
             return _run_record(row)
 
     @_retrying
-    def get_run(self, name: str) -> RunRecord | None:
+    def find_run(self, name: str) -> RunRecord | None:
         """The run with this name, or None."""
         with self._read() as s:
             row = s.scalar(select(Run).where(Run.name == name))

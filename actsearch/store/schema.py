@@ -27,9 +27,10 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
+from actsearch.results import one_line
+from actsearch.store import DEFAULT_DB
 from actsearch.store.records import StoreError
 
-DEFAULT_PATH = "runs/actsearch.db"
 # Every revision in migrations/versions, oldest first (a test checks this list
 # against Alembic's script directory). Add new ones at the end.
 KNOWN_REVISIONS = ("0001", "0002", "0003")
@@ -41,20 +42,13 @@ _PG_LOCK_KEY = 0x61637473  # "acts": serialises schema creation/migration on Pos
 _WRITE = "actsearch_write"  # execution option: this transaction will write
 
 
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message (DB driver errors are verbose)."""
-    orig = getattr(exc, "orig", None) or exc
-    msg = str(orig).strip().splitlines()
-    return msg[0] if msg else type(orig).__name__
-
-
 def resolve_url(url_or_path: str | Path | None) -> URL:
     """A filesystem path or SQLAlchemy URL -> the URL the store connects to.
 
     Paths become `sqlite:////abs/path` (parent directories are created);
     `postgresql://` and `postgres://` use the psycopg 3 driver.
     """
-    raw = DEFAULT_PATH if url_or_path is None else url_or_path
+    raw = DEFAULT_DB if url_or_path is None else url_or_path
     if isinstance(raw, Path) or "://" not in str(raw) and not str(raw).startswith("sqlite:"):
         text_path = str(raw)
         if text_path == ":memory:":
@@ -244,7 +238,7 @@ def open_engine(url_or_path: str | Path | None, *, create: bool = True) -> tuple
         raise
     except DBAPIError as exc:
         engine.dispose()
-        msg = one_line(exc)
+        msg = one_line(exc, with_type=False)
         if "file is not a database" in msg:
             raise StoreError(f"{where} is not an actsearch database (not an SQLite file)") from exc
         raise StoreError(f"cannot open {where}: {msg}") from exc

@@ -5,7 +5,7 @@ Importing this package does not import TensorFlow.
 
 from .base import Budget, Task, TaskData, TaskError, hidden_activation, stratified_split
 from .builtin import SPLIT_SEED, cache_dir, load_digits, load_mnist1d
-from .registry import get_task, task_names, validate_task
+from .registry import get_task, task_names, check_task
 
 __all__ = [
     "Budget",
@@ -20,5 +20,5 @@ __all__ = [
     "load_mnist1d",
     "stratified_split",
     "task_names",
-    "validate_task",
+    "check_task",
 ]

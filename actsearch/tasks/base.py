@@ -2,17 +2,18 @@
 
 This module must not import TensorFlow (``import actsearch.tasks`` stays
 cheap for the CLI and the search driver); TensorFlow is imported lazily inside
-:func:`validate_task` and inside the model builders.
+:func:`check_task` and inside the model builders.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+from actsearch.results import one_line
 
 #: Loss names the trainer understands (a callable ``loss(y_true, y_pred)``
 #: returning a scalar mean loss is accepted too). Cross-entropies are computed
@@ -170,7 +171,7 @@ class Task:
                 raise
             except Exception as exc:  # noqa: BLE001 - user code
                 raise TaskError(
-                    f"task {self.name!r}: load_data failed: {_one_line(exc)}"
+                    f"task {self.name!r}: load_data failed: {one_line(exc)}"
                 ) from exc
             if not isinstance(data, TaskData):
                 raise TaskError(
@@ -185,22 +186,6 @@ class Task:
         return self.metric if isinstance(self.metric, str) else getattr(
             self.metric, "__name__", "metric"
         )
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _one_line(exc: BaseException) -> str:
-    """``"ExcType: first meaningful line"`` (Keras' "Exception encountered when
-    calling X" wrapper is replaced by the wrapped message), at most 300 chars."""
-    lines = [ln.strip() for ln in _ANSI.sub("", str(exc)).splitlines() if ln.strip()]
-    first = lines[0] if lines else ""
-    if first.startswith("Exception encountered when calling") and len(lines) > 1:
-        where = first[len("Exception encountered when calling"):].strip().rstrip(".")
-        first = f"{lines[1]} (in {where})"
-    if len(first) > 300:
-        first = first[:297] + "..."
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def stratified_split(

@@ -1,5 +1,5 @@
 """Loss and metric resolution (imports TensorFlow: import lazily; the trainer
-and validate_task use it)."""
+and check_task use it)."""
 
 from __future__ import annotations
 

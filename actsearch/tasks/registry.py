@@ -9,7 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from .base import Task, TaskError, _one_line
+from actsearch.results import one_line
+
+from .base import Task, TaskError
 from .builtin import builtin_names, make_builtin
 
 
@@ -64,7 +66,7 @@ def get_task(spec: str) -> Task:
     except TaskError as exc:
         raise TaskError(f"task {spec!r}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - user code
-        raise TaskError(f"task {spec!r}: {func_name}() raised {_one_line(exc)}") from exc
+        raise TaskError(f"task {spec!r}: {func_name}() raised {one_line(exc)}") from exc
     if not isinstance(task, Task):
         raise TaskError(
             f"task {spec!r}: {func_name}() returned {type(task).__name__}, "
@@ -95,7 +97,7 @@ def _import_file(spec: str, target: str):
         mspec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - user code, syntax errors included
         sys.modules.pop(mod_name, None)
-        raise TaskError(f"task {spec!r}: cannot import {target}: {_one_line(exc)}") from exc
+        raise TaskError(f"task {spec!r}: cannot import {target}: {one_line(exc)}") from exc
     return module
 
 
@@ -105,12 +107,12 @@ def _import_module(spec: str, target: str):
     except ModuleNotFoundError as exc:
         if exc.name and target.startswith(exc.name):
             raise TaskError(f"task {spec!r}: no module named {target!r}") from exc
-        raise TaskError(f"task {spec!r}: cannot import {target}: {_one_line(exc)}") from exc
+        raise TaskError(f"task {spec!r}: cannot import {target}: {one_line(exc)}") from exc
     except Exception as exc:  # noqa: BLE001 - user code
-        raise TaskError(f"task {spec!r}: cannot import {target}: {_one_line(exc)}") from exc
+        raise TaskError(f"task {spec!r}: cannot import {target}: {one_line(exc)}") from exc
 
 
-def validate_task(task: Task) -> Task:
+def check_task(task: Task) -> Task:
     """Load the task's data, build its model once with relu and run it on a
     tiny batch (forward pass and loss), so that build errors show before a
     search starts. Raises :class:`TaskError` (one line) on failure; returns the
@@ -145,5 +147,5 @@ def validate_task(task: Task) -> Task:
     except TaskError:
         raise
     except Exception as exc:  # noqa: BLE001 - user code
-        raise TaskError(f"task {label!r}: model check failed: {_one_line(exc)}") from exc
+        raise TaskError(f"task {label!r}: model check failed: {one_line(exc)}") from exc
     return task

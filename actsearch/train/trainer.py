@@ -22,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from actsearch.records import EvalResult, Partial
-from actsearch.tasks.base import Task, TaskData, _one_line
+from actsearch.results import EvalResult, Partial, aggregate_fitness, one_line
+from actsearch.tasks.base import Task, TaskData
 
 from .activation import resolve_activation
 from actsearch.tasks.losses import CLASSIFICATION_LOSSES, accuracy, resolve_loss, resolve_metric
@@ -342,11 +342,8 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
             return out.val_metric if task.higher_is_better else -out.val_metric
 
         def failure(out: _RunOut | None, msg: str) -> EvalResult:
-            return EvalResult(
-                status="failed", fitness=None, val_accuracy=None, val_loss=None,
-                train_seconds=time.perf_counter() - t0, epochs=done_epochs,
-                steps=done_steps, batch_size=batch_size, error=msg,
-                partials=tuple(partials))
+            return EvalResult.failed(msg, train_seconds=time.perf_counter() - t0, epochs=done_epochs,
+                                     steps=done_steps, batch_size=batch_size, partials=tuple(partials))
 
         def check(out: _RunOut) -> str | None:
             if not out.finite:
@@ -392,30 +389,19 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
             epochs=done_epochs, steps=done_steps, batch_size=batch_size,
             partials=tuple(partials))
     except Exception as exc:  # noqa: BLE001 - a candidate never crashes a worker
-        return EvalResult(
-            status="failed", fitness=None, val_accuracy=None, val_loss=None,
-            train_seconds=(time.perf_counter() - t0) if t0 is not None else 0.0,
-            epochs=done_epochs, steps=done_steps, batch_size=batch_size,
-            error=_one_line(exc), partials=tuple(partials))
+        return EvalResult.failed(
+            one_line(exc), train_seconds=(time.perf_counter() - t0) if t0 is not None else 0.0,
+            epochs=done_epochs, steps=done_steps, batch_size=batch_size, partials=tuple(partials))
 
 
 def train_seeds(
     task: Task,
     activation: Any,
     seeds: Sequence[int],
-    *,
-    strict: bool = True,
     **kwargs: Any,
 ) -> tuple[float | None, float | None, list[EvalResult]]:
-    """Train once per seed; return (mean fitness, std fitness, results).
-
-    The mean and (population) std are over the results that have a fitness
-    (status ok or stopped). With ``strict`` (default) a candidate that failed
-    on any seed gets (None, None, results); with no fitness at all, too."""
+    """Train once per seed; return (mean fitness, spread, results), aggregated
+    like a search candidate (:func:`actsearch.results.aggregate_fitness`)."""
     results = [train(task, activation, seed=s, **kwargs) for s in seeds]
-    if strict and any(r.status == "failed" for r in results):
-        return None, None, results
-    values = [r.fitness for r in results if r.fitness is not None]
-    if not values:
-        return None, None, results
-    return float(np.mean(values)), float(np.std(values)), results
+    mean, spread = aggregate_fitness(r.scored for r in results)
+    return mean, spread, results

@@ -1,0 +1,303 @@
+"""The search loop: the one place where strategy, screening, executor and store meet.
+
+    strategy.ask() -> screen -> dedupe -> executor.submit -> store
+         ^                                        |
+         +---------- tell(fitness) <--- executor.wait()
+
+The driver is the only writer to the store and writes every proposal and
+result as it happens, so the store is the checkpoint. Every ask and tell gets
+a number in one sequence (`ask_seq`, `tell_seq` on the candidate row), which
+`replay.py` uses to resume a stopped run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import random
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, make_strategy
+from actsearch.execute import Executor, Trial
+from actsearch.expr import Activation, screen
+from actsearch.results import EvalResult, aggregate_fitness
+from actsearch.spaces import SearchSpace
+from actsearch.store import CandidateRecord, RunRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+class SearchError(RuntimeError):
+    """A search that cannot start or resume; the message is one line."""
+
+
+class Reporter(Protocol):
+    """Where the search reports progress (the CLI draws it; tests may ignore it)."""
+
+    def start(self, total: int, run_name: str) -> None: ...
+
+    def update(self, done: int, running: int, best: tuple[str, float] | None) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class SilentReporter:
+    def start(self, total: int, run_name: str) -> None:
+        pass
+
+    def update(self, done: int, running: int, best: tuple[str, float] | None) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        log.info(text)
+
+
+class Observer(Protocol):
+    """Sees the loop's parts as they run (benchmarks time them); the default sees nothing.
+
+    Parts: "ask", "tell", "handle" (one proposal, all of it), "canonicalise",
+    "genotype", "screen", "record" (one result, all of it), "report".
+    """
+
+    def span(self, part: str) -> AbstractContextManager[object]: ...
+
+
+class _Unobserved:
+    def span(self, part: str) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """What a run is: stored with the run, so that `--resume` repeats it exactly."""
+
+    space: SearchSpace
+    task: str
+    seed: int = 0
+
+    def to_config(self) -> dict[str, Any]:
+        return {"space": self.space.model_dump(mode="json"), "task": self.task, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SearchSettings:
+        return cls(SearchSpace.model_validate(config["space"]), config["task"], config["seed"])
+
+
+@dataclass
+class _Pending:
+    """A candidate whose trials are out: collects one result per seed."""
+
+    candidate_id: int
+    fingerprint: str
+    expr: str
+    proposal: Proposal | None  # None for baselines, which are not part of the strategy
+    seeds: list[int]
+    results: list[EvalResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchSummary:
+    run: RunRecord
+    counts: dict[str, int]
+    trained: int
+
+
+class Search:
+    """One run of a search space on a task, recorded in a store."""
+
+    def __init__(self, settings: SearchSettings, store: Store, executor: Executor,
+                 run: RunRecord, reporter: Reporter | None = None, observer: Observer | None = None) -> None:
+        self._settings = settings
+        self._space = settings.space
+        self._store = store
+        self._executor = executor
+        self._run = run
+        self._reporter = reporter or SilentReporter()
+        self._span = (observer or _Unobserved()).span
+        self._factory = TreeFactory(self._space, random.Random(settings.seed))
+        self._strategy: Strategy = make_strategy(self._factory, self._space.evolution)
+        self._cache: FingerprintCache[tuple[Proposal, int]] = FingerprintCache()
+        self._pending: dict[int, _Pending] = {}
+        self._backlog: list[Trial] = []
+        self._seq = 0
+        self._trial_ids = 0
+        self._trained = 0
+        self._done = 0
+        self._hurdle_readings: list[float] = []
+        self._best: tuple[str, float] | None = None  # (expr, fitness) for the progress display
+        self._seeds = [settings.seed + i for i in range(self._space.budget.seeds_per_candidate)]
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> SearchSummary:
+        from actsearch.search.replay import resume_from_store
+
+        total = self._strategy.budget + len(self._space.baselines)
+        self._reporter.start(total, self._run.name)
+        resume_from_store(self)
+        self._submit_baselines()
+        while not self._strategy.done or self._pending:
+            self._propose_while_capacity()
+            self._submit_backlog()
+            if not self._pending:
+                if self._strategy.done:
+                    break
+                raise SearchError("the strategy stalled: nothing to propose and nothing running")
+            for trial, result in self._executor.wait():
+                with self._span("record"):
+                    self._record(trial, result)
+            self._report()
+        self._report()
+        self._store.set_run_status(self._run.id, "finished")
+        counts = self._store.counts(self._run.id, baselines=False)
+        return SearchSummary(self._store.run(self._run.id), counts, self._trained)
+
+    def _report(self) -> None:
+        with self._span("report"):
+            self._reporter.update(self._done, self._executor.in_flight, self._best)
+
+    def _propose_while_capacity(self) -> None:
+        while self._has_capacity() and not self._backlog:
+            with self._span("ask"):
+                proposal = self._strategy.ask()
+            if proposal is None:
+                return
+            with self._span("handle"):
+                self._handle(proposal)
+
+    def _has_capacity(self) -> bool:
+        return self._executor.in_flight + len(self._backlog) < self._executor.capacity
+
+    def _submit_backlog(self) -> None:
+        while self._backlog and self._executor.in_flight < self._executor.capacity:
+            self._executor.submit(self._backlog.pop(0))
+
+    # -- one proposal: screen, dedupe, train --------------------------------------------
+
+    def _handle(self, proposal: Proposal) -> None:
+        with self._span("canonicalise"):
+            activation = self._factory.activation(proposal.individual)
+        fingerprint = activation.fingerprint
+        with self._span("screen"):
+            verdict = screen(activation, increasing=self._space.constraints.increasing,
+                             probe=self._space.constraints.probe,
+                             min_nonzero_grad=self._space.constraints.min_nonzero_grad)
+        original = self._cache.original(fingerprint)
+        if not verdict.ok:
+            candidate = self._add(proposal, activation, "rejected", reason=verdict.reason)
+            self._done += 1
+            self._tell(proposal, candidate.id, None)
+        elif original is not None:
+            candidate = self._add(proposal, activation, "duplicate", equivalent_to=original,
+                                  reason=f"equivalent to candidate {original}")
+            if self._cache.is_done(fingerprint):
+                self._tell_duplicate(proposal, candidate.id, self._cache.fitness(fingerprint))
+            else:
+                self._cache.wait(fingerprint, (proposal, candidate.id))
+        else:
+            candidate = self._add(proposal, activation, "queued")
+            self._cache.add(fingerprint, candidate.id)
+            self._queue(candidate.id, fingerprint, str(activation), proposal)
+
+    def _add(self, proposal: Proposal, activation: Activation, status: str, **extra: Any) -> CandidateRecord:
+        self._seq += 1
+        with self._span("genotype"):
+            genotype = self._factory.genotype(proposal.individual)
+        return self._store.add_candidate(
+            self._run.id, expr=str(activation), fingerprint=activation.fingerprint,
+            complexity=activation.complexity, generation=proposal.generation,
+            parents=list(proposal.parents), origin=proposal.origin, status=status,
+            genotype=genotype, ask_seq=self._seq, **extra,
+        )
+
+    def _queue(self, candidate_id: int, fingerprint: str, expr: str, proposal: Proposal | None,
+               seeds: Iterable[int] | None = None) -> None:
+        seeds = list(self._seeds if seeds is None else seeds)
+        self._pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self._seeds))
+        hurdle = self._hurdle() if proposal is not None else None
+        for seed in seeds:
+            self._trial_ids += 1
+            self._backlog.append(Trial(
+                self._trial_ids, candidate_id, expr, seed, epochs=self._space.budget.epochs,
+                hurdle=hurdle, parametric=self._space.parametric,
+            ))
+
+    def _hurdle(self) -> tuple[int, float] | None:
+        """Successive-halving style: the threshold is a quantile of fitness seen at the hurdle."""
+        hurdle = self._space.budget.hurdle
+        if hurdle is None:
+            return None
+        if len(self._hurdle_readings) < hurdle.min_observations:
+            return hurdle.epochs, -math.inf  # record the reading, stop nobody yet
+        readings = sorted(self._hurdle_readings)
+        index = min(len(readings) - 1, int(hurdle.quantile * len(readings)))
+        return hurdle.epochs, readings[index]
+
+    # -- results ------------------------------------------------------------------------
+
+    def _record(self, trial: Trial, result: EvalResult) -> None:
+        pending = self._pending[trial.candidate_id]
+        self._store.add_evaluation(trial.candidate_id, task=self._settings.task, seed=trial.seed,
+                                   budget=result.epochs, result=result)
+        self._trained += 1
+        self._note_hurdle(result)
+        pending.results.append(result)
+        if len(pending.results) == len(pending.seeds):
+            self._complete(pending)
+
+    def _complete(self, pending: _Pending) -> None:
+        """All seeds are back: store the candidate's outcome and tell the strategy."""
+        del self._pending[pending.candidate_id]
+        fitness, spread = aggregate_fitness(r.scored for r in pending.results)
+        errors = [r.error for r in pending.results if r.error]
+        outcome = {"status": "evaluated" if fitness is not None else "failed",
+                   "reason": errors[0] if errors else None}
+        self._done += 1
+        if fitness is not None and (self._best is None or fitness > self._best[1]):
+            self._best = (pending.expr, fitness)
+        if pending.proposal is None:  # a baseline: not part of the strategy
+            self._store.finish_candidate(pending.candidate_id, fitness=fitness, fitness_std=spread, **outcome)
+        else:
+            self._tell(pending.proposal, pending.candidate_id, fitness, spread, **outcome)
+        for proposal, duplicate_id in self._cache.resolve(pending.fingerprint, fitness):
+            self._tell_duplicate(proposal, duplicate_id, fitness)
+
+    def _note_hurdle(self, result: EvalResult) -> None:
+        hurdle = self._space.budget.hurdle
+        for partial in result.partials:
+            if hurdle and partial.epochs == hurdle.epochs and partial.fitness is not None:
+                self._hurdle_readings.append(partial.fitness)
+
+    def _tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
+        self._done += 1
+        self._tell(proposal, candidate_id, fitness)
+
+    def _tell(self, proposal: Proposal, candidate_id: int, fitness: float | None,
+              fitness_std: float | None = None, **outcome: Any) -> None:
+        """Store the outcome with its place in the ask/tell sequence, then tell the strategy."""
+        self._seq += 1
+        self._store.finish_candidate(candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=self._seq,
+                                     **outcome)
+        with self._span("tell"):
+            self._strategy.tell(proposal, candidate_id, fitness)
+
+    # -- baselines ----------------------------------------------------------------------
+
+    def _submit_baselines(self) -> None:
+        """Standard activations, evaluated under the same budget in every run."""
+        for text in self._space.baselines:
+            activation = Activation.parse(text)
+            fingerprint = activation.fingerprint
+            if self._cache.original(fingerprint) is not None:
+                continue  # already evaluated (resume) or listed twice
+            candidate = self._store.add_candidate(
+                self._run.id, expr=str(activation), fingerprint=fingerprint,
+                complexity=activation.complexity, generation=0, parents=[], origin="baseline",
+                is_baseline=True, status="queued", genotype=text, ask_seq=None,
+            )
+            self._cache.add(fingerprint, candidate.id)
+            self._queue(candidate.id, fingerprint, str(activation), None)

@@ -1,0 +1,128 @@
+"""From a request (the command-line flags) to a finished or resumed run.
+
+The composition root of a search: loads the space and task, opens the store
+and the executor, creates or resumes the run, runs the loop and summarises.
+Everything a user can get wrong (space, task, run name) is checked before the
+store is written to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actsearch.search.loop import Reporter, Search, SearchError, SearchSettings
+from actsearch.spaces import SearchSpace
+from actsearch.store import DEFAULT_DB, LeaderRow, RunRecord, Store
+
+LEADERBOARD_SIZE = 10
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What the user asked for; None means "the space's (or the stored run's) value"."""
+
+    space: str = "default"
+    task: str | None = None
+    db: str = DEFAULT_DB
+    run: str | None = None
+    seed: int = 0
+    workers: int = 0
+    population: int | None = None
+    generations: int | None = None
+    strategy: str | None = None
+    epochs: int | None = None
+    address: str | None = None
+    gpus_per_trial: float = 0.0
+    trial_timeout: float | None = None
+    executor: str = "ray"
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    run: RunRecord
+    counts: dict[str, int]
+    trained: int
+    leaderboard: list[LeaderRow]
+    best: LeaderRow | None
+    parametric: bool
+
+
+def settings_for(request: SearchRequest) -> SearchSettings:
+    """Load the space and apply the command-line overrides (validated like the file)."""
+    from actsearch.spaces import load_space
+
+    space = load_space(request.space)
+    evolution = {k: v for k, v in (("population", request.population), ("generations", request.generations),
+                                   ("strategy", request.strategy)) if v is not None}
+    budget = {"epochs": request.epochs} if request.epochs is not None else {}
+    data = space.model_dump()
+    data["evolution"].update(evolution)
+    data["budget"].update(budget)
+    space = SearchSpace.model_validate(data)
+    return SearchSettings(space, request.task or space.task, request.seed)
+
+
+def run_search(request: SearchRequest, reporter: Reporter | None = None) -> SearchOutcome:
+    """Check the request, start or resume the run, train on the executor, and summarise."""
+    from actsearch.execute import make_executor
+    from actsearch.tasks import check_task, get_task
+
+    if request.resume:
+        store = Store.open(request.db)
+        run, settings = _resume_run(store, request)
+        task = get_task(settings.task)
+    else:
+        settings = settings_for(request)
+        task = get_task(settings.task)
+    options = {} if request.executor == "local" else {
+        "workers": request.workers, "gpus_per_trial": request.gpus_per_trial,
+        "address": request.address, "trial_timeout": request.trial_timeout,
+    }
+    executor = make_executor(request.executor, settings.task, task.get_data(), **options)
+    try:
+        if not request.resume:
+            check_task(task)
+            store = Store.open(request.db)
+            run = _new_run(store, request, settings)
+    except BaseException:
+        executor.shutdown()
+        raise
+    search = Search(settings, store, executor, run, reporter)
+    try:
+        summary = search.run()
+    except BaseException:
+        store.set_run_status(run.id, "interrupted")
+        raise
+    finally:
+        executor.shutdown()
+    ranked = store.leaderboard(run=run.name, k=None)
+    board = [row for row in ranked if row.rank <= LEADERBOARD_SIZE or row.is_baseline]  # baselines always shown
+    best = next((row for row in ranked if not row.is_baseline), None)
+    return SearchOutcome(summary.run, summary.counts, summary.trained, board, best, settings.space.parametric)
+
+
+def _resume_run(store: Store, request: SearchRequest) -> tuple[RunRecord, SearchSettings]:
+    if not request.run:
+        raise SearchError("--resume needs --run NAME (see `actsearch runs`)")
+    run = store.find_run(request.run)
+    if run is None:
+        raise SearchError(f"no run named {request.run!r} to resume")
+    if run.status == "finished":
+        raise SearchError(f"run {request.run!r} already finished")
+    store.set_run_status(run.id, "running")
+    return run, SearchSettings.from_config(run.config)
+
+
+def _new_run(store: Store, request: SearchRequest, settings: SearchSettings) -> RunRecord:
+    name = request.run or f"{settings.space.name}-{_timestamp()}"
+    if store.find_run(name) is not None:
+        raise SearchError(f"run {name!r} already exists: pick another --run, or add --resume to continue it")
+    return store.create_run(name, task=settings.task, space=settings.space.name, seed=settings.seed,
+                            config=settings.to_config())
+
+
+def _timestamp() -> str:
+    from datetime import datetime
+
+    return f"{datetime.now():%Y%m%d-%H%M%S}"
