@@ -19,7 +19,7 @@ _PUBLIC = {
     "screen": "actsearch.expr",
     "Task": "actsearch.tasks",
     "TaskData": "actsearch.tasks",
-    "Budget": "actsearch.tasks",
+    "TrainingBudget": "actsearch.tasks",
     "TaskError": "actsearch.tasks",
     "get_task": "actsearch.tasks",
     "load_space": "actsearch.spaces",

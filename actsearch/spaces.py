@@ -118,7 +118,7 @@ class Hurdle(_Strict):
     min_observations: int = Field(default=6, ge=1)
 
 
-class Budget(_Strict):
+class CandidateBudget(_Strict):
     """Training budget per candidate; None keeps the task's own default."""
 
     epochs: int | None = Field(default=None, ge=1, le=10_000)
@@ -126,7 +126,7 @@ class Budget(_Strict):
     hurdle: Hurdle | None = None
 
     @model_validator(mode="after")
-    def _hurdle_inside(self) -> Budget:
+    def _hurdle_inside(self) -> CandidateBudget:
         if self.hurdle and self.epochs and self.hurdle.epochs >= self.epochs:
             raise ValueError("hurdle.epochs must be smaller than epochs")
         return self
@@ -141,7 +141,7 @@ class SearchSpace(_Strict):
     tree: Tree = Tree()
     constraints: Constraints = Constraints()
     evolution: Evolution = Evolution()
-    budget: Budget = Budget()
+    budget: CandidateBudget = CandidateBudget()
     parametric: bool = False
     baselines: tuple[str, ...] = DEFAULT_BASELINES
 

@@ -13,14 +13,15 @@ of the validation split.
 from __future__ import annotations
 
 import contextlib
-import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from actsearch.execute import Trial, make_executor
-from actsearch.results import EvalResult
+from actsearch.execute import Executor, Trial, make_executor, run_all
+from actsearch.results import EvalResult, aggregate_fitness
 from actsearch.tasks import TaskData, get_task
+
+#: Called with (results so far, results in all) as trainings come back.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,11 @@ class Score:
 
     @property
     def mean(self) -> float | None:
-        return statistics.fmean(self.ok) if self.ok and len(self.ok) == len(self.fitnesses) else None
+        return aggregate_fitness(self.fitnesses)[0]
 
     @property
     def std(self) -> float | None:
-        return statistics.pstdev(self.ok) if len(self.ok) > 1 else None
+        return aggregate_fitness(self.fitnesses)[1]
 
 
 def held_out(data: TaskData) -> TaskData:
@@ -61,52 +62,45 @@ def held_out(data: TaskData) -> TaskData:
 
 def validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], *,
              executor: str = "ray", workers: int = 0, epochs: int | None = None,
-             on_result: Any = None) -> list[Score]:
+             on_result: Progress | None = None) -> list[Score]:
     """Train every contender on every task with every seed; score on the test split."""
+    session: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if executor == "ray":
         from actsearch.execute.ray_pool import ray_session
 
         session = ray_session()
-    else:
-        session = contextlib.nullcontext()
     with session:
         return _validate(contenders, tasks, seeds, executor, workers, epochs, on_result)
 
 
 def _validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], executor: str,
-              workers: int, epochs: int | None, on_result: Any) -> list[Score]:
+              workers: int, epochs: int | None, on_result: Progress | None) -> list[Score]:
     scores: list[Score] = []
     for spec in tasks:
         task = get_task(spec)
-        options = {} if executor == "local" else {"workers": workers}
+        options: dict[str, object] = {} if executor == "local" else {"workers": workers}
         pool = make_executor(executor, spec, held_out(task.get_data()), **options)
         try:
             results = _run_all(pool, contenders, seeds, epochs, on_result)
         finally:
             pool.shutdown()
         for index, contender in enumerate(contenders):
-            fitnesses = tuple(
-                results[(index, seed)].fitness if results[(index, seed)].status == "ok" else None for seed in seeds
-            )
+            fitnesses = tuple(results[(index, seed)].scored for seed in seeds)
             scores.append(Score(contender.expr, contender.is_baseline, task.name, fitnesses))
     return scores
 
 
-def _run_all(pool: Any, contenders: Sequence[Contender], seeds: Sequence[int], epochs: int | None,
-             on_result: Any) -> dict[tuple[int, int], EvalResult]:
+def _run_all(pool: Executor, contenders: Sequence[Contender], seeds: Sequence[int], epochs: int | None,
+             on_result: Progress | None) -> dict[tuple[int, int], EvalResult]:
     trials = [
         Trial(trial_id=i, candidate_id=index, expr=c.expr, seed=seed, epochs=epochs)
         for i, (index, c, seed) in enumerate((n, c, s) for n, c in enumerate(contenders) for s in seeds)
     ]
     results: dict[tuple[int, int], EvalResult] = {}
-    pending = list(trials)
-    while pending or pool.in_flight:
-        while pending and pool.in_flight < pool.capacity:
-            pool.submit(pending.pop(0))
-        for trial, result in pool.wait():
-            results[(trial.candidate_id, trial.seed)] = result
-            if on_result:
-                on_result(len(results), len(trials))
+    for trial, result in run_all(pool, trials):
+        results[(trial.candidate_id, trial.seed)] = result
+        if on_result:
+            on_result(len(results), len(trials))
     return results
 
 

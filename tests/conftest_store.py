@@ -148,8 +148,7 @@ def populate(store: Store) -> dict[str, int]:
             store.add_evaluation(ids[key], task=task, seed=seed, budget=5,
                                  result=result(acc, partials=parts))
         mean = sum(accs) / len(accs)
-        store.set_candidate_fitness(ids[key], mean, max(accs) - min(accs))
-        store.set_candidate_status(ids[key], "evaluated")
+        store.finish_candidate(ids[key], fitness=mean, fitness_std=max(accs) - min(accs), status="evaluated")
 
     d = ids["demo"]
     cand(d, "relu", "max(x, 0)", "fp-relu", 0, "baseline", baseline=True)

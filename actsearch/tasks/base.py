@@ -31,7 +31,7 @@ class TaskError(ValueError):
 
 
 @dataclass(frozen=True)
-class Budget:
+class TrainingBudget:
     """How long one evaluation trains.
 
     ``steps_per_epoch(n_train)`` is ``ceil(n_train / batch_size)``: the last,
@@ -125,7 +125,7 @@ class Task:
 
     name: str
     build_model: Callable[[Any], Any]
-    budget: Budget
+    budget: TrainingBudget
     load_data: Callable[[], TaskData] | None = None
     data: TaskData | None = None
     loss: str | Callable[[Any, Any], Any] = "sparse_categorical_crossentropy"
@@ -140,8 +140,8 @@ class Task:
             raise TaskError("task name must be a non-empty string")
         if not callable(self.build_model):
             raise TaskError(f"task {self.name!r}: build_model must be callable")
-        if not isinstance(self.budget, Budget):
-            raise TaskError(f"task {self.name!r}: budget must be a Budget")
+        if not isinstance(self.budget, TrainingBudget):
+            raise TaskError(f"task {self.name!r}: budget must be a TrainingBudget")
         if self.load_data is None and self.data is None:
             raise TaskError(f"task {self.name!r}: give load_data or data")
         if self.load_data is not None and not callable(self.load_data):

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .base import Budget, Task, TaskData, hidden_activation, stratified_split
+from .base import TrainingBudget, Task, TaskData, hidden_activation, stratified_split
 
 #: Seed of every built-in train/validation(/test) split. Never the search seed.
 SPLIT_SEED = 20240601
@@ -198,11 +198,11 @@ def digits_cnn_model(activation: Any) -> Any:
 
 #: Default budgets (see the trainer benchmark for the measured time per
 #: training and relu's validation accuracy at these budgets).
-BUDGETS: dict[str, Budget] = {
-    "mnist1d-mlp": Budget(epochs=60, batch_size=100, learning_rate=1e-2),
-    "mnist1d-cnn": Budget(epochs=30, batch_size=100, learning_rate=1e-2),
-    "digits-mlp": Budget(epochs=20, batch_size=64, learning_rate=1e-2),
-    "digits-cnn": Budget(epochs=20, batch_size=64, learning_rate=1e-2),
+BUDGETS: dict[str, TrainingBudget] = {
+    "mnist1d-mlp": TrainingBudget(epochs=60, batch_size=100, learning_rate=1e-2),
+    "mnist1d-cnn": TrainingBudget(epochs=30, batch_size=100, learning_rate=1e-2),
+    "digits-mlp": TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
+    "digits-cnn": TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
 }
 
 _BUILTINS: dict[str, tuple[Callable[[], TaskData], Callable[[Any], Any], str]] = {
