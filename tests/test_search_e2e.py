@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.conftest import TINY_SPACE, run_cli
+from support import TINY_SPACE, run_cli
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:

@@ -1,4 +1,4 @@
-"""Store conformance suite: the same tests on every backend (see conftest_store)."""
+"""Store conformance suite: the same tests on every backend (the `db` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import sys
 import time
 
 import pytest
-from conftest_store import REPO, db, populate, result  # noqa: F401  (db is a fixture)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
+from support import REPO, populate, result
 
 from actsearch.results import Partial
-from actsearch.store import NotFoundError, Store, StoreError
-from actsearch.store import schema
-
+from actsearch.store import NotFoundError, Store, StoreError, schema
 
 # ---------------------------------------------------------------- runs
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest_store import REPO, db  # noqa: F401  (db is a fixture)
+from support import REPO
 
 N = 300
 WRITER = r"""
@@ -64,7 +64,7 @@ def test_two_writer_processes(db):
     store = db.open()
     runs = {r.name: r for r in store.runs()}
     assert set(runs) == {"w0", "w1"}
-    for name, summary in runs.items():
+    for summary in runs.values():
         assert summary.status == "finished"
         assert summary.candidates == N and summary.evaluations == N // 2
         counts = store.counts(summary.id)

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from actsearch.tasks import (
-    TrainingBudget,
     Task,
     TaskData,
     TaskError,
+    TrainingBudget,
+    check_task,
     get_task,
     load_mnist1d,
     stratified_split,
     task_names,
-    check_task,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

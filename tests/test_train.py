@@ -7,12 +7,11 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-from actsearch.results import EvalResult  # noqa: E402
-from actsearch.tasks import get_task  # noqa: E402
-from actsearch.train import prepare_data, resolve_activation, train, train_seeds  # noqa: E402
+from actsearch.results import EvalResult
+from actsearch.tasks import get_task
+from actsearch.train import prepare_data, resolve_activation, train, train_seeds
 
 EPOCHS = 4  # 4 x 32 = 128 steps of batch 100
 

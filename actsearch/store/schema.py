@@ -226,7 +226,7 @@ def prepare(engine: Engine, where: str, *, create: bool = True) -> None:
 def open_engine(url_or_path: str | Path | None, *, create: bool = True) -> tuple[Engine, URL]:
     url = resolve_url(url_or_path)
     where = display_url(url)
-    if url.get_backend_name() == "sqlite" and not is_memory(url):
+    if url.get_backend_name() == "sqlite" and url.database and not is_memory(url):
         path = Path(url.database)
         if not path.exists():
             if not create:

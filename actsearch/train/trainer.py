@@ -25,7 +25,7 @@ import keras
 from actsearch.results import EvalResult, Partial, aggregate_fitness, one_line
 from actsearch.tasks.base import Task, TaskData
 
-from .activation import resolve_activation
+from .resolve import resolve_activation
 from actsearch.tasks.losses import CLASSIFICATION_LOSSES, accuracy, resolve_loss, resolve_metric
 
 #: Validation is computed in chunks of this many examples.
