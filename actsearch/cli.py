@@ -20,8 +20,6 @@ from rich.table import Table
 
 from actsearch.store import DEFAULT_DB
 
-EXPORT_DIR = Path("runs/exports")
-REPORT_DIR = Path("runs/reports")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Discover neural-network activation functions by evolution.")
@@ -29,12 +27,27 @@ console = Console()
 err_console = Console(stderr=True)
 
 DbOption = Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL of the store.")]
+OutOption = Annotated[Optional[Path], typer.Option(
+    "--out", help="Folder for exports/ and reports/ (default: beside the SQLite store, ./runs for a server).")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: how every user error ends."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def files_dir(db: str, out: Path | None = None) -> Path:
+    """Where a run's exported module and figures go: --out, else the SQLite file's
+    folder (so two stores never share one), else ./runs for a database server."""
+    if out is not None:
+        return out
+    from actsearch.store.schema import is_memory, resolve_url
+
+    url = resolve_url(db)
+    if url.get_backend_name() == "sqlite" and url.database and not is_memory(url):
+        return Path(url.database).parent
+    return Path("runs")
 
 
 def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is lazy
@@ -52,7 +65,7 @@ def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is
 
 @app.command()
 def search(
-    space: Annotated[str, typer.Option(help="Search-space name in search_spaces/ or a YAML path.")] = "default",
+    space: Annotated[str, typer.Option(help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")] = "default",
     task: Annotated[Optional[str], typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
     db: DbOption = DEFAULT_DB,
     run: Annotated[Optional[str], typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
@@ -68,6 +81,7 @@ def search(
     executor: Annotated[str, typer.Option(help="ray (default) or local (in-process, one at a time).")] = "ray",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run named by --run.")] = False,
     export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
+    out: OutOption = None,
 ) -> None:
     """Run an evolutionary search and print the leaderboard."""
     from actsearch.search import SearchRequest, run_search
@@ -88,10 +102,11 @@ def search(
     _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard", show_run=False)
     console.print(f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in this session", highlight=False)
     if export and outcome.best is not None:
-        path = EXPORT_DIR / f"{outcome.run.name}_best.py"
+        folder = files_dir(db, out)
+        path = folder / "exports" / f"{outcome.run.name}_best.py"
         _write_export(outcome.best.expr, path, parametric=outcome.parametric)
         console.print(f"best activation exported to [bold]{path}[/]  ({outcome.best.expr})", highlight=False)
-        figure = _write_report(db, outcome.run.name, REPORT_DIR / f"{outcome.run.name}.png")
+        figure = _write_report(db, outcome.run.name, folder / "reports" / f"{outcome.run.name}.png")
         console.print(f"report figure: {figure}", highlight=False)
 
 
@@ -319,9 +334,10 @@ def report(
     run: Annotated[str, typer.Option("--run", help="The run to plot.")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Figure file (.png/.svg/.pdf).")] = None,
     db: DbOption = DEFAULT_DB,
+    out: OutOption = None,
 ) -> None:
     """Plot a run: fitness by generation against the baselines, and the best shapes."""
-    path = _write_report(db, run, output or REPORT_DIR / f"{run}.png")
+    path = _write_report(db, run, output or files_dir(db, out) / "reports" / f"{run}.png")
     console.print(f"wrote {path}")
 
 
