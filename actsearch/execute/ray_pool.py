@@ -196,6 +196,9 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
     }
     if address:
         options["address"] = address
+    # A new local cluster uses token authentication by default and says so at
+    # every start; the protection stays, the notice is not shown.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(**{**options, **kwargs})
 
 
