@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,6 +20,8 @@ from rich.table import Table
 
 from actsearch.store import DEFAULT_DB
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Discover neural-network activation functions by evolution.")
@@ -27,7 +29,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 DbOption = Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL of the store.")]
-OutOption = Annotated[Optional[Path], typer.Option(
+OutOption = Annotated[Path | None, typer.Option(
     "--out", help="Folder for exports/ and reports/ (default: beside the SQLite store, ./runs for a server).")]
 
 
@@ -50,7 +52,7 @@ def files_dir(db: str, out: Path | None = None) -> Path:
     return Path("runs")
 
 
-def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is lazy
+def _open_store(db: str, create: bool = True):
     from actsearch.store import Store, StoreError
 
     try:
@@ -66,18 +68,18 @@ def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is
 @app.command()
 def search(
     space: Annotated[str, typer.Option(help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")] = "default",
-    task: Annotated[Optional[str], typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
+    task: Annotated[str | None, typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
     db: DbOption = DEFAULT_DB,
-    run: Annotated[Optional[str], typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the evolution and of every training.")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
-    population: Annotated[Optional[int], typer.Option(help="Override the space's population.")] = None,
-    generations: Annotated[Optional[int], typer.Option(help="Override the space's generations.")] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="generational | regularized | random.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the training epochs per candidate.")] = None,
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
+    population: Annotated[int | None, typer.Option(help="Override the space's population.")] = None,
+    generations: Annotated[int | None, typer.Option(help="Override the space's generations.")] = None,
+    strategy: Annotated[str | None, typer.Option(help="generational | regularized | random.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the training epochs per candidate.")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", help="GPU fraction per training.")] = 0.0,
-    trial_timeout: Annotated[Optional[float], typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")] = None,
+    trial_timeout: Annotated[float | None, typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local (in-process, one at a time).")] = "ray",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run named by --run.")] = False,
     export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
@@ -135,7 +137,7 @@ class ProgressReporter:
             TextColumn("[bold]searching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.fields[status]}"), console=console, transient=False,
         )
-        self.task_id = None
+        self.task_id: TaskID | None = None
         self.run_name: str | None = None
 
     def __enter__(self) -> ProgressReporter:
@@ -156,7 +158,8 @@ class ProgressReporter:
         status = f"running {running}"
         if best:
             status += f" | best {best[1]:.4f} {best[0]}"
-        self.progress.update(self.task_id, completed=done, status=status)
+        if self.task_id is not None:
+            self.progress.update(self.task_id, completed=done, status=status)
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, highlight=False)
@@ -168,8 +171,8 @@ class ProgressReporter:
 @app.command()
 def top(
     db: DbOption = DEFAULT_DB,
-    run: Annotated[Optional[str], typer.Option("--run", help="Only this run (default: across runs).")] = None,
-    task: Annotated[Optional[str], typer.Option(help="Only evaluations on this task.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run (default: across runs).")] = None,
+    task: Annotated[str | None, typer.Option(help="Only evaluations on this task.")] = None,
     k: Annotated[int, typer.Option("-k", help="How many rows.")] = 10,
     fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
 ) -> None:
@@ -203,11 +206,11 @@ def _proposal_line(counts: dict[str, int]) -> str:
             f"duplicates{share} not retrained, {counts['rejected']} rejected by screening, {counts['failed']} failed")
 
 
-def _print_run_counts(store, run_name: str, run_id: int) -> None:  # noqa: ANN001
+def _print_run_counts(store, run_name: str, run_id: int) -> None:
     console.print(f"run {run_name}: {_proposal_line(store.counts(run_id, baselines=False))}", highlight=False)
 
 
-def _row_dict(row) -> dict:  # noqa: ANN001
+def _row_dict(row) -> dict:
     return {
         "rank": row.rank, "candidate_id": row.candidate_id, "run": row.run, "expr": row.expr,
         "fitness": row.fitness, "fitness_std": row.fitness_std, "complexity": row.complexity,
@@ -296,9 +299,9 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 @app.command()
 def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="The Python module to write.")],
-    run: Annotated[Optional[str], typer.Option("--run", help="Run to export from.")] = None,
-    rank: Annotated[Optional[int], typer.Option("--rank", help="Leaderboard rank within --run.")] = None,
-    expr: Annotated[Optional[str], typer.Option("--expr", help="An expression to export directly.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run to export from.")] = None,
+    rank: Annotated[int | None, typer.Option("--rank", help="Leaderboard rank within --run.")] = None,
+    expr: Annotated[str | None, typer.Option("--expr", help="An expression to export directly.")] = None,
     parametric: Annotated[bool, typer.Option(help="Also export a Keras layer with trainable constants.")] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -306,6 +309,7 @@ def export(
     if (expr is None) == (run is None or rank is None):
         fail("give either --expr E, or both --run NAME and --rank R")
     if expr is None:
+        assert run is not None and rank is not None  # checked above
         store = _open_store(db, create=False)
         if store.find_run(run) is None:
             fail(f"no run named {run!r} in {db}")
@@ -332,7 +336,7 @@ def _write_export(expr: str, path: Path, parametric: bool) -> None:
 @app.command()
 def report(
     run: Annotated[str, typer.Option("--run", help="The run to plot.")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Figure file (.png/.svg/.pdf).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Figure file (.png/.svg/.pdf).")] = None,
     db: DbOption = DEFAULT_DB,
     out: OutOption = None,
 ) -> None:
@@ -355,7 +359,7 @@ def evaluate(
     task: Annotated[str, typer.Option(help="Task name or path/to/file.py:make_task.")],
     expr: Annotated[str, typer.Option(help="The activation, e.g. 'x * sigmoid(1.5*x)'.")],
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the task's epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the task's epochs.")] = None,
     parametric: Annotated[bool, typer.Option(help="Learn the constants during training.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -386,12 +390,12 @@ def evaluate(
 
 @app.command()
 def validate(
-    run: Annotated[Optional[str], typer.Option("--run", help="Validate this run's best activations.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Validate this run's best activations.")] = None,
     top_k: Annotated[int, typer.Option("--top", help="How many of the run's best to validate.")] = 3,
-    expr: Annotated[Optional[list[str]], typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
-    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
+    expr: Annotated[list[str] | None, typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 3,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the tasks' epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the tasks' epochs.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local.")] = "ray",
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -448,7 +452,7 @@ def _contenders(run: str | None, top_k: int, exprs: list[str], db: str) -> list:
     return contenders
 
 
-def _parse(text: str):  # noqa: ANN202
+def _parse(text: str):
     from actsearch.expr import Activation, ParseError
 
     try:
@@ -457,7 +461,7 @@ def _parse(text: str):  # noqa: ANN202
         fail(f"{text!r}: {err}")
 
 
-def _mean_std(score) -> str:  # noqa: ANN001
+def _mean_std(score) -> str:
     if score.mean is None:
         return "failed"
     return f"{score.mean:.4f}" + (f" ± {score.std:.4f}" if score.std is not None else "")

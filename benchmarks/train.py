@@ -29,9 +29,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from actsearch.tasks import get_task  # noqa: E402
+from actsearch.tasks import get_task
 
 EVOLVED = "x * sigmoid(1.5*x) + 0.1*tanh(x)"
 
@@ -86,8 +86,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from actsearch.train import prepare_data, train
-    from actsearch.train import trainer
+    from actsearch.train import prepare_data, train, trainer
 
     t_start = time.perf_counter()
     task = get_task("mnist1d-mlp")

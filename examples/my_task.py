@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from actsearch.tasks import TrainingBudget, Task, TaskData, hidden_activation, stratified_split
+from actsearch.tasks import Task, TaskData, TrainingBudget, hidden_activation, stratified_split
 
 SPLIT_SEED = 7  # fixed: the same split for every search
 

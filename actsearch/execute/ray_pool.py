@@ -87,7 +87,7 @@ class RayExecutor:
         Waiting here keeps start-up out of the trial timeout and makes a
         worker that cannot start fail loudly instead of stalling the search.
         """
-        actors = [
+        actors: list[Any] = [  # Ray actor handles
             self._actor_class.remote(self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0,
                                      ray_actor=True)
             for _ in range(count)

@@ -355,7 +355,8 @@ class Store:
                 row = convert.evaluation_row(candidate_id, task, seed, result, now)
                 row.budget = row.epochs = int(p.epochs)
                 row.status, row.is_partial, row.partial_of = "ok", True, final.id
-                row.fitness, row.val_accuracy, row.val_loss = convert.num(p.fitness), convert.num(p.val_accuracy), convert.num(p.val_loss)
+                row.fitness, row.val_accuracy = convert.num(p.fitness), convert.num(p.val_accuracy)
+                row.val_loss = convert.num(p.val_loss)
                 row.train_seconds = row.steps = row.error = None
                 partials.append(row)
             s.add_all(partials)

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import PurePath
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ R = TypeVar("R")
 def aware(value: datetime | None) -> datetime | None:
     # SQLite keeps no time zone: everything is stored as UTC.
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 

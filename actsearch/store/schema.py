@@ -108,7 +108,7 @@ def make_engine(url: URL) -> Engine:
 
 def _sqlite_events(engine: Engine, *, memory: bool) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own
         # implicit transactions cannot do BEGIN IMMEDIATE).
         dbapi_conn.isolation_level = None
@@ -132,7 +132,7 @@ def _sqlite_events(engine: Engine, *, memory: bool) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def _enable_wal(cur) -> None:  # noqa: ANN001 - a DB-API cursor
+def _enable_wal(cur) -> None:
     """Switch the file to WAL once. Switching needs an exclusive lock and SQLite
     answers SQLITE_BUSY at once (busy_timeout does not apply) while another
     process is creating the same new file, so retry for up to busy_timeout."""

@@ -8,8 +8,9 @@ cheap for the CLI and the search driver); TensorFlow is imported lazily inside
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -169,7 +170,7 @@ class Task:
                 data = self.load_data()
             except TaskError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - user code
+            except Exception as exc:
                 raise TaskError(
                     f"task {self.name!r}: load_data failed: {one_line(exc)}"
                 ) from exc
@@ -229,6 +230,6 @@ def hidden_activation(activation: Any) -> Any:
         config.pop("name", None)
         try:
             return from_config(config)
-        except Exception:  # noqa: BLE001 - a layer that cannot be cloned is shared
+        except Exception:
             return activation
     return activation

@@ -54,6 +54,11 @@ class ResidentData:
     ``ResidentData(data, splits=("train", "val", "test"))`` only for
     validation after a search."""
 
+    x_train: tf.Tensor
+    y_train: tf.Tensor
+    x_val: tf.Tensor
+    y_val: tf.Tensor
+
     def __init__(self, data: TaskData, splits: Sequence[str] = ("train", "val")):
         self.source = data
         self.splits = tuple(splits)
@@ -404,7 +409,7 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
             val_loss=out.val_loss, train_seconds=time.perf_counter() - t0,
             epochs=done_epochs, steps=done_steps, batch_size=batch_size,
             partials=tuple(partials))
-    except Exception as exc:  # noqa: BLE001 - a candidate never crashes a worker
+    except Exception as exc:
         return EvalResult.failed(
             one_line(exc), train_seconds=(time.perf_counter() - t0) if t0 is not None else 0.0,
             epochs=done_epochs, steps=done_steps, batch_size=batch_size, partials=tuple(partials))
