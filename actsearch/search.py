@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial
-from actsearch.expr import Activation, screen
+from actsearch.expr import Activation, ScreenResult, screen
 from actsearch.records import EvalResult
 from actsearch.spaces import SearchSpace
 from actsearch.store import CandidateRecord, RunRecord, Store
@@ -159,11 +159,7 @@ class Search:
     # -- one proposal: screen, dedupe, train --------------------------------------------
 
     def _handle(self, proposal: Proposal) -> None:
-        activation = self.factory.activation(proposal.individual)
-        fingerprint = activation.fingerprint
-        verdict = screen(activation, increasing=self.space.constraints.increasing,
-                         probe=self.space.constraints.probe,
-                         min_nonzero_grad=self.space.constraints.min_nonzero_grad)
+        activation, fingerprint, verdict = self._inspect(proposal)
         original = self.cache.original(fingerprint)
         if not verdict.ok:
             candidate = self._add(proposal, activation, "rejected", reason=verdict.reason)
@@ -181,13 +177,32 @@ class Search:
             self.cache.add(fingerprint, candidate.id)
             self._queue(candidate.id, fingerprint, str(activation), proposal)
 
-    def _add(self, proposal: Proposal, activation: Activation, status: str, **extra: Any) -> CandidateRecord:
+    def _inspect(self, proposal: Proposal) -> tuple[Activation | None, str, ScreenResult]:
+        """Canonical form, fingerprint and screening verdict of a proposal. Any of them failing
+        (a bug, an expression the algebra or numpy chokes on) rejects this one candidate with
+        the reason, instead of stopping the search."""
+        try:
+            activation = self.factory.activation(proposal.individual)
+            fingerprint = activation.fingerprint
+            verdict = screen(activation, increasing=self.space.constraints.increasing,
+                             probe=self.space.constraints.probe,
+                             min_nonzero_grad=self.space.constraints.min_nonzero_grad)
+        except Exception as error:  # noqa: BLE001 - one bad candidate must not end the run
+            log.warning("candidate %s rejected: %s", self.factory.genotype(proposal.individual), error)
+            return None, "", ScreenResult(False, f"expression failed: {type(error).__name__}: {error}"[:500])
+        return activation, fingerprint, verdict
+
+    def _add(self, proposal: Proposal, activation: Activation | None, status: str,
+             **extra: Any) -> CandidateRecord:
+        """Store a proposal; one whose expression failed is stored as its genotype text."""
+        genotype = self.factory.genotype(proposal.individual)
         self.seq += 1
         return self.store.add_candidate(
-            self.run_record.id, expr=str(activation), fingerprint=activation.fingerprint,
-            complexity=activation.complexity, generation=proposal.generation,
-            parents=list(proposal.parents), origin=proposal.origin, status=status,
-            genotype=self.factory.genotype(proposal.individual), ask_seq=self.seq, **extra,
+            self.run_record.id, expr=str(activation) if activation is not None else genotype,
+            fingerprint=activation.fingerprint if activation is not None else "",
+            complexity=activation.complexity if activation is not None else None,
+            generation=proposal.generation, parents=list(proposal.parents), origin=proposal.origin,
+            status=status, genotype=genotype, ask_seq=self.seq, **extra,
         )
 
     def _queue(self, candidate_id: int, fingerprint: str, expr: str, proposal: Proposal | None,
