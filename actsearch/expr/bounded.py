@@ -10,7 +10,9 @@ one more per thread that needs one at the same time). A task that overruns
 `ALGEBRA_SECONDS` is interrupted (SIGUSR1 -> an exception in the helper's main
 thread, which stops any Python code); a helper that does not answer within
 `INTERRUPT_GRACE` (stuck in C) is killed. Either way the call raises `AlgebraTimeout`
-and the caller falls back to a form that needs no sympy.
+and the caller falls back to a form that needs no sympy. Only a process's first helper
+is waited for (up to `STARTUP_SECONDS`); when a later one is still starting (after a
+kill, on a loaded machine) the call falls back after `ALGEBRA_SECONDS` too.
 
 Only the task names in `_TASKS` run in a helper; arguments and results are our own
 trees and strings, pickled over a private pipe between this process and its child.
@@ -79,13 +81,21 @@ class _Helper:
         self.ready = False
         self.broken = False  # killed or dead: never reused
 
-    def call(self, task: str, args: tuple, seconds: float) -> Any:
-        if not self.ready:
-            if not self.inbox.poll(STARTUP_SECONDS):
-                self.broken = True
-                raise AlgebraError(f"the algebra helper did not start within {STARTUP_SECONDS:g} s")
+    def is_ready(self, wait: float = 0.0) -> bool:
+        """Whether the helper has started (waiting up to `wait` seconds for it)."""
+        if not self.ready and self.inbox.poll(wait):
             self.inbox.recv()  # "ready"
             self.ready = True
+        return self.ready
+
+    def call(self, task: str, args: tuple, seconds: float) -> Any:
+        global _warm
+        if not self.is_ready(seconds if _warm else STARTUP_SECONDS):
+            if _warm:  # a replacement still starting: not worth more than the task's own time
+                raise AlgebraError(f"no algebra helper ready within {seconds:g} s")
+            self.broken = True
+            raise AlgebraError(f"the algebra helper did not start within {STARTUP_SECONDS:g} s")
+        _warm = True
         self.outbox.send((task, args))
         if not self.inbox.poll(seconds):
             self.process.send_signal(signal.SIGUSR1)
@@ -112,15 +122,19 @@ counts: Counter[str] = Counter()  # "timeout", "killed", "error": how often the 
 _lock = threading.Lock()
 _idle: list[_Helper] = []
 _owner = os.getpid()  # helpers belong to the process that started them (not to a fork of it)
+_warm = False  # a helper has started in this process: later ones are not waited for beyond a task's time
 
 
 def _take() -> _Helper:
-    global _owner
+    global _owner, _warm
     with _lock:
         if _owner != os.getpid():
             _idle.clear()  # inherited from the parent through fork: not ours to use or stop
-            _owner = os.getpid()
-        helper = _idle.pop() if _idle else None
+            _owner, _warm = os.getpid(), False
+        ready = [h for h in _idle if h.is_ready()]
+        helper = (ready or _idle or [None])[-1]
+        if helper is not None:
+            _idle.remove(helper)
         while len(_idle) < SPARE_HELPERS:
             _idle.append(_Helper())
     return helper or _Helper()
