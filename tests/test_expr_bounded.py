@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from actsearch.expr import Activation, bounded, screen
+from actsearch.expr.ast import Call, Const, walk
 from actsearch.expr.canonical import canonical, latex, light
 from actsearch.expr.fingerprint import PROBE_POINTS
 from actsearch.expr.lower import eval_numpy
@@ -109,10 +110,9 @@ def test_random_tree_of_leaves_respects_its_limits():
     rng = random.Random(0)
     for _ in range(500):
         tree = random_tree_of_leaves(rng, max_leaves=10)
-        leaves = [n for n in __import__("actsearch.expr.ast", fromlist=["walk"]).walk(tree)
-                  if not hasattr(n, "args")]
+        leaves = [n for n in walk(tree) if not isinstance(n, Call)]
         assert 1 <= len(leaves) <= 10
-        assert all(-3 <= n.value <= 3 for n in leaves if hasattr(n, "value"))
+        assert all(-3 <= n.value <= 3 for n in leaves if isinstance(n, Const))
 
 
 FUZZ_TREES = 20_000
