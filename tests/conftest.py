@@ -7,7 +7,18 @@ import os
 import uuid
 
 import pytest
+from hypothesis import settings
 from support import PG_ENV, TINY_SPACE, Backend, backend_params, pg_url_for_schema, run_cli
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "ci" (what .ci/run selects) and the
+# default "dev" both draw a fixed sequence of examples (derandomize), so a failure always
+# comes back; "explore" draws fresh examples for hunting new failures on purpose. No
+# per-example deadline: timing on a shared machine is no verdict; time bounds are tested
+# explicitly (tests/test_expr_bounded.py) and pytest-timeout stops a hang.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
+settings.register_profile("dev", derandomize=True, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(scope="session")

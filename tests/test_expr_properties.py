@@ -29,7 +29,7 @@ def _extend(children):
 
 
 trees = st.recursive(leaves, _extend, max_leaves=10)
-SETTINGS = settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -70,19 +70,19 @@ def _parses_or_parse_error(text):
     assert Activation.parse(str(act)) == act
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=300)
 @given(st.text(max_size=80))
 def test_unicode_text_never_crashes(text):
     _parses_or_parse_error(text)
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=300)
 @given(OPERATOR_TEXT)
 def test_operator_text_never_crashes(text):
     _parses_or_parse_error(text)
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=300)
 @given(NAME_TEXT)
 def test_token_soup_never_crashes(text):
     _parses_or_parse_error(text)

@@ -11,7 +11,7 @@ import sympy
 
 from . import ast
 from .ast import Call, Const, Node, Var
-from .canonical import canonical, to_sympy
+from .canonical import canonical, latex, to_sympy
 from .fingerprint import PROBE_POINTS, fingerprint_of
 from .limits import MAX_CONST
 from .lower import eval_numpy, parameter_slots, tf_lowering
@@ -104,11 +104,13 @@ class Activation:
         return tf_lowering(self._tree)
 
     def sympy(self) -> sympy.Expr:
-        """The sympy expression (protected primitives are opaque functions)."""
+        """The sympy expression (protected primitives are opaque functions). Built in this
+        process without a deadline: for interactive use; actsearch itself never calls it."""
         return to_sympy(self._tree)
 
     def latex(self) -> str:
-        return sympy.latex(self.sympy())
+        """LaTeX through sympy, bounded like canonicalisation (plainer past the deadline)."""
+        return latex(self._tree)
 
     # -- properties ------------------------------------------------------------------
     @cached_property

@@ -4,22 +4,27 @@ The sympy expression is built from our AST (never from text) and converted
 back to our AST. Protected primitives are opaque sympy functions, so every
 rewrite sympy makes is exact under our definitions. When the sympy result
 uses something we cannot map back, is too large, or sympy is unlikely to be
-fast (big expansions), we keep the lightly normalised tree instead.
+fast (big expansions), we keep the lightly normalised tree instead. sympy itself
+runs in a helper process with a deadline (see `bounded`): past it, the lightly
+normalised tree is the canonical form.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import lru_cache, reduce
 
 import numpy as np
 import sympy
 
-from . import sym
+from . import bounded, sym
 from .ast import Call, Const, Node, Var, depth, node_count
 from .limits import MAX_CONST, MAX_DEPTH, MAX_NODES, MAX_TEXT
 from .primitives import REGISTRY
-from .printer import format_number, round_constant, to_infix
+from .printer import format_number, round_constant, to_infix, to_latex
+
+log = logging.getLogger(__name__)
 
 _EXPAND_MAX_TERMS = 48
 _FACTOR_MAX_NODES = 40
@@ -242,10 +247,8 @@ def _sympy_step(tree: Node) -> Node:
     return best
 
 
-@lru_cache(maxsize=65536)
-def canonical(tree: Node) -> Node:
-    """The canonical tree of `tree` (cached). The step light -> sympy is iterated to a
-    fixed point, so canonical(canonical(t)) == canonical(t): printed forms round-trip."""
+def algebraic_canonical(tree: Node) -> Node:
+    """The step light -> sympy iterated to a fixed point (unbounded: runs in a helper)."""
     current = tree
     for _ in range(_FIXPOINT_STEPS):
         following = _sympy_step(light(current))
@@ -253,3 +256,29 @@ def canonical(tree: Node) -> Node:
             break
         current = following
     return current
+
+
+@lru_cache(maxsize=65536)
+def canonical(tree: Node) -> Node:
+    """The canonical tree of `tree` (cached), so canonical(canonical(t)) == canonical(t)
+    and printed forms round-trip. The algebra runs with a deadline (`bounded.ALGEBRA_SECONDS`);
+    past it the light form is canonical instead: an exact rewrite of the same function."""
+    try:
+        return bounded.run("canonical", tree)
+    except bounded.AlgebraError as error:
+        log.info("canonical form of %s without sympy: %s", to_infix(tree)[:200], error)
+        return light(tree)
+
+
+def sympy_latex(tree: Node) -> str:
+    """sympy's LaTeX of a tree (unbounded: runs in a helper)."""
+    return sympy.latex(to_sympy(tree))
+
+
+@lru_cache(maxsize=4096)
+def latex(tree: Node) -> str:
+    """LaTeX of a tree through sympy, or without it when sympy overruns its deadline."""
+    try:
+        return bounded.run("latex", tree)
+    except bounded.AlgebraError:
+        return to_latex(tree)

@@ -77,3 +77,48 @@ def to_infix(node: Node, call_name=None, number=format_number, operators=ALL_OPE
         return "-" + wrap(arg, _prec(arg) <= _UNARY_PREC)
 
     return emit(node)
+
+
+def _latex_number(value: float) -> str:
+    mantissa, _, exponent = format_number(value).partition("e")
+    return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else mantissa
+
+
+def to_latex(node: Node) -> str:
+    """LaTeX of a tree without sympy (the bounded fallback of `Activation.latex`)."""
+    prec = {"add": 1, "sub": 1, "mul": 2, "neg": 3, "pow": 4}
+
+    def level(n: Node) -> int:
+        if isinstance(n, Const) and n.value < 0:
+            return 3
+        return prec.get(n.name, _ATOM_PREC) if isinstance(n, Call) else _ATOM_PREC
+
+    def wrap(child: Node, parens: bool) -> str:
+        text = emit(child)
+        return rf"\left({text}\right)" if parens else text
+
+    def emit(n: Node) -> str:
+        if isinstance(n, Var):
+            return "x"
+        if isinstance(n, Const):
+            return _latex_number(n.value)
+        args = n.args
+        if n.name in ("add", "sub"):
+            symbol = " + " if n.name == "add" else " - "
+            return wrap(args[0], level(args[0]) < 1) + symbol + wrap(args[1], level(args[1]) <= 1 or level(args[1]) == 3)
+        if n.name == "mul":
+            return wrap(args[0], level(args[0]) < 2) + r" \cdot " + wrap(args[1], level(args[1]) <= 3)
+        if n.name == "div":
+            return rf"\frac{{{emit(args[0])}}}{{{emit(args[1])}}}"
+        if n.name == "pow":
+            return "{" + wrap(args[0], level(args[0]) <= 4) + "}^{" + emit(args[1]) + "}"
+        if n.name == "neg":
+            return "-" + wrap(args[0], level(args[0]) <= 3)
+        if n.name == "sqrt":
+            return rf"\sqrt{{{emit(args[0])}}}"
+        if n.name == "abs":
+            return rf"\left|{emit(args[0])}\right|"
+        name = n.name.replace("_", r"\_")
+        return rf"\operatorname{{{name}}}\left({', '.join(emit(a) for a in args)}\right)"
+
+    return emit(node)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial, submit_while_capacity
-from actsearch.expr import Activation, screen
+from actsearch.expr import Activation, ScreenResult, screen
 from actsearch.results import EvalResult, aggregate_fitness
 from actsearch.spaces import SearchSpace
 from actsearch.store import CandidateRecord, RunRecord, Store
@@ -176,13 +176,7 @@ class Search:
     # -- one proposal: screen, dedupe, train --------------------------------------------
 
     def _handle(self, proposal: Proposal) -> None:
-        with self._span("canonicalise"):
-            activation = self._factory.activation(proposal.individual)
-        fingerprint = activation.fingerprint
-        with self._span("screen"):
-            verdict = screen(activation, increasing=self._space.constraints.increasing,
-                             probe=self._space.constraints.probe,
-                             min_nonzero_grad=self._space.constraints.min_nonzero_grad)
+        activation, fingerprint, verdict = self._inspect(proposal)
         original = self._cache.original(fingerprint)
         if not verdict.ok:
             candidate = self._add(proposal, activation, "rejected", reason=verdict.reason)
@@ -200,15 +194,35 @@ class Search:
             self._cache.add(fingerprint, candidate.id)
             self._queue(candidate.id, fingerprint, str(activation), proposal)
 
-    def _add(self, proposal: Proposal, activation: Activation, status: str, **extra: Any) -> CandidateRecord:
+    def _inspect(self, proposal: Proposal) -> tuple[Activation | None, str, ScreenResult]:
+        """Canonical form, fingerprint and screening verdict of a proposal. Any of them failing
+        (a bug, an expression the algebra or numpy chokes on) rejects this one candidate with
+        the reason, instead of stopping the search."""
+        try:
+            with self._span("canonicalise"):
+                activation = self._factory.activation(proposal.individual)
+                fingerprint = activation.fingerprint
+            with self._span("screen"):
+                verdict = screen(activation, increasing=self._space.constraints.increasing,
+                                 probe=self._space.constraints.probe,
+                                 min_nonzero_grad=self._space.constraints.min_nonzero_grad)
+        except Exception as error:  # one bad candidate must not end the run
+            log.warning("candidate %s rejected: %s", self._factory.genotype(proposal.individual), error)
+            return None, "", ScreenResult(False, f"expression failed: {type(error).__name__}: {error}"[:500])
+        return activation, fingerprint, verdict
+
+    def _add(self, proposal: Proposal, activation: Activation | None, status: str,
+             **extra: Any) -> CandidateRecord:
+        """Store a proposal; one whose expression failed is stored as its genotype text."""
         self._seq += 1
         with self._span("genotype"):
             genotype = self._factory.genotype(proposal.individual)
         return self._store.add_candidate(
-            self._run.id, expr=str(activation), fingerprint=activation.fingerprint,
-            complexity=activation.complexity, generation=proposal.generation,
-            parents=list(proposal.parents), origin=proposal.origin, status=status,
-            genotype=genotype, ask_seq=self._seq, **extra,
+            self._run.id, expr=str(activation) if activation is not None else genotype,
+            fingerprint=activation.fingerprint if activation is not None else "",
+            complexity=activation.complexity if activation is not None else None,
+            generation=proposal.generation, parents=list(proposal.parents), origin=proposal.origin,
+            status=status, genotype=genotype, ask_seq=self._seq, **extra,
         )
 
     def _queue(self, candidate_id: int, fingerprint: str, expr: str, proposal: Proposal | None,

@@ -1,0 +1,142 @@
+"""Every expression operation is bounded: sympy runs in helper processes with a deadline."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from actsearch.expr import Activation, bounded, screen
+from actsearch.expr.ast import Call, Const, walk
+from actsearch.expr.canonical import canonical, latex, light
+from actsearch.expr.fingerprint import PROBE_POINTS
+from actsearch.expr.lower import eval_numpy
+from actsearch.expr.parser import parse_tree
+from actsearch.expr.printer import to_latex
+from actsearch.expr.random_tree import random_tree_of_leaves
+
+# sympy.factor ran for minutes on these (issue 9)
+SLOW = ["pow(x, softsign(abs(1.47))) + x", "selu(softplus(square(x))) + pow(x, gelu(2.12))"]
+# an exact power of a huge integer: one C call that never returns
+HUGE_POWER = "x * " + "square(" * 40 + "2.5" + ")" * 40
+BOUND = 1.0  # seconds any one operation may take (issue 9)
+
+
+@pytest.fixture(autouse=True)
+def warm_helpers():
+    """Time operations, not the start of the helper processes (about 0.5 s, once per process)."""
+    canonical.cache_clear()
+    latex.cache_clear()
+    Activation.parse("x + 0.123456")
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    value = fn(*args)
+    return value, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("text", SLOW + [HUGE_POWER])
+def test_slow_algebra_falls_back_within_the_bound(text):
+    act, took = timed(Activation.parse, text)
+    assert took < BOUND, f"parse took {took:.2f} s"
+    raw = parse_tree(text)
+    assert act.tree == light(raw)  # the cheap canonical form
+    again = Activation.parse(str(act))  # stable and parses back
+    assert again == act and str(again) == str(act)
+    with np.errstate(all="ignore"):  # the same function, to the 6 digits constants keep
+        assert np.allclose(act.numpy(PROBE_POINTS), eval_numpy(raw, PROBE_POINTS), rtol=1e-5, equal_nan=True)
+    left, _, right = text.partition(" + ")
+    if right:  # functional dedupe still works: the same function written otherwise
+        assert Activation.parse(f"{right} + {left}").fingerprint == act.fingerprint
+    for operation in (lambda: act.fingerprint, lambda: screen(act), act.latex):
+        _, took = timed(operation)
+        assert took < BOUND
+
+
+def test_latex_of_a_tree_sympy_cannot_build_is_bounded_and_plain():
+    act = Activation.parse(HUGE_POWER)
+    text, took = timed(act.latex)
+    assert took < BOUND
+    assert text == to_latex(act.tree) and r"\operatorname{square}" in text
+
+
+def test_fast_algebra_still_simplifies():
+    assert str(Activation.parse("x + x + 0*sin(x)")) == "2*x"
+    assert Activation.parse("x*sigmoid(x)").latex() == r"x \operatorname{sigmoid}\left(x\right)"
+
+
+def test_bounded_from_a_thread_that_is_not_main():
+    results = {}
+
+    def work():
+        results["act"], results["took"] = timed(Activation.parse, SLOW[0].replace("1.47", "1.46"))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(10)
+    assert results["took"] < BOUND
+    assert str(results["act"]) == "x + x**0.593496"
+
+
+def test_a_helper_stuck_in_c_is_killed_and_replaced():
+    """A stopped helper cannot run its interrupt handler, like one inside a long C call."""
+    for helper in list(bounded._idle):
+        os.kill(helper.process.pid, signal.SIGSTOP)
+    killed = bounded.counts["killed"]
+    act, took = timed(Activation.parse, "x + x + 0.654321")
+    assert took < bounded.ALGEBRA_SECONDS + bounded.INTERRUPT_GRACE + 0.5
+    assert act.tree == light(parse_tree("x + x + 0.654321"))  # exact, just not simplified
+    assert str(act) != "2*x + 0.654321"
+    assert bounded.counts["killed"] == killed + 1
+    # the other stopped helper is killed when used; fresh helpers take over once started
+    # (until then operations fall back at once rather than wait for them)
+    deadline = time.monotonic() + 60
+    for step in range(1000):
+        constant = f"0.98{step:04d}"
+        act, took = timed(Activation.parse, f"x + x + {constant}")
+        assert took < bounded.ALGEBRA_SECONDS + bounded.INTERRUPT_GRACE + 0.5
+        if str(act) == f"2*x + {constant}" or time.monotonic() > deadline:
+            break
+    assert str(act) == f"2*x + {constant}"
+
+
+def test_random_tree_of_leaves_respects_its_limits():
+    rng = random.Random(0)
+    for _ in range(500):
+        tree = random_tree_of_leaves(rng, max_leaves=10)
+        leaves = [n for n in walk(tree) if not isinstance(n, Call)]
+        assert 1 <= len(leaves) <= 10
+        assert all(-3 <= n.value <= 3 for n in leaves if isinstance(n, Const))
+
+
+FUZZ_TREES = 20_000
+FUZZ_LIMIT = 2.0  # seconds per tree; each is bounded by about ALGEBRA_SECONDS
+FUZZ_THREADS = 2  # one helper process per thread: both cores of CI
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_fuzz_canonical_is_bounded():
+    """20,000 random trees (1..10 leaves, whole registry, constants in [-3, 3]), fixed seed."""
+    rng = random.Random(20240909)
+    trees = [random_tree_of_leaves(rng, max_leaves=10, const_range=(-3.0, 3.0)) for _ in range(FUZZ_TREES)]
+    slow: list[tuple[float, object]] = []
+
+    def work(part):
+        for tree in part:
+            _, took = timed(canonical, tree)
+            if took > FUZZ_LIMIT:
+                slow.append((took, tree))
+
+    threads = [threading.Thread(target=work, args=(trees[i::FUZZ_THREADS],)) for i in range(FUZZ_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not slow, f"{len(slow)} trees over {FUZZ_LIMIT} s, e.g. {slow[:3]}"
