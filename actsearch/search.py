@@ -402,6 +402,7 @@ class SearchRequest:
     trial_timeout: float | None = None
     executor: str = "ray"
     resume: bool = False
+    batch_candidates: int | None = None
 
 
 @dataclass(frozen=True)
@@ -436,6 +437,7 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     the store is written to.
     """
     from actsearch.execute import make_executor
+    from actsearch.execute.batching import members_per_batch
     from actsearch.store import Store
     from actsearch.tasks import get_task, validate_task
 
@@ -450,6 +452,10 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
         "workers": request.workers, "gpus_per_trial": request.gpus_per_trial,
         "address": request.address, "trial_timeout": request.trial_timeout,
     }
+    options["members_per_batch"] = members_per_batch(
+        request.batch_candidates or settings.space.budget.batch_candidates,
+        settings.space.budget.seeds_per_candidate, use_gpu=request.gpus_per_trial > 0,
+        local=request.executor == "local")
     executor = make_executor(request.executor, settings.task, task.load_data(), **options)
     try:
         if not request.resume:
