@@ -83,13 +83,16 @@ def train_batch(
     epochs: int | None = None,
     hurdle: tuple[int, float] | None = None,
     parametric: bool = False,
+    record_steps: int = 0,
 ) -> list[EvalResult]:
     """Train every member as :func:`train` would, batched where possible.
 
     Returns one :class:`EvalResult` per member, in order. ``batch_seconds`` is
     the wall time of the whole program the member trained in (model building
     and tracing included); ``train_seconds`` is that time divided by the
-    number of members (a member's share). Never raises for a member's sake:
+    number of members (a member's share). ``record_steps``: keep the losses
+    of the first steps, ``[steps, members]``, in ``last_timings["step_losses"]``
+    (tests, benchmarks; members trained alone do not record). Never raises for a member's sake:
     a failing member gets status "failed"."""
     members = [m if isinstance(m, Member) else Member(*m) for m in members]
     kwargs = dict(data=data, epochs=epochs, hurdle=hurdle, parametric=parametric)
@@ -99,7 +102,7 @@ def train_batch(
     results: list[EvalResult | None] = [None] * len(members)
     for indices in groups:
         chunk = [members[i] for i in indices]
-        for i, result in zip(indices, _train_group(task, chunk, **kwargs)):
+        for i, result in zip(indices, _train_group(task, chunk, record_steps, **kwargs)):
             results[i] = result
     return [r for r in results if r is not None]
 
@@ -116,7 +119,7 @@ def _groups(members: list[Member], parametric: bool) -> list[list[int]]:
     return list(by_expr.values())
 
 
-def _train_group(task: Task, members: list[Member], **kwargs: Any) -> list[EvalResult]:
+def _train_group(task: Task, members: list[Member], record_steps: int, **kwargs: Any) -> list[EvalResult]:
     if len(members) == 1:
         return _one_at_a_time(task, members, "one member", **kwargs)
     gc_was_enabled = gc.isenabled()
@@ -124,7 +127,7 @@ def _train_group(task: Task, members: list[Member], **kwargs: Any) -> list[EvalR
     grads_before = _custom_gradient_names()
     failed = True
     try:
-        results = _train_stacked(task, members, **kwargs)
+        results = _train_stacked(task, members, record_steps=record_steps, **kwargs)
         failed = False
         return results
     except NotBatchable as why:
@@ -194,7 +197,7 @@ def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
 
 
 def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
-                   parametric: bool) -> list[EvalResult]:
+                   parametric: bool, record_steps: int = 0) -> list[EvalResult]:
     budget = task.budget
     n_epochs = int(epochs if epochs is not None else budget.epochs)
     batch_size = budget.batch_size
@@ -230,8 +233,10 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
     metric_fn = resolve_metric(task.metric, loss_fn)
     with_acc = task.metric == "accuracy" or task.loss in CLASSIFICATION_LOSSES
     program = _Program(template, switch, trainable, non_trainable, optimizer, loss_fn, metric_fn,
-                       rd, batch_size, [m.seed for m in members], branch, with_acc)
+                       rd, batch_size, [m.seed for m in members], branch, with_acc, record_steps)
     last_timings.clear()
+    if program.history is not None:
+        last_timings["step_losses"] = program.history
     last_timings.update(setup=time.perf_counter() - t0, segments=[], batched=True, reason=None)
 
     states = [_MemberState() for _ in members]
@@ -315,8 +320,11 @@ class _Program:
 
     def __init__(self, template, switch, trainable, non_trainable, optimizer, loss_fn, metric_fn,
                  rd: ResidentData, batch_size: int, seeds: list[int], branch: list[int],
-                 with_acc: bool) -> None:
+                 with_acc: bool, record_steps: int = 0) -> None:
         self.with_acc = with_acc
+        # the losses of the first `record_steps` steps (row record_steps collects the rest)
+        history = tf.Variable(tf.zeros([record_steps + 1, len(seeds)])) if record_steps else None
+        self.history = history
         k = len(seeds)
         n, b = rd.n_train, int(batch_size)
         steps_per_epoch = max(1, math.ceil(n / b))
@@ -376,6 +384,9 @@ class _Program:
                 def step_body(i, alive, steps, loss_sum, count):
                     idx = perms[:, i * b: tf.minimum((i + 1) * b, n)]
                     losses = train_step(tf.gather(rd.x_train, idx), tf.gather(rd.y_train, idx))
+                    if history is not None:
+                        row = tf.minimum(epoch * steps_per_epoch + i, record_steps)
+                        history.scatter_nd_update([[row]], [losses])
                     counted = tf.cast(alive, tf.int32)
                     loss_sum = loss_sum + tf.where(alive, losses, 0.0)
                     alive_next = tf.logical_and(alive, tf.math.is_finite(losses))
