@@ -73,6 +73,12 @@ def test_hurdle_stops_members_individually(task, resident) -> None:
         else:
             assert h.status == "ok" and h.epochs == 3 and h.steps == f.steps
             assert h.val_loss == pytest.approx(f.val_loss, abs=1e-5)
+    # a member's own threshold replaces the batch's: only the top member passes its own
+    top = int(np.argmax(at_hurdle))
+    own = [Member(m.activation, m.seed, threshold=max(at_hurdle) if j == top else np.inf)
+           for j, m in enumerate(members)]
+    statuses = [r.status for r in train_batch(task, own, data=resident, epochs=3, hurdle=(1, -np.inf))]
+    assert statuses == ["ok" if j == top else "stopped" for j in range(3)]
 
 
 def test_user_task_from_examples_trains_batched() -> None:

@@ -73,7 +73,8 @@ class TrainingWorker:
         return replace(result, worker=self.name)
 
     def run_batch(self, trials: list[Trial]) -> list[EvalResult]:
-        """Train trials of one (epochs, hurdle, parametric) in one program (see train_batch)."""
+        """Train trials of one kind (epochs, hurdle epoch, parametric; see batching.batch_key)
+        in one program (see train_batch); each keeps its own hurdle threshold."""
         from dataclasses import replace
 
         from actsearch.train.batch import Member, train_batch
@@ -82,7 +83,8 @@ class TrainingWorker:
         started = time.perf_counter()
         try:
             results = train_batch(
-                self.task, [Member(t.expr, t.seed) for t in trials], data=self.data,
+                self.task, [Member(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
+                data=self.data,
                 epochs=first.epochs, hurdle=first.hurdle, parametric=first.parametric,
             )
         finally:

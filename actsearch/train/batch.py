@@ -65,10 +65,12 @@ last_timings: dict[str, Any] = {}
 
 @dataclass(frozen=True)
 class Member:
-    """One training of a batch: an activation (as :func:`train` accepts it) and a seed."""
+    """One training of a batch: an activation (as :func:`train` accepts it), a
+    seed and, optionally, its own hurdle threshold (the batch's hurdle epoch)."""
 
     activation: Any
     seed: int
+    threshold: float | None = None
 
 
 class NotBatchable(Exception):
@@ -87,6 +89,8 @@ def train_batch(
 ) -> list[EvalResult]:
     """Train every member as :func:`train` would, batched where possible.
 
+    ``hurdle=(epoch, threshold)`` as for :func:`train`; a member's own
+    ``threshold`` replaces the batch's.
     Returns one :class:`EvalResult` per member, in order. ``batch_seconds`` is
     the wall time of the whole program the member trained in (model building
     and tracing included); ``train_seconds`` is that time divided by the
@@ -147,7 +151,10 @@ def _one_at_a_time(task: Task, members: list[Member], reason: str, **kwargs: Any
     last_timings.update(batched=False, reason=reason)
     out = []
     for m in members:
-        r = train(task, m.activation, seed=m.seed, **kwargs)
+        own = dict(kwargs)
+        if m.threshold is not None and own.get("hurdle") is not None:
+            own["hurdle"] = (own["hurdle"][0], m.threshold)
+        r = train(task, m.activation, seed=m.seed, **own)
         out.append(replace(r, batch_seconds=r.train_seconds))
     return out
 
@@ -267,7 +274,8 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
             if s.status is None and h_epoch is not None and end == h_epoch:
                 s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness,
                                           val_loss=s.val_loss))
-                if end < n_epochs and s.fitness < float(hurdle[1]):
+                threshold = members[j].threshold if members[j].threshold is not None else hurdle[1]
+                if end < n_epochs and s.fitness < float(threshold):
                     s.status = "stopped"
     seconds = time.perf_counter() - t0
     return [s.result(batch_size, seconds, k) for s in states]
