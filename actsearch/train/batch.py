@@ -136,6 +136,8 @@ def _train_group(task: Task, members: list[Member], record_steps: int, **kwargs:
         return results
     except NotBatchable as why:
         reason = str(why)
+    except Exception as exc:  # noqa: BLE001 - a batch never crashes a worker: train alone
+        reason = f"batched training failed: {_one_line(exc)}"
     finally:
         _forget_custom_gradients(grads_before)
         if gc_was_enabled:
@@ -252,7 +254,7 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
     if hurdle is not None:
         h_epoch = min(int(hurdle[0]), n_epochs)
         if h_epoch < 1:
-            raise ValueError(f"hurdle epoch must be >= 1, got {h_epoch}")
+            raise NotBatchable(f"hurdle epoch must be >= 1, got {h_epoch}")
         segments = [(0, h_epoch)] + ([(h_epoch, n_epochs)] if h_epoch < n_epochs else [])
     for start, end in segments:
         active = [s.status is None for s in states]
@@ -265,7 +267,8 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
             if start == 0:  # tracing failed: this model has no vectorized form
                 raise NotBatchable(f"vectorizing the model failed: {_one_line(exc)}") from exc
             for s in states:
-                s.fail(f"{_one_line(exc)}") if s.status is None else None
+                if s.status is None:
+                    s.fail(_one_line(exc))
             break
         last_timings["segments"].append((end - start, time.perf_counter() - t_seg))
         for j, s in enumerate(states):
