@@ -342,6 +342,15 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         ("(f) val accuracy over 5 seeds, one at a time", fmt([r.val_accuracy for r in alone])),
         ("(f) max |loss difference|, first 10 steps, same seeds", f"{max(diffs):.2e}"),
     ]
+
+    # memory of a long-lived worker: batches of 4 short trainings in one process
+    n_mem, rss = 16, []
+    for i in range(n_mem):
+        train_batch(task, [Member(e, i) for e in BATCH_CANDIDATES[i % 2::2][:4]], data=resident, epochs=1)
+        rss.append(rss_mb())
+    rows.append((f"(f) RSS over {n_mem} batches of 4 (MB)",
+                 f"after 1: {rss[0]:.0f}, after 6: {rss[5]:.0f}, after {n_mem}: {rss[-1]:.0f} "
+                 f"({(rss[-1] - rss[5]) / (n_mem - 6):.2f} per batch)"))
     return rows
 
 
