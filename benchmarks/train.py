@@ -36,9 +36,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from actsearch.tasks import get_task  # noqa: E402
+from actsearch.tasks import get_task
 
 EVOLVED = "x * sigmoid(1.5*x) + 0.1*tanh(x)"
 
@@ -55,7 +55,7 @@ def evolved_activation():
     """The evolved expression through the expression language if it is
     available, else the same function written with TensorFlow ops."""
     try:
-        from actsearch.expr import Activation  # noqa: F401
+        from actsearch.expr import Activation
 
         Activation.parse(EVOLVED)
         return EVOLVED, "expr"

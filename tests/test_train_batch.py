@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from actsearch.tasks import Task, get_task
-from actsearch.train import prepare_data, train
 from actsearch.train import batch as batch_mod
-from actsearch.train import trainer
+from actsearch.train import prepare_data, train, trainer
 from actsearch.train.batch import Member, train_batch
 
 pytestmark = pytest.mark.slow

@@ -37,21 +37,32 @@ import gc
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from actsearch.records import EvalResult, Partial
 from actsearch.tasks.base import Task, TaskData, _one_line
-from actsearch.tasks.losses import CLASSIFICATION_LOSSES, accuracy, resolve_loss, resolve_metric
+from actsearch.tasks.losses import (
+    CLASSIFICATION_LOSSES,
+    accuracy,
+    resolve_loss,
+    resolve_metric,
+)
 
 from .activation import describe_activation, resolve_activation
 from .trainer import (
-    EVAL_CHUNK, ResidentData, _custom_gradient_names, _forget_custom_gradients,
-    _make_optimizer, prepare_data, train,
+    EVAL_CHUNK,
+    ResidentData,
+    _custom_gradient_names,
+    _forget_custom_gradients,
+    _make_optimizer,
+    prepare_data,
+    train,
 )
 
 log = logging.getLogger(__name__)
@@ -99,7 +110,7 @@ def train_batch(
     (tests, benchmarks; members trained alone do not record). Never raises for a member's sake:
     a failing member gets status "failed"."""
     members = [m if isinstance(m, Member) else Member(*m) for m in members]
-    kwargs = dict(data=data, epochs=epochs, hurdle=hurdle, parametric=parametric)
+    kwargs = {"data": data, "epochs": epochs, "hurdle": hurdle, "parametric": parametric}
     if not members:
         return []
     groups = _groups(members, parametric)
@@ -224,7 +235,7 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
         else:
             switch = _SwitchActivation([resolve_activation(a) for a in acts])
             template = task.build_model(switch)
-    except Exception as exc:  # noqa: BLE001 - e.g. a bad expression: each member reports it alone
+    except Exception as exc:
         raise NotBatchable(f"building the members failed: {_one_line(exc)}") from exc
     shapes = [tuple(v.shape) for v in template.trainable_variables]
     nt_shapes = [tuple(v.shape) for v in template.non_trainable_variables]
@@ -263,7 +274,7 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
         t_seg = time.perf_counter()
         try:
             out = program(start, end, active)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if start == 0:  # tracing failed: this model has no vectorized form
                 raise NotBatchable(f"vectorizing the model failed: {_one_line(exc)}") from exc
             for s in states:
