@@ -235,7 +235,7 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
         else:
             switch = _SwitchActivation([resolve_activation(a) for a in acts])
             template = task.build_model(switch)
-    except Exception as exc:
+    except Exception as exc:  # e.g. a bad expression: each member then reports it alone
         raise NotBatchable(f"building the members failed: {_one_line(exc)}") from exc
     shapes = [tuple(v.shape) for v in template.trainable_variables]
     nt_shapes = [tuple(v.shape) for v in template.non_trainable_variables]
