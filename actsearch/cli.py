@@ -82,6 +82,8 @@ def search(
     trial_timeout: Annotated[float | None, typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local (in-process, one at a time).")] = "ray",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run named by --run.")] = False,
+    batch_candidates: Annotated[int | None, typer.Option(
+        "--batch-candidates", min=1, help="Candidates a worker trains at once (default: the space's, else 8 on CPU, 32 on GPU).")] = None,
     export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
     out: OutOption = None,
 ) -> None:
@@ -92,6 +94,7 @@ def search(
         space=space, task=task, db=db, run=run, seed=seed, workers=workers, population=population,
         generations=generations, strategy=strategy, epochs=epochs, address=address,
         gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, executor=executor, resume=resume,
+        batch_candidates=batch_candidates,
     )
     with _user_errors(), ProgressReporter(console) as reporter:
         try:
@@ -357,35 +360,70 @@ def _write_report(db: str, run: str, path: Path) -> Path:
 @app.command()
 def evaluate(
     task: Annotated[str, typer.Option(help="Task name or path/to/file.py:make_task.")],
-    expr: Annotated[str, typer.Option(help="The activation, e.g. 'x * sigmoid(1.5*x)'.")],
-    seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
+    expr: Annotated[list[str], typer.Option(help="The activation, e.g. 'x * sigmoid(1.5*x)' (repeatable).")],
+    seed: Annotated[int, typer.Option(help="Training seed (the first one with --seeds).")] = 0,
+    seeds: Annotated[int | None, typer.Option(min=1, help="Train each activation with this many seeds.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the task's epochs.")] = None,
     parametric: Annotated[bool, typer.Option(help="Learn the constants during training.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    batch_candidates: Annotated[int | None, typer.Option(
+        "--batch-candidates", min=1, help="Activations trained at once in one program (default 8 on CPU, 32 on GPU).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object, or a list for several).")] = False,
 ) -> None:
-    """Train one activation on one task and print its metrics."""
+    """Train activations on one task and print their metrics.
+
+    Several --expr or --seeds: every (expression, seed) pair is trained,
+    batched in one program where possible (`batch_seconds`: the wall time of
+    the whole batch a pair trained in)."""
     from dataclasses import asdict
 
     from actsearch.expr import Activation, ParseError
     from actsearch.tasks import TaskError, get_task
 
     try:
-        activation = Activation.parse(expr)
+        activations = [Activation.parse(e) for e in expr]
         chosen = get_task(task)
     except (ParseError, TaskError) as err:
         fail(str(err))
-    from actsearch.train import train
-
-    result = train(chosen, activation, seed=seed, epochs=epochs, parametric=parametric)
-    payload = {"task": chosen.name, "expr": str(activation), "seed": seed, **asdict(result)}
-    payload["train_seconds"] = round(payload["train_seconds"], 3)
+    pairs = [(a, seed + i) for a in activations for i in range(seeds or 1)]
+    results = _train_pairs(chosen, pairs, epochs=epochs, parametric=parametric,
+                           batch_candidates=batch_candidates, seeds=seeds or 1)
+    payloads = []
+    for (activation, s), result in zip(pairs, results):
+        payload = {"task": chosen.name, "expr": str(activation), "seed": s, **asdict(result)}
+        payload["train_seconds"] = round(payload["train_seconds"], 3)
+        if payload.get("batch_seconds") is not None:
+            payload["batch_seconds"] = round(payload["batch_seconds"], 3)
+        payloads.append(payload)
+    single = len(pairs) == 1 and seeds is None
     if as_json:
-        print(json.dumps(payload))
+        print(json.dumps(payloads[0] if single else payloads))
     else:
-        for key, value in payload.items():
-            console.print(f"{key:14} {value}", highlight=False)
-    if result.status == "failed":
+        for payload in payloads:
+            for key, value in payload.items():
+                console.print(f"{key:14} {value}", highlight=False)
+            console.print()
+    if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
+
+
+def _train_pairs(task, pairs: list, *, epochs: int | None, parametric: bool,  # noqa: ANN001
+                 batch_candidates: int | None, seeds: int) -> list:
+    """One training, or batches of up to K activations x their seeds."""
+    if len(pairs) == 1:
+        from actsearch.train import train
+
+        (activation, seed), = pairs
+        return [train(task, activation, seed=seed, epochs=epochs, parametric=parametric)]
+    import tensorflow as tf
+
+    from actsearch.execute.batching import members_per_batch
+    from actsearch.train.batch import train_batch
+
+    size = members_per_batch(batch_candidates, seeds, use_gpu=bool(tf.config.list_physical_devices("GPU")))
+    results = []
+    for lo in range(0, len(pairs), size):
+        results += train_batch(task, pairs[lo:lo + size], epochs=epochs, parametric=parametric)
+    return results
 
 
 @app.command()

@@ -49,6 +49,9 @@ class EvalResult:
     error: str | None = None
     worker: str | None = None
     partials: tuple[Partial, ...] = field(default_factory=tuple)
+    #: wall time of the whole batch this training ran in (several members in
+    #: one compiled program, see actsearch.train.batch); None if trained alone
+    batch_seconds: float | None = None
 
     @classmethod
     def failed(cls, error: str, *, status: str = "failed", train_seconds: float = 0.0, epochs: int = 0,

@@ -125,6 +125,9 @@ class CandidateBudget(_Strict):
     epochs: int | None = Field(default=None, ge=1, le=10_000)
     seeds_per_candidate: int = Field(default=1, ge=1, le=100)
     hurdle: Hurdle | None = None
+    #: candidates a worker trains at once in one program (x seeds = members);
+    #: None: 8 on CPU, 32 on GPU (see actsearch.execute.batching)
+    batch_candidates: int | None = Field(default=None, ge=1, le=1024)
 
     @model_validator(mode="after")
     def _hurdle_inside(self) -> CandidateBudget:

@@ -13,7 +13,14 @@ batch size and number of steps:
 (c) step time of an evolved activation vs built-in relu with our trainer;
 (d) multi-fidelity: the same candidates with and without a hurdle;
 (e) XLA (jit_compile=True) vs the default, and resident memory over 30
-    trainings in one process.
+    trainings in one process;
+(f) population-batched training (actsearch.train.batch), in the same run:
+    trainings/min of K=8 candidates x 1 seed in one program against the
+    article's compile+fit and against the one-at-a-time trainer; 5 seeds of
+    one candidate against 1 seed; accuracy over 5 seeds batched vs one at a
+    time and the first 10 step losses of the same seeds; set-up + tracing
+    seconds per candidate. ``--part batched`` runs only (f), ``--part single``
+    only (a)-(e).
 """
 
 from __future__ import annotations
@@ -82,6 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="few epochs (smoke run)")
+    ap.add_argument("--part", choices=("all", "single", "batched"), default="all")
     args = ap.parse_args()
 
     import tensorflow as tf
@@ -110,6 +118,20 @@ def main() -> None:
     # warm-up both paths (TF initialisation is not a per-candidate cost)
     train(task, swish, seed=99, data=resident, epochs=1)
     article_train(data, dataclasses.replace(budget, epochs=1), 99)
+    if args.part != "single":
+        rows += batched_rows(task, data, resident, budget)
+    if args.part != "batched":
+        rows += single_rows(task, data, resident, budget, seeds, swish)
+    print_rows(rows, t_start)
+
+
+def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, str]]:
+    """(a)-(e): the one-at-a-time trainer against the article."""
+    import tensorflow as tf
+
+    from actsearch.train import train, trainer
+
+    rows: list[tuple[str, str]] = []
 
     # (a) + (b): same activation (x*sigmoid(x)), same seeds, same steps
     # interleaved, so that a change of machine load hits both alike
@@ -217,7 +239,105 @@ def main() -> None:
         (f"    RSS growth per training, article ({n_art} trainings) (MB)",
          f"{(rss_art - rss_art0) / n_art:.2f}"),
     ]
+    return rows
 
+
+#: Eight distinct candidates for the batched figures (a generation's worth).
+BATCH_CANDIDATES = ["x * sigmoid(x)", "tanh(x)", "relu(x)", "x * sigmoid(1.5*x) + 0.1*tanh(x)",
+                    "softplus(x)", "max(x, 0.1*x)", "x * tanh(softplus(x))", "sigmoid(x) * x + 0.5*x"]
+
+
+def _trace_seconds(first_call: float, first_steps: int, later_call: float, later_steps: int) -> float:
+    """Tracing = the first compiled call minus its steps at the later call's step time."""
+    return max(0.0, first_call - first_steps * later_call / max(1, later_steps))
+
+
+def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
+    """(f): population-batched training against one at a time and the article."""
+    from actsearch.train import batch as batch_mod
+    from actsearch.train import train, trainer
+    from actsearch.train.batch import Member, train_batch
+
+    rows: list[tuple[str, str]] = []
+    k = len(BATCH_CANDIDATES)
+    spe = budget.steps_per_epoch(data.n_train)
+    quarter = max(1, budget.epochs // 4)
+    train_batch(task, [Member(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)  # warm-up
+
+    # K candidates x 1 seed: batched vs one at a time vs the article, interleaved
+    # rounds; the hurdle that stops nothing splits each training into two
+    # compiled calls, so tracing = first call - its steps at the second's rate.
+    t_batch, t_alone, t_art = [], [], []
+    trace = {"alone": [], "batched": []}
+    for rnd in range(2):
+        t0 = time.perf_counter()
+        res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident,
+                          hurdle=(quarter, -np.inf))
+        t_batch.append(time.perf_counter() - t0)
+        assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
+        (e1, s1), (e2, s2) = batch_mod.last_timings["segments"]
+        trace["batched"].append((batch_mod.last_timings["setup"] + _trace_seconds(s1, e1, s2, e2)) / k)
+        t0 = time.perf_counter()
+        for e in BATCH_CANDIDATES:
+            r = train(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
+            assert r.status == "ok", r
+            (_, n1, c1), (_, n2, c2) = trainer.last_timings["segments"]
+            trace["alone"].append(trainer.last_timings["setup"] + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
+        t_alone.append(time.perf_counter() - t0)
+        t_art.append(article_train(data, budget, rnd)[1])
+        print(f"  round {rnd}: batch of {k} {t_batch[-1]:.2f} s, {k} one at a time {t_alone[-1]:.2f} s, "
+              f"article one {t_art[-1]:.2f} s", flush=True)
+    per_min_batch = 60 * k / statistics.mean(t_batch)
+    per_min_alone = 60 * k / statistics.mean(t_alone)
+    per_min_art = 60 / statistics.mean(t_art)
+    rows += [
+        (f"(f) trainings/min, batched K={k} x 1 seed", f"{per_min_batch:.1f}  "
+         f"({statistics.mean(t_batch):.2f} s per batch of {k})"),
+        ("(f) trainings/min, one at a time (fused trainer)", f"{per_min_alone:.1f}"),
+        ("(f) trainings/min, article (compile+fit)", f"{per_min_art:.1f}  ({statistics.mean(t_art):.2f} s each)"),
+        ("(f) batched / article", f"{per_min_batch / per_min_art:.1f}x"),
+        ("(f) batched / one at a time", f"{per_min_batch / per_min_alone:.2f}x"),
+        ("(f) set-up + tracing s per candidate, one at a time", f"{statistics.mean(trace['alone']):.3f}"),
+        ("(f) set-up + tracing s per candidate, batched", f"{statistics.mean(trace['batched']):.3f}"),
+    ]
+
+    # 5 seeds of one candidate vs 1 seed; accuracy and the first step losses
+    cand, five = "x * sigmoid(x)", [0, 1, 2, 3, 4]
+    t_one, t_five = [], []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        train(task, cand, seed=0, data=resident)
+        t_one.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        batched = train_batch(task, [Member(cand, s) for s in five], data=resident)
+        t_five.append(time.perf_counter() - t0)
+    alone = [train(task, cand, seed=s, data=resident) for s in five]
+    train_batch(task, [Member(cand, s) for s in five], data=resident, epochs=1, record_steps=10)
+    first_losses = batch_mod.last_timings["step_losses"].numpy()[:10]
+    diffs = []
+    for j, s in enumerate(five):
+        train(task, cand, seed=s, data=resident, epochs=1, record_steps=10)
+        diffs.append(float(np.max(np.abs(first_losses[:, j] - trainer.last_timings["step_losses"].numpy()[:10]))))
+    rows += [
+        ("(f) 5 seeds batched / 1 seed alone, time", f"{min(t_five) / min(t_one):.2f}x  "
+         f"({min(t_five):.2f} s vs {min(t_one):.2f} s, best of 2)"),
+        ("(f) val accuracy over 5 seeds, batched", fmt([r.val_accuracy for r in batched])),
+        ("(f) val accuracy over 5 seeds, one at a time", fmt([r.val_accuracy for r in alone])),
+        ("(f) max |loss difference|, first 10 steps, same seeds", f"{max(diffs):.2e}"),
+    ]
+
+    # memory of a long-lived worker: batches of 4 short trainings in one process
+    n_mem, rss = 16, []
+    for i in range(n_mem):
+        train_batch(task, [Member(e, i) for e in BATCH_CANDIDATES[i % 2::2][:4]], data=resident, epochs=1)
+        rss.append(rss_mb())
+    rows.append((f"(f) RSS over {n_mem} batches of 4 (MB)",
+                 f"after 1: {rss[0]:.0f}, after 6: {rss[5]:.0f}, after {n_mem}: {rss[-1]:.0f} "
+                 f"({(rss[-1] - rss[5]) / (n_mem - 6):.2f} per batch)"))
+    return rows
+
+
+def print_rows(rows: list[tuple[str, str]], t_start: float) -> None:
     width = max(len(k) for k, _ in rows)
     print()
     print(f"{'measure'.ljust(width)} | value")

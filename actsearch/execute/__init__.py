@@ -45,11 +45,15 @@ def run_all(executor: Executor, trials: Iterable[Trial]) -> Iterator[tuple[Trial
 
 
 def make_executor(kind: str, task_spec: str, data: Any, **options: Any) -> Executor:
-    """`kind` is "ray" (default for searches) or "local" (in-process, one at a time)."""
+    """`kind` is "ray" (default for searches) or "local" (in-process, one batch at a time).
+
+    ``members_per_batch`` (both kinds): trainings a worker runs in one compiled
+    program (see actsearch.train.batch); the executor's ``capacity`` is
+    workers x members_per_batch, so the search proposes enough to fill them."""
     if kind == "local":
         from actsearch.execute.local import InProcessExecutor
 
-        return InProcessExecutor(task_spec, data)
+        return InProcessExecutor(task_spec, data, members_per_batch=options.get("members_per_batch") or 1)
     if kind == "ray":
         from actsearch.execute.ray_pool import RayExecutor
 

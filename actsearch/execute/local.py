@@ -1,23 +1,29 @@
-"""The in-process executor: trains trials one at a time in the driver (tests, debugging)."""
+"""The in-process executor: trains trials in the driver (tests, debugging).
+
+One batch at a time: `submit` queues, `wait` trains up to `members_per_batch`
+queued trials of one kind in one program (1 = one at a time, the default).
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from typing import Any
 
+from actsearch.execute.batching import take_batch
 from actsearch.execute.trial import Trial
 from actsearch.execute.worker import TrainingWorker
 from actsearch.results import EvalResult
 
 
 class InProcessExecutor:
-    """Same protocol as RayExecutor, without Ray: `submit` queues, `wait` trains one."""
+    """Same protocol as RayExecutor, without Ray."""
 
-    def __init__(self, task_spec: str, data: Any = None) -> None:
+    def __init__(self, task_spec: str, data: Any = None, members_per_batch: int = 1) -> None:
         # One TF thread, like each Ray worker, so that both executors compute the same fitness.
         self.worker = TrainingWorker(task_spec, data, threads=1)
         self.queue: deque[Trial] = deque()
-        self.capacity = 1
+        self.members_per_batch = max(1, int(members_per_batch))
+        self.capacity = self.members_per_batch
 
     @property
     def in_flight(self) -> int:
@@ -27,10 +33,10 @@ class InProcessExecutor:
         self.queue.append(trial)
 
     def wait(self, timeout: float | None = None) -> list[tuple[Trial, EvalResult]]:
-        if not self.queue:
-            return []
-        trial = self.queue.popleft()
-        return [(trial, self.worker.run(trial))]
+        batch = take_batch(self.queue, self.members_per_batch)
+        if len(batch) <= 1:
+            return [(trial, self.worker.run(trial)) for trial in batch]
+        return list(zip(batch, self.worker.run_batch(batch)))
 
     def workers_info(self) -> list[dict]:
         return [self.worker.info()]

@@ -1,11 +1,13 @@
 """The Ray executor: a pool of long-lived training actors, local or on a cluster.
 
 Each actor is a `TrainingWorker` (TensorFlow imported once, data received once
-from the object store). The driver submits a trial to an idle actor and
-collects results as they finish, so a slow training never blocks the others.
-A killed actor costs only its trial, which is retried on a fresh actor; a
-trial that runs past `trial_timeout` is recorded as a timeout and its actor
-replaced.
+from the object store). `submit` queues a trial; `wait` hands each idle actor
+a batch of up to `members_per_batch` queued trials of one kind (trained in one
+compiled program, see actsearch.train.batch) and collects batches as they
+finish, so a slow batch never blocks the others. A killed actor costs only
+its batch, whose trials are retried on a fresh actor; a batch that runs past
+`trial_timeout` x its number of members is recorded as timeouts and its
+actor replaced.
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError, WorkerCrashedError
+from ray.exceptions import (
+    GetTimeoutError,
+    RayActorError,
+    RayTaskError,
+    WorkerCrashedError,
+)
 
+from actsearch.execute.batching import fair_share, take_batch
 from actsearch.execute.trial import Trial
 from actsearch.execute.worker import TrainingWorker
 from actsearch.results import EvalResult
@@ -32,9 +41,13 @@ ACTOR_START_TIMEOUT = 600  # seconds for a new worker to import TensorFlow and r
 @dataclass
 class _Running:
     actor: Any
-    trial: Trial
+    trials: list[Trial]
     started: float
-    attempt: int
+    attempts: list[int]
+
+    @property
+    def trial(self) -> Trial:
+        return self.trials[0]
 
 
 @dataclass
@@ -48,6 +61,7 @@ class RayExecutor:
     address: str | None = None
     trial_timeout: float | None = None
     max_retries: int = 2
+    members_per_batch: int = 1
     ray_init_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,8 +78,10 @@ class RayExecutor:
         )
         self.idle = self._spawn(self.workers)
         self.running: dict[ray.ObjectRef, _Running] = {}
-        self.retries: list[tuple[Trial, int]] = []
-        self.capacity = self.workers
+        self.members_per_batch = max(1, int(self.members_per_batch))
+        self.queue: deque[Trial] = deque()
+        self.attempts: dict[int, int] = {}  # trial_id -> attempt, for queued retries
+        self.capacity = self.workers * self.members_per_batch
 
     def _init_ray(self) -> None:
         init_ray(self.address, **self.ray_init_kwargs)
@@ -106,20 +122,32 @@ class RayExecutor:
 
     @property
     def in_flight(self) -> int:
-        return len(self.running) + len(self.retries)
+        return len(self.queue) + sum(len(entry.trials) for entry in self.running.values())
 
     def submit(self, trial: Trial, attempt: int = 0) -> None:
-        if not self.idle:
-            raise RuntimeError("no idle worker: wait() for a result before submitting more")
-        actor = self.idle.pop()
-        ref = actor.run.remote(trial)
-        self.running[ref] = _Running(actor, trial, time.monotonic(), attempt)
+        """Queue a trial; `wait` dispatches the queue to idle workers in batches
+        (without batching, i.e. one member per batch, it starts at once)."""
+        if self.in_flight >= self.capacity:
+            raise RuntimeError("executor full (no idle worker): wait() for a result before submitting more")
+        self.queue.append(trial)
+        if attempt:
+            self.attempts[trial.trial_id] = attempt
+        if self.members_per_batch == 1:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.queue and self.idle:
+            batch = take_batch(self.queue, fair_share(len(self.queue), len(self.idle), self.members_per_batch))
+            actor = self.idle.pop()
+            ref = actor.run.remote(batch[0]) if len(batch) == 1 else actor.run_batch.remote(batch)
+            attempts = [self.attempts.pop(t.trial_id, 0) for t in batch]
+            self.running[ref] = _Running(actor, batch, time.monotonic(), attempts)
 
     def wait(self, timeout: float | None = None) -> list[tuple[Trial, EvalResult]]:
         """Block until at least one trial ends (or `timeout`); return the ended ones."""
         deadline = None if timeout is None else time.monotonic() + timeout
         done: list[tuple[Trial, EvalResult]] = []
-        self._resubmit_retries()
+        self._dispatch()
         while not done and self.running:
             poll = 1.0 if self.trial_timeout else None
             if deadline is not None:
@@ -129,7 +157,7 @@ class RayExecutor:
             for ref in ready:
                 done.extend(self._collect(ref))
             done.extend(self._expire_timeouts())
-            self._resubmit_retries()
+            self._dispatch()
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return done
@@ -142,36 +170,39 @@ class RayExecutor:
             return self._lost_worker(entry, err)
         except RayTaskError as err:  # an exception the trainer did not turn into a result
             self.idle.append(entry.actor)
-            return [(entry.trial, _failure(entry, "failed", f"{type(err.cause).__name__}: {err.cause}"))]
+            message = f"{type(err.cause).__name__}: {err.cause}"
+            return [(trial, _failure(entry, "failed", message)) for trial in entry.trials]
         self.idle.append(entry.actor)
-        return [(entry.trial, result)]
+        results = [result] if isinstance(result, EvalResult) else list(result)
+        return list(zip(entry.trials, results))
 
     def _lost_worker(self, entry: _Running, err: Exception) -> list[tuple[Trial, EvalResult]]:
-        """The actor died mid-training: replace it and retry the trial (bounded)."""
-        log.warning("worker died during trial %s (%s); replacing it", entry.trial.trial_id, type(err).__name__)
+        """The actor died mid-training: replace it and retry its trials (bounded)."""
+        log.warning("worker died during trial(s) %s (%s); replacing it",
+                    ", ".join(str(t.trial_id) for t in entry.trials), type(err).__name__)
         self.idle.append(self._new_actor())
-        if entry.attempt < self.max_retries:
-            self.retries.append((entry.trial, entry.attempt + 1))
-            return []
-        return [(entry.trial, _failure(entry, "failed", f"worker died {entry.attempt + 1} times: {err}"))]
+        failed = []
+        for trial, attempt in zip(entry.trials, entry.attempts):
+            if attempt < self.max_retries:
+                self.submit(trial, attempt + 1)
+            else:
+                failed.append((trial, _failure(entry, "failed", f"worker died {attempt + 1} times: {err}")))
+        return failed
 
     def _expire_timeouts(self) -> list[tuple[Trial, EvalResult]]:
         if not self.trial_timeout:
             return []
         now, expired = time.monotonic(), []
         for ref, entry in list(self.running.items()):
-            if now - entry.started > self.trial_timeout:
+            limit = self.trial_timeout * len(entry.trials)  # a batch of K may take up to K trainings' time
+            if now - entry.started > limit:
                 del self.running[ref]
                 ray.kill(entry.actor, no_restart=True)
                 self.idle.append(self._new_actor())
-                message = f"training exceeded the trial timeout of {self.trial_timeout:g} s"
-                expired.append((entry.trial, _failure(entry, "timeout", message)))
+                message = (f"training exceeded the trial timeout of {self.trial_timeout:g} s"
+                           + (f" (x {len(entry.trials)} members of its batch)" if len(entry.trials) > 1 else ""))
+                expired.extend((trial, _failure(entry, "timeout", message)) for trial in entry.trials)
         return expired
-
-    def _resubmit_retries(self) -> None:
-        while self.retries and self.idle:
-            trial, attempt = self.retries.pop(0)
-            self.submit(trial, attempt)
 
     def workers_info(self) -> list[dict]:
         actors = self.idle + [entry.actor for entry in self.running.values()]
@@ -183,7 +214,8 @@ class RayExecutor:
     def shutdown(self) -> None:
         for actor in self.idle + [entry.actor for entry in self.running.values()]:
             ray.kill(actor, no_restart=True)
-        self.idle, self.running, self.retries = [], {}, []
+        self.idle, self.running = [], {}
+        self.queue.clear()
         if self._started_ray:
             ray.shutdown()
 

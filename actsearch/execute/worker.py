@@ -72,6 +72,26 @@ class TrainingWorker:
             self.trials += 1
         return replace(result, worker=self.name)
 
+    def run_batch(self, trials: list[Trial]) -> list[EvalResult]:
+        """Train trials of one kind (epochs, hurdle epoch, parametric; see batching.batch_key)
+        in one program (see train_batch); each keeps its own hurdle threshold."""
+        from dataclasses import replace
+
+        from actsearch.train.batch import Member, train_batch
+
+        first = trials[0]
+        started = time.perf_counter()
+        try:
+            results = train_batch(
+                self.task, [Member(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
+                data=self.data,
+                epochs=first.epochs, hurdle=first.hurdle, parametric=first.parametric,
+            )
+        finally:
+            self.busy_seconds += time.perf_counter() - started
+            self.trials += len(trials)
+        return [replace(r, worker=self.name) for r in results]
+
     def info(self) -> dict[str, Any]:
         """Identity and health of this worker (pid, node, GPUs Ray gave it, memory)."""
         import resource

@@ -36,6 +36,7 @@ class SearchRequest:
     trial_timeout: float | None = None
     executor: str = "ray"
     resume: bool = False
+    batch_candidates: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ def settings_for(request: SearchRequest) -> SearchSettings:
 def run_search(request: SearchRequest, reporter: Reporter | None = None) -> SearchOutcome:
     """Check the request, start or resume the run, train on the executor, and summarise."""
     from actsearch.execute import make_executor
+    from actsearch.execute.batching import members_per_batch
     from actsearch.tasks import check_task, get_task
 
     if request.resume:
@@ -79,6 +81,10 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
         "workers": request.workers, "gpus_per_trial": request.gpus_per_trial,
         "address": request.address, "trial_timeout": request.trial_timeout,
     }
+    options["members_per_batch"] = members_per_batch(
+        request.batch_candidates or settings.space.budget.batch_candidates,
+        settings.space.budget.seeds_per_candidate, use_gpu=request.gpus_per_trial > 0,
+        local=request.executor == "local")
     executor = make_executor(request.executor, settings.task, task.get_data(), **options)
     try:
         if not request.resume:

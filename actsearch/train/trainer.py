@@ -119,7 +119,8 @@ class _RunOut:
 
 
 def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
-                  batch_size: int, seed: int, with_acc: bool, jit_compile: bool):
+                  batch_size: int, seed: int, with_acc: bool, jit_compile: bool,
+                  record_steps: int = 0):
     """One tf.function that trains epochs [start, end) and then evaluates on
     the validation split. Traced once per candidate."""
     x_train, y_train = rd.x_train, rd.y_train
@@ -130,6 +131,8 @@ def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
     steps_per_epoch = max(1, math.ceil(n / b))
     tvars = model.trainable_variables
     seed_t = tf.constant(seed % (2**31 - 1), tf.int64)
+    # the losses of the first `record_steps` steps (row record_steps collects the rest)
+    history = tf.Variable(tf.zeros([record_steps + 1])) if record_steps else None
 
     def train_step(xb, yb):
         with tf.GradientTape() as tape:
@@ -158,6 +161,9 @@ def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
                 idx = perm[i * b: tf.minimum((i + 1) * b, n)]
                 loss = train_step(tf.gather(x_train, idx), tf.gather(y_train, idx))
                 loss = tf.cast(loss, tf.float32)
+                if history is not None:
+                    row = tf.minimum(epoch * steps_per_epoch + i, record_steps)
+                    history.scatter_nd_update([[row]], [loss])
                 return i + 1, loss_sum + loss, tf.math.is_finite(loss)
 
             i, loss_sum, finite = tf.while_loop(
@@ -191,6 +197,8 @@ def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
         return epoch, steps, finite, last_loss, vloss / nv, vmetric / nv, vacc / nv
 
     compiled = tf.function(run, jit_compile=jit_compile, autograph=False)
+    if history is not None:
+        last_timings["step_losses"] = history
 
     def call(epoch_start: int, epoch_end: int) -> _RunOut:
         epoch, steps, finite, last_loss, vloss, vmetric, vacc = compiled(
@@ -214,6 +222,7 @@ def train(
     hurdle: tuple[int, float] | None = None,
     parametric: bool = False,
     jit_compile: bool | None = None,
+    record_steps: int = 0,
 ) -> EvalResult:
     """Train ``task``'s model with ``activation`` in every hidden layer.
 
@@ -229,6 +238,8 @@ def train(
 
     Fitness: the validation metric if ``task.higher_is_better`` else its
     negation; val_accuracy is set for classification losses.
+    ``record_steps``: keep the training losses of the first steps in
+    ``last_timings["step_losses"]`` (for tests and benchmarks).
     ``train_seconds`` is the wall time of model building, tracing, the
     training loop and validation (not data loading or conversion).
 
@@ -251,7 +262,7 @@ def train(
     try:
         result = _train_and_forget(task, activation, seed=seed, data=data, epochs=epochs,
                                    hurdle=hurdle, parametric=parametric,
-                                   jit_compile=jit_compile)
+                                   jit_compile=jit_compile, record_steps=record_steps)
         return result
     finally:
         if gc_was_enabled:
@@ -332,7 +343,7 @@ def _forget_custom_gradients(before: set[str]) -> None:
 
 
 def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
-                parametric: bool, jit_compile: bool | None) -> EvalResult:
+                parametric: bool, jit_compile: bool | None, record_steps: int = 0) -> EvalResult:
     budget = task.budget
     n_epochs = int(epochs if epochs is not None else budget.epochs)
     batch_size = budget.batch_size
@@ -354,9 +365,9 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
         loss_fn = resolve_loss(task.loss)
         metric_fn = resolve_metric(task.metric, loss_fn)
         with_acc = task.metric == "accuracy" or task.loss in CLASSIFICATION_LOSSES
-        runner = _build_runner(model, optimizer, loss_fn, metric_fn, rd,
-                               batch_size, seed, with_acc, jit)
         last_timings.clear()
+        runner = _build_runner(model, optimizer, loss_fn, metric_fn, rd,
+                               batch_size, seed, with_acc, jit, record_steps)
         last_timings.update(setup=time.perf_counter() - t0, segments=[])
 
         def fitness_of(out: _RunOut) -> float:

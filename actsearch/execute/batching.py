@@ -1,0 +1,63 @@
+"""Grouping queued trials into batches: one batch = trials a worker can train
+in one compiled program (same task, epochs, hurdle epoch and parametric flag).
+
+The default batch size depends on the device: a CPU core is saturated by a
+few members, a GPU needs many to be busy (each member adds its weights,
+optimizer moments and activations of one minibatch to the GPU's memory).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Hashable
+
+from actsearch.execute.trial import Trial
+
+#: Candidates per batch by default (times the seeds per candidate = members).
+DEFAULT_BATCH_CANDIDATES_CPU = 8
+DEFAULT_BATCH_CANDIDATES_GPU = 32
+
+
+def default_batch_candidates(use_gpu: bool) -> int:
+    return DEFAULT_BATCH_CANDIDATES_GPU if use_gpu else DEFAULT_BATCH_CANDIDATES_CPU
+
+
+def batch_key(trial: Trial) -> Hashable:
+    """Trials with equal keys can share one program (hurdle thresholds may differ)."""
+    return (trial.epochs, trial.hurdle[0] if trial.hurdle else None, trial.parametric)
+
+
+def take_batch(queue: deque[Trial], limit: int) -> list[Trial]:
+    """Remove and return up to ``limit`` queued trials sharing the first one's key
+    (the oldest trial always goes first, so no trial waits forever)."""
+    if not queue:
+        return []
+    key = batch_key(queue[0])
+    batch, rest = [], deque()
+    while queue:
+        trial = queue.popleft()
+        if len(batch) < limit and batch_key(trial) == key:
+            batch.append(trial)
+        else:
+            rest.append(trial)
+    queue.extend(rest)
+    return batch
+
+
+def fair_share(queued: int, idle_workers: int, limit: int) -> int:
+    """Members per batch when ``queued`` trials go to ``idle_workers``: spread
+    evenly (a worker left idle is slower than two half batches), at most ``limit``."""
+    if idle_workers <= 0:
+        return 0
+    return max(1, min(limit, math.ceil(queued / idle_workers)))
+
+
+def members_per_batch(batch_candidates: int | None, seeds_per_candidate: int, *, use_gpu: bool,
+                      local: bool = False) -> int:
+    """Trainings per batch: K candidates x their seeds. K is the space's or the
+    command line's ``batch_candidates``; unset, the device default (the local
+    executor stays one at a time unless asked)."""
+    if batch_candidates is None:
+        batch_candidates = 1 if local else default_batch_candidates(use_gpu)
+    return max(1, int(batch_candidates)) * max(1, int(seeds_per_candidate))

@@ -1,0 +1,449 @@
+"""Population-batched training: many (activation, seed) members of one task in
+ONE compiled program, their weights stacked along a leading member axis.
+
+How: every member's model is built exactly as :func:`train` builds it (same
+``clear_session`` + ``set_random_seed(seed)`` + builder, so the same initial
+weights for the same seed); its weights are copied into stacked variables of
+shape ``[K, ...]``. One *template* model of the same structure is called
+statelessly (``model.stateless_call``) on one member's weights inside
+``tf.vectorized_map``, so each step is a few batched operations for all K
+members instead of K times many small ones, and one trace serves them all.
+
+Members may have different activations: the template's activation is
+``tf.switch_case(member_index, [act_0, ..., act_J])`` over the distinct
+activations of the batch. Under ``vectorized_map`` TensorFlow partitions the
+members by branch and applies each activation only to its own members' slices
+(no member computes another's activation, so one member's NaN cannot reach
+another's gradient). Measured on this machine (benchmarks/train.py): the
+switch costs about a third more per step than a batch of one activation.
+
+The optimizer is the Keras optimizer of the one-at-a-time trainer, applied
+to the stacked variables: Adam, AdamW, SGD and RMSprop are element-wise, so
+each member gets exactly its own update and its own moments. Each member
+shuffles with its own seed (same batch order as alone). A member whose loss
+turns non-finite fails alone; a member below a hurdle stops alone; their
+slices keep being computed (their values are never read again), and the
+program ends when no member is active.
+
+A batch of one member, a batch that cannot be vectorized (a user model whose
+layers have no vectorized form, for example) and parametric members with
+different expressions (their trainable constants differ in number) are
+trained one at a time with :func:`train`, with the reason logged.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from actsearch.results import EvalResult, Partial, one_line
+from actsearch.tasks.base import Task, TaskData
+from actsearch.tasks.losses import (
+    CLASSIFICATION_LOSSES,
+    accuracy,
+    resolve_loss,
+    resolve_metric,
+)
+
+from .resolve import describe_activation, resolve_activation
+from .trainer import (
+    EVAL_CHUNK,
+    ResidentData,
+    _custom_gradient_names,
+    _forget_custom_gradients,
+    _make_optimizer,
+    prepare_data,
+    train,
+)
+
+log = logging.getLogger(__name__)
+
+#: Timing breakdown of the last batch in this process (for benchmarks):
+#: "setup" (building the member models and the template), "segments"
+#: (epochs, seconds) per compiled call (the first includes tracing), "batched"
+#: (whether the batch ran as one program) and "reason" (why not).
+last_timings: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Member:
+    """One training of a batch: an activation (as :func:`train` accepts it), a
+    seed and, optionally, its own hurdle threshold (the batch's hurdle epoch)."""
+
+    activation: Any
+    seed: int
+    threshold: float | None = None
+
+
+class NotBatchable(Exception):
+    """This batch cannot run as one program; its members are trained one at a time."""
+
+
+def train_batch(
+    task: Task,
+    members: Sequence[Member | tuple[Any, int]],
+    *,
+    data: TaskData | ResidentData | None = None,
+    epochs: int | None = None,
+    hurdle: tuple[int, float] | None = None,
+    parametric: bool = False,
+    record_steps: int = 0,
+) -> list[EvalResult]:
+    """Train every member as :func:`train` would, batched where possible.
+
+    ``hurdle=(epoch, threshold)`` as for :func:`train`; a member's own
+    ``threshold`` replaces the batch's.
+    Returns one :class:`EvalResult` per member, in order. ``batch_seconds`` is
+    the wall time of the whole program the member trained in (model building
+    and tracing included); ``train_seconds`` is that time divided by the
+    number of members (a member's share). ``record_steps``: keep the losses
+    of the first steps, ``[steps, members]``, in ``last_timings["step_losses"]``
+    (tests, benchmarks; members trained alone do not record). Never raises for a member's sake:
+    a failing member gets status "failed"."""
+    members = [m if isinstance(m, Member) else Member(*m) for m in members]
+    kwargs = {"data": data, "epochs": epochs, "hurdle": hurdle, "parametric": parametric}
+    if not members:
+        return []
+    groups = _groups(members, parametric)
+    results: list[EvalResult | None] = [None] * len(members)
+    for indices in groups:
+        chunk = [members[i] for i in indices]
+        for i, result in zip(indices, _train_group(task, chunk, record_steps, **kwargs)):
+            results[i] = result
+    return [r for r in results if r is not None]
+
+
+def _groups(members: list[Member], parametric: bool) -> list[list[int]]:
+    """Indices of the members that share one program: all of them, or for
+    parametric activations those with the same expression (the number of
+    trainable constants depends on the expression)."""
+    if not parametric:
+        return [list(range(len(members)))]
+    by_expr: dict[str, list[int]] = {}
+    for i, m in enumerate(members):
+        by_expr.setdefault(describe_activation(m.activation), []).append(i)
+    return list(by_expr.values())
+
+
+def _train_group(task: Task, members: list[Member], record_steps: int, **kwargs: Any) -> list[EvalResult]:
+    if len(members) == 1:
+        return _one_at_a_time(task, members, "one member", **kwargs)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # see train(): free this batch's graphs with one young-generation collection
+    grads_before = _custom_gradient_names()
+    failed = True
+    try:
+        results = _train_stacked(task, members, record_steps=record_steps, **kwargs)
+        failed = False
+        return results
+    except NotBatchable as why:
+        reason = str(why)
+    except Exception as exc:  # noqa: BLE001 - a batch never crashes a worker: train alone
+        reason = f"batched training failed: {one_line(exc)}"
+    finally:
+        _forget_custom_gradients(grads_before)
+        if gc_was_enabled:
+            gc.enable()
+            gc.collect(2 if failed else 0)
+    return _one_at_a_time(task, members, reason, **kwargs)
+
+
+def _one_at_a_time(task: Task, members: list[Member], reason: str, **kwargs: Any) -> list[EvalResult]:
+    if len(members) > 1:
+        log.warning("task %s: training %d members one at a time: %s", task.name, len(members), reason)
+    last_timings.clear()
+    last_timings.update(batched=False, reason=reason)
+    out = []
+    for m in members:
+        own = dict(kwargs)
+        if m.threshold is not None and own.get("hurdle") is not None:
+            own["hurdle"] = (own["hurdle"][0], m.threshold)
+        r = train(task, m.activation, seed=m.seed, **own)
+        out.append(replace(r, batch_seconds=r.train_seconds))
+    return out
+
+
+# ------------------------------------------------------------------ building
+
+
+class _SwitchActivation:
+    """The template's activation: member k's own activation on member k's slice.
+
+    ``index`` is set to the (vectorized) member index before each call of
+    the template model; a batch with one distinct activation needs no switch."""
+
+    def __init__(self, branches: list[Any]):
+        self.branches = branches
+        self.index: Any = None
+
+    def __call__(self, x: Any) -> Any:
+        if len(self.branches) == 1:
+            return self.branches[0](x)
+        return tf.switch_case(self.index, [(lambda f=f: f(x)) for f in self.branches])
+
+
+def _member_weights(task: Task, member: Member, parametric: bool) -> tuple[list, list]:
+    """Initial (trainable, non-trainable) values: the same path as train()."""
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(member.seed)
+    model = task.build_model(resolve_activation(member.activation, parametric=parametric))
+    return ([v.numpy() for v in model.trainable_variables],
+            [v.numpy() for v in model.non_trainable_variables])
+
+
+def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
+    """The distinct activations and each member's branch index."""
+    keys: dict[str, int] = {}
+    acts, branch = [], []
+    for m in members:
+        key = describe_activation(m.activation) if isinstance(m.activation, str) else f"id:{id(m.activation)}"
+        if key not in keys:
+            keys[key] = len(acts)
+            acts.append(m.activation)
+        branch.append(keys[key])
+    return acts, branch
+
+
+# ------------------------------------------------------------------ training
+
+
+def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
+                   parametric: bool, record_steps: int = 0) -> list[EvalResult]:
+    budget = task.budget
+    n_epochs = int(epochs if epochs is not None else budget.epochs)
+    batch_size = budget.batch_size
+    k = len(members)
+    t0 = time.perf_counter()
+    try:
+        rd = prepare_data(data if data is not None else task.get_data())
+        acts, branch = _distinct(members)
+        weights = [_member_weights(task, m, parametric) for m in members]
+        keras.backend.clear_session(free_memory=False)
+        keras.utils.set_random_seed(members[0].seed)
+        if parametric:  # one expression per group: the template has its constants
+            switch = None
+            template = task.build_model(resolve_activation(acts[0], parametric=True))
+        else:
+            switch = _SwitchActivation([resolve_activation(a) for a in acts])
+            template = task.build_model(switch)
+    except Exception as exc:  # e.g. a bad expression: each member then reports it alone
+        raise NotBatchable(f"building the members failed: {one_line(exc)}") from exc
+    shapes = [tuple(v.shape) for v in template.trainable_variables]
+    nt_shapes = [tuple(v.shape) for v in template.non_trainable_variables]
+    for w, nt in weights:
+        if [x.shape for x in w] != shapes or [x.shape for x in nt] != nt_shapes:
+            raise NotBatchable("the members' models differ in structure")
+
+    trainable = [keras.Variable(np.stack([w[i] for w, _ in weights]), name=f"w{i}")
+                 for i in range(len(shapes))]
+    non_trainable = [keras.Variable(np.stack([nt[i] for _, nt in weights]), name=f"n{i}",
+                                    trainable=False) for i in range(len(nt_shapes))]
+    optimizer = _make_optimizer(budget.optimizer, budget.learning_rate)
+    optimizer.build(trainable)
+    loss_fn = resolve_loss(task.loss)
+    metric_fn = resolve_metric(task.metric, loss_fn)
+    with_acc = task.metric == "accuracy" or task.loss in CLASSIFICATION_LOSSES
+    program = _Program(template, switch, trainable, non_trainable, optimizer, loss_fn, metric_fn,
+                       rd, batch_size, [m.seed for m in members], branch, with_acc, record_steps)
+    last_timings.clear()
+    if program.history is not None:
+        last_timings["step_losses"] = program.history
+    last_timings.update(setup=time.perf_counter() - t0, segments=[], batched=True, reason=None)
+
+    states = [_MemberState() for _ in members]
+    segments = [(0, n_epochs)]
+    h_epoch = None
+    if hurdle is not None:
+        h_epoch = min(int(hurdle[0]), n_epochs)
+        if h_epoch < 1:
+            raise NotBatchable(f"hurdle epoch must be >= 1, got {h_epoch}")
+        segments = [(0, h_epoch)] + ([(h_epoch, n_epochs)] if h_epoch < n_epochs else [])
+    for start, end in segments:
+        active = [s.status is None for s in states]
+        if not any(active):
+            break
+        t_seg = time.perf_counter()
+        try:
+            out = program(start, end, active)
+        except Exception as exc:
+            if start == 0:  # tracing failed: this model has no vectorized form
+                raise NotBatchable(f"vectorizing the model failed: {one_line(exc)}") from exc
+            for s in states:
+                if s.status is None:
+                    s.fail(one_line(exc))
+            break
+        last_timings["segments"].append((end - start, time.perf_counter() - t_seg))
+        for j, s in enumerate(states):
+            if active[j]:
+                s.update(out, j, end, task.higher_is_better)
+            if s.status is None and h_epoch is not None and end == h_epoch:
+                s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness,
+                                          val_loss=s.val_loss))
+                threshold = members[j].threshold if members[j].threshold is not None else hurdle[1]
+                if end < n_epochs and s.fitness < float(threshold):
+                    s.status = "stopped"
+    seconds = time.perf_counter() - t0
+    return [s.result(batch_size, seconds, k) for s in states]
+
+
+class _MemberState:
+    """What one member has done so far (filled from the program's outputs)."""
+
+    def __init__(self) -> None:
+        self.status: str | None = None  # None while active; "stopped" / "failed" when ended
+        self.error: str | None = None
+        self.epochs = 0
+        self.steps = 0
+        self.fitness: float | None = None
+        self.val_acc: float | None = None
+        self.val_loss: float | None = None
+        self.partials: list[Partial] = []
+
+    def fail(self, error: str) -> None:
+        self.status, self.error, self.fitness, self.val_acc, self.val_loss = "failed", error, None, None, None
+
+    def update(self, out: dict, j: int, end: int, higher_is_better: bool) -> None:
+        self.steps += int(out["steps"][j])
+        if not out["finite"][j]:
+            epoch = int(out["fail_epoch"][j])
+            self.epochs = epoch - 1
+            self.fail(f"non-finite training loss ({float(out['loss'][j])}) in epoch {epoch}"
+                      f" after {self.steps} steps")
+            return
+        self.epochs = end
+        vloss, vmetric = float(out["val_loss"][j]), float(out["val_metric"][j])
+        if not (math.isfinite(vloss) and math.isfinite(vmetric)):
+            self.fail(f"non-finite validation loss/metric ({vloss}, {vmetric}) after epoch {end}")
+            return
+        self.val_loss = vloss
+        self.val_acc = float(out["val_acc"][j]) if out["val_acc"] is not None else None
+        self.fitness = vmetric if higher_is_better else -vmetric
+
+    def result(self, batch_size: int, seconds: float, k: int) -> EvalResult:
+        return EvalResult(
+            status=self.status or "ok", fitness=self.fitness, val_accuracy=self.val_acc,
+            val_loss=self.val_loss, train_seconds=seconds / k, epochs=self.epochs, steps=self.steps,
+            batch_size=batch_size, error=self.error, partials=tuple(self.partials),
+            batch_seconds=seconds)
+
+
+class _Program:
+    """The compiled batch: trains epochs [start, end) for the active members,
+    then evaluates every member on the validation split. Traced once."""
+
+    def __init__(self, template, switch, trainable, non_trainable, optimizer, loss_fn, metric_fn,
+                 rd: ResidentData, batch_size: int, seeds: list[int], branch: list[int],
+                 with_acc: bool, record_steps: int = 0) -> None:
+        self.with_acc = with_acc
+        # the losses of the first `record_steps` steps (row record_steps collects the rest)
+        history = tf.Variable(tf.zeros([record_steps + 1, len(seeds)])) if record_steps else None
+        self.history = history
+        k = len(seeds)
+        n, b = rd.n_train, int(batch_size)
+        steps_per_epoch = max(1, math.ceil(n / b))
+        seeds_t = [tf.constant(s % (2**31 - 1), tf.int64) for s in seeds]
+        branch_t = tf.constant(branch, tf.int32)
+
+        def forward(w, nt, index, x, training):
+            if switch is not None:
+                switch.index = index
+            out, new_nt, losses = template.stateless_call(list(w), list(nt), x, training=training,
+                                                          return_losses=True)
+            return out, new_nt, losses
+
+        def member_loss(args):
+            w, nt, index, xb, yb = args
+            out, new_nt, losses = forward(w, nt, index, xb, True)
+            loss = tf.cast(loss_fn(yb, out), tf.float32)
+            if losses:
+                loss = loss + tf.cast(tf.add_n(losses), tf.float32)
+            return loss, new_nt
+
+        def train_step(xb, yb):
+            w = [v.value for v in trainable]
+            nt = [v.value for v in non_trainable]
+            with tf.GradientTape() as tape:
+                tape.watch(w)
+                losses, new_nt = tf.vectorized_map(member_loss, (w, nt, branch_t, xb, yb))
+                total = tf.reduce_sum(losses)
+            grads = tape.gradient(total, w)
+            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+            optimizer.apply(grads, trainable)
+            for v, value in zip(non_trainable, new_nt):
+                v.assign(value)
+            return losses
+
+        def member_val(args):
+            w, nt, index = args
+            lo_hi = val_slice[0]
+            out, _, _ = forward(w, nt, index, lo_hi[0], False)
+            yb = lo_hi[1]
+            vl = tf.cast(loss_fn(yb, out), tf.float32)
+            vm = tf.cast(metric_fn(yb, out), tf.float32)
+            va = accuracy(yb, out) if with_acc else tf.constant(0.0)
+            return vl, vm, va
+
+        val_slice: list = [None]
+
+        def run(epoch_start, epoch_end, active):
+            zeros_f = tf.zeros([k], tf.float32)
+            zeros_i = tf.zeros([k], tf.int32)
+
+            def epoch_body(epoch, alive, steps, fail_epoch, last_loss):
+                e64 = tf.cast(epoch, tf.int64)
+                perms = tf.stack([tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([s, e64])))
+                                  for s in seeds_t])
+
+                def step_body(i, alive, steps, loss_sum, count):
+                    idx = perms[:, i * b: tf.minimum((i + 1) * b, n)]
+                    losses = train_step(tf.gather(rd.x_train, idx), tf.gather(rd.y_train, idx))
+                    if history is not None:
+                        row = tf.minimum(epoch * steps_per_epoch + i, record_steps)
+                        history.scatter_nd_update([[row]], [losses])
+                    counted = tf.cast(alive, tf.int32)
+                    loss_sum = loss_sum + tf.where(alive, losses, 0.0)
+                    alive_next = tf.logical_and(alive, tf.math.is_finite(losses))
+                    return i + 1, alive_next, steps + counted, loss_sum, count + counted
+
+                _, alive2, steps, loss_sum, count = tf.while_loop(
+                    lambda i, alive, *_: tf.logical_and(i < steps_per_epoch, tf.reduce_any(alive)),
+                    step_body, (tf.constant(0), alive, steps, zeros_f, zeros_i))
+                died = tf.logical_and(alive, tf.logical_not(alive2))
+                fail_epoch = tf.where(died, epoch + 1, fail_epoch)
+                mean = loss_sum / tf.cast(tf.maximum(count, 1), tf.float32)
+                last_loss = tf.where(alive, mean, last_loss)
+                return epoch + 1, alive2, steps, fail_epoch, last_loss
+
+            _, alive, steps, fail_epoch, last_loss = tf.while_loop(
+                lambda epoch, alive, *_: tf.logical_and(epoch < epoch_end, tf.reduce_any(alive)),
+                epoch_body, (epoch_start, active, zeros_i, zeros_i, zeros_f))
+
+            w = [v.value for v in trainable]
+            nt = [v.value for v in non_trainable]
+            totals = [zeros_f, zeros_f, zeros_f]
+            for lo in range(0, rd.n_val, EVAL_CHUNK):  # few chunks: unrolled
+                hi = min(lo + EVAL_CHUNK, rd.n_val)
+                val_slice[0] = (rd.x_val[lo:hi], rd.y_val[lo:hi])
+                vl, vm, va = tf.vectorized_map(member_val, (w, nt, branch_t))
+                totals = [t + v * float(hi - lo) for t, v in zip(totals, (vl, vm, va))]
+            nv = float(rd.n_val)
+            return (steps, tf.logical_or(alive, tf.logical_not(active)), fail_epoch, last_loss,
+                    totals[0] / nv, totals[1] / nv, totals[2] / nv)
+
+        self._run = tf.function(run, autograph=False)
+
+    def __call__(self, start: int, end: int, active: list[bool]) -> dict:
+        steps, finite, fail_epoch, loss, vloss, vmetric, vacc = self._run(
+            tf.constant(start), tf.constant(end), tf.constant(active))
+        return {"steps": steps.numpy(), "finite": finite.numpy(), "fail_epoch": fail_epoch.numpy(),
+                "loss": loss.numpy(), "val_loss": vloss.numpy(), "val_metric": vmetric.numpy(),
+                "val_acc": vacc.numpy() if self.with_acc else None}

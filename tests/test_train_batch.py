@@ -1,0 +1,121 @@
+"""Population-batched training: each member trains as it would alone (real TF)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actsearch.tasks import Task, get_task
+from actsearch.train import batch as batch_mod
+from actsearch.train import prepare_data, train, trainer
+from actsearch.train.batch import Member, train_batch
+
+pytestmark = pytest.mark.slow
+
+NAN_EXPR = "cube(cube(cube(exp(x))))"
+
+
+@pytest.fixture(scope="module")
+def task():
+    return get_task("digits-mlp")
+
+
+@pytest.fixture(scope="module")
+def resident(task):
+    return prepare_data(task.get_data())
+
+
+def test_batched_equals_one_at_a_time_on_first_steps(task, resident) -> None:
+    members = [Member("x*sigmoid(x)", 0), Member("tanh(x)", 1), Member("x*sigmoid(x)", 1)]
+    batched = train_batch(task, members, data=resident, epochs=1, record_steps=10)
+    assert batch_mod.last_timings["batched"] is True
+    losses = batch_mod.last_timings["step_losses"].numpy()[:10]  # [steps, members]
+    assert len({m.activation for m in members}) == 2 and losses.shape == (10, 3)
+    for j, (member, result) in enumerate(zip(members, batched)):
+        alone = train(task, member.activation, seed=member.seed, data=resident, epochs=1, record_steps=10)
+        alone_losses = trainer.last_timings["step_losses"].numpy()[:10]
+        np.testing.assert_allclose(losses[:, j], alone_losses, atol=1e-4, rtol=0)
+        assert result.status == alone.status == "ok"
+        assert (result.steps, result.epochs, result.batch_size) == (alone.steps, alone.epochs, alone.batch_size)
+        assert abs(result.val_loss - alone.val_loss) < 1e-3
+        assert result.batch_seconds is not None and result.batch_seconds >= result.train_seconds
+    assert not np.allclose(losses[:, 0], losses[:, 2])  # another seed: another member
+
+
+def test_nan_member_fails_alone_others_finish_right(task, resident) -> None:
+    members = [Member("x*sigmoid(x)", 3), Member(NAN_EXPR, 3), Member("tanh(x)", 4)]
+    results = train_batch(task, members, data=resident, epochs=2)
+    assert batch_mod.last_timings["batched"] is True
+    assert results[1].status == "failed" and "non-finite" in results[1].error
+    alone_nan = train(task, NAN_EXPR, seed=3, data=resident, epochs=2)
+    assert alone_nan.status == "failed" and results[1].steps == alone_nan.steps
+    for j in (0, 2):
+        alone = train(task, members[j].activation, seed=members[j].seed, data=resident, epochs=2)
+        assert results[j].status == "ok" and results[j].steps == alone.steps
+        assert abs(results[j].val_loss - alone.val_loss) < 1e-3
+        assert abs(results[j].val_accuracy - alone.val_accuracy) <= 2 / len(resident.source.y_val)
+
+
+def test_hurdle_stops_members_individually(task, resident) -> None:
+    members = [Member("tanh(x)", 0), Member("sigmoid(x)", 0), Member("x*sigmoid(x)", 0)]
+    free = train_batch(task, members, data=resident, epochs=3, hurdle=(1, -np.inf))
+    assert all(r.status == "ok" and len(r.partials) == 1 for r in free)
+    at_hurdle = [r.partials[0].fitness for r in free]
+    assert len(set(at_hurdle)) == 3
+    threshold = sorted(at_hurdle)[1]  # the lowest member is below it, the other two are not
+    hurdled = train_batch(task, members, data=resident, epochs=3, hurdle=(1, threshold))
+    lowest = int(np.argmin(at_hurdle))
+    for j, (f, h) in enumerate(zip(free, hurdled)):
+        if j == lowest:
+            assert h.status == "stopped" and h.epochs == 1 and h.fitness == pytest.approx(at_hurdle[j])
+            assert h.steps == f.steps // 3
+        else:
+            assert h.status == "ok" and h.epochs == 3 and h.steps == f.steps
+            assert h.val_loss == pytest.approx(f.val_loss, abs=1e-5)
+    # a member's own threshold replaces the batch's: only the top member passes its own
+    top = int(np.argmax(at_hurdle))
+    own = [Member(m.activation, m.seed, threshold=max(at_hurdle) if j == top else np.inf)
+           for j, m in enumerate(members)]
+    statuses = [r.status for r in train_batch(task, own, data=resident, epochs=3, hurdle=(1, -np.inf))]
+    assert statuses == ["ok" if j == top else "stopped" for j in range(3)]
+
+
+def test_user_task_from_examples_trains_batched() -> None:
+    user = get_task("examples/my_task.py:make_task")
+    rd = prepare_data(user.get_data())
+    members = [Member(e, s) for e in ("x*sigmoid(x)", "tanh(x)") for s in (0, 1)]
+    results = train_batch(user, members, data=rd, epochs=2, record_steps=5)
+    assert batch_mod.last_timings["batched"] is True
+    losses = batch_mod.last_timings["step_losses"].numpy()[:5]
+    for j, (member, result) in enumerate(zip(members, results)):
+        alone = train(user, member.activation, seed=member.seed, data=rd, epochs=2, record_steps=5)
+        np.testing.assert_allclose(losses[:, j], trainer.last_timings["step_losses"].numpy()[:5], atol=1e-4)
+        assert result.status == "ok" and result.val_accuracy == pytest.approx(alone.val_accuracy, abs=0.01)
+
+
+def test_models_of_different_structure_fall_back_to_one_at_a_time(task, resident, caplog) -> None:
+    calls = []
+
+    def growing_model(activation):  # every build is one unit wider: not stackable
+        import keras
+
+        calls.append(1)
+        inputs = keras.Input(shape=(64,))
+        h = keras.layers.Dense(8 + len(calls), activation=activation)(inputs)
+        return keras.Model(inputs, keras.layers.Dense(10)(h))
+
+    odd = Task(name="growing", build_model=growing_model, budget=task.budget, data=task.get_data())
+    results = train_batch(odd, [Member("tanh(x)", 0), Member("relu(x)", 1)], data=resident, epochs=1)
+    assert batch_mod.last_timings["batched"] is False
+    assert "differ in structure" in batch_mod.last_timings["reason"]
+    assert "one at a time" in caplog.text
+    assert [r.status for r in results] == ["ok", "ok"]
+
+
+def test_parametric_members_batch_by_expression(task, resident) -> None:
+    members = [Member("x*sigmoid(1.5*x)", 0), Member("x*sigmoid(1.5*x)", 1), Member("tanh(2*x)", 0)]
+    results = train_batch(task, members, data=resident, epochs=1, parametric=True)
+    assert [r.status for r in results] == ["ok"] * 3
+    alone = train(task, "x*sigmoid(1.5*x)", seed=1, data=resident, epochs=1, parametric=True)
+    assert results[1].val_loss == pytest.approx(alone.val_loss, abs=1e-3)
+    assert results[0].batch_seconds == results[1].batch_seconds  # one program for the two seeds
