@@ -56,9 +56,9 @@ def _readonly_engine(url: URL, where: str) -> Engine:
             raise StoreError(f"no actsearch database at {path}")
         ro = URL.create("sqlite", database=f"file:{path.as_posix()}?mode=ro", query={"uri": "true"})
         return create_engine(ro, connect_args={"timeout": SQLITE_TIMEOUT_S, "check_same_thread": False})
+    options = f"{url.query.get('options', '')} -c default_transaction_read_only=on".strip()
     try:
-        return create_engine(url, pool_pre_ping=True,
-                             connect_args={"options": "-c default_transaction_read_only=on"})
+        return create_engine(url.update_query_dict({"options": options}), pool_pre_ping=True)
     except ImportError as exc:  # pragma: no cover - driver missing
         raise StoreError(f"no driver for {url.drivername} (pip install 'psycopg[binary]')") from exc
 
