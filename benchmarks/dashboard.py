@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/dashboard.py`` (about 2-3 minutes, most of
 it writing the synthetic store); ``--candidates N`` for another size;
-``--no-browser`` to skip the Chromium measurement.
+``--no-browser`` to skip the Chromium measurement; ``--db PATH`` keeps the
+synthetic store there and reuses it on the next run.
 
 A synthetic store is written through the store API (``Store.add_candidate``,
 ``add_evaluation``, ``finish_candidate``, one transaction each, as a search
@@ -86,6 +87,11 @@ def fill(store: Store, name: str, n: int, seed: int) -> tuple[int, int]:
     return run.id, trainings
 
 
+def _points(store: Store, name: str) -> tuple[int, int]:
+    run = store.get_run(name)
+    return run.id, sum(e.fitness is not None for e in store.run_evaluations(run.id))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -129,14 +135,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=10_000)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--db", type=Path, help="keep (and reuse) the synthetic store here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "bench.db"
+        db = args.db or Path(tmp) / "bench.db"
         start = time.perf_counter()
         with Store.open(db) as store:
-            small = fill(store, "small", 100, seed=1)
-            big = fill(store, "big", args.candidates, seed=2)
-        print(f"synthetic store: {args.candidates} + 100 candidates written in {time.perf_counter() - start:.0f} s")
+            if store.get_run("big") is None:
+                small = fill(store, "small", 100, seed=1)
+                big = fill(store, "big", args.candidates, seed=2)
+                print(f"synthetic store: {args.candidates} + 100 candidates written in "
+                      f"{time.perf_counter() - start:.0f} s")
+            else:
+                small, big = (_points(store, name) for name in ("small", "big"))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([sys.executable, "-m", "actsearch", "dashboard", "--db", str(db),

@@ -123,33 +123,42 @@ def budget_of(config: dict[str, Any]) -> int | None:
         return None
 
 
-def run_rows(store: Store) -> list[RunRow]:
-    """Every run, oldest first, with trainings, best candidate and best baseline."""
+def run_rows(store: Store, run_id: int | None = None) -> list[RunRow]:
+    """Every run (or one), oldest first, with trainings, best candidate and best baseline."""
+    def one_run(query, column=Candidate.run_id):  # noqa: ANN001, ANN202
+        return query if run_id is None else query.where(column == run_id)
+
     with _engine(store).connect() as conn:
-        runs = conn.execute(select(Run.id, Run.name, Run.status, Run.task, Run.space, Run.config,
-                                   Run.created_at, Run.finished_at).order_by(Run.created_at, Run.id)).all()
-        trainings = dict(conn.execute(
+        runs = conn.execute(one_run(select(Run.id, Run.name, Run.status, Run.task, Run.space, Run.config,
+                                           Run.created_at, Run.finished_at), Run.id)
+                            .order_by(Run.created_at, Run.id)).all()
+        trainings = dict(conn.execute(one_run(
             select(Candidate.run_id, func.count(Evaluation.id))
             .join(Evaluation, Evaluation.candidate_id == Candidate.id)
-            .where(Evaluation.is_partial == false()).group_by(Candidate.run_id)).all())
-        best: dict[tuple[int, bool], tuple[float, int, str]] = {}
-        for run_id, is_baseline, fitness, cid, expr in conn.execute(
-            select(Candidate.run_id, Candidate.is_baseline, Candidate.fitness, Candidate.id, Candidate.expr)
+            .where(Evaluation.is_partial == false()).group_by(Candidate.run_id))).all())
+        top = one_run(
+            select(Candidate.run_id, Candidate.is_baseline, func.max(Candidate.fitness).label("fitness"))
             .where(Candidate.fitness.is_not(None), Candidate.status == "evaluated")
-            .order_by(Candidate.fitness.desc(), Candidate.id)
+            .group_by(Candidate.run_id, Candidate.is_baseline)).subquery()
+        best: dict[tuple[int, bool], tuple[float, int, str]] = {}
+        for rid, is_baseline, fitness, cid, expr in conn.execute(
+            select(Candidate.run_id, Candidate.is_baseline, Candidate.fitness, Candidate.id, Candidate.expr)
+            .join(top, (top.c.run_id == Candidate.run_id) & (top.c.is_baseline == Candidate.is_baseline)
+                  & (top.c.fitness == Candidate.fitness))
+            .where(Candidate.status == "evaluated").order_by(Candidate.id)
         ):
-            best.setdefault((run_id, bool(is_baseline)), (fitness, cid, expr))
+            best.setdefault((rid, bool(is_baseline)), (fitness, cid, expr))
     rows = []
     for r in runs:
         config = json.loads(r.config)
-        top = best.get((r.id, False))
+        top_row = best.get((r.id, False))
         base = best.get((r.id, True))
         rows.append(RunRow(
             id=r.id, name=r.name, status=r.status, task=r.task, space=r.space,
             strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
             trainings=trainings.get(r.id, 0), budget=budget_of(config),
-            best_fitness=top[0] if top else None, best_id=top[1] if top else None,
-            best_expr=top[2] if top else None, baseline_best=base[0] if base else None,
+            best_fitness=top_row[0] if top_row else None, best_id=top_row[1] if top_row else None,
+            best_expr=top_row[2] if top_row else None, baseline_best=base[0] if base else None,
             created_at=_stamp(r.created_at), finished_at=_stamp(r.finished_at),
         ))
     return rows

@@ -50,7 +50,7 @@ def runs_view(store: Store) -> dict[str, Any]:
 def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     """A run's page; with `after` (an evaluation id) only the newer points are sent."""
     run = store.run(run_id)  # NotFoundError for an unknown id
-    row = next(r for r in queries.run_rows(store) if r.id == run_id)
+    row = queries.run_rows(store, run_id)[0]
     points = queries.run_points(store, run_id)
     best = queries.best_so_far(store, run_id, points)
     leaders = store.leaderboard(run=run.name, k=LEADERBOARD_ROWS)
