@@ -102,7 +102,9 @@ def test_run_page_and_its_data(client, filled):
         finals = store.run_evaluations(ids["demo"])
         counts = store.counts(ids["demo"], baselines=False)
         reasons = Counter(c.reason for c in store.candidates(ids["demo"], "rejected"))
-    assert [p[0] for p in data["points"]] == [e.id for e in finals]
+    assert data["points"]["evaluation"] == [e.id for e in finals]
+    assert data["points"]["fitness"] == [e.fitness for e in finals]
+    assert data["run"]["trainings"] == len(finals) and data["run"]["best_id"] == ids["d"]
     assert data["last"] == finals[-1].id
     assert data["counts"] == counts and data["reasons"] == reasons and len(reasons) == 2
     fitness = [step[1] for step in data["best"]]
@@ -111,7 +113,8 @@ def test_run_page_and_its_data(client, filled):
     assert data["baselines"][0]["expr"] == "max(x, 0)"
     assert data["leaderboard"][0]["candidate_id"] == ids["d"]
     newer = client.get(f"/api/runs/{ids['demo']}?after={finals[-2].id}").json()
-    assert [p[0] for p in newer["points"]] == [finals[-1].id]
+    assert newer["points"]["evaluation"] == [finals[-1].id]
+    assert newer["run"] == data["run"] and newer["best"] == data["best"]
 
 
 def test_candidate_and_compare_views(client, filled):

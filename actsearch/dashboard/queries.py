@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, false, func, inspect, select, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 
-from actsearch.store import Store, StoreError
+from actsearch.store import RunRecord, Store, StoreError
 from actsearch.store import schema
 from actsearch.store.models import Candidate, Evaluation, Run
 
@@ -148,20 +148,32 @@ def run_rows(store: Store, run_id: int | None = None) -> list[RunRow]:
             .where(Candidate.status == "evaluated").order_by(Candidate.id)
         ):
             best.setdefault((rid, bool(is_baseline)), (fitness, cid, expr))
-    rows = []
-    for r in runs:
-        config = json.loads(r.config)
-        top_row = best.get((r.id, False))
-        base = best.get((r.id, True))
-        rows.append(RunRow(
-            id=r.id, name=r.name, status=r.status, task=r.task, space=r.space,
-            strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
-            trainings=trainings.get(r.id, 0), budget=budget_of(config),
-            best_fitness=top_row[0] if top_row else None, best_id=top_row[1] if top_row else None,
-            best_expr=top_row[2] if top_row else None, baseline_best=base[0] if base else None,
-            created_at=_stamp(r.created_at), finished_at=_stamp(r.finished_at),
-        ))
-    return rows
+    return [_run_row(r, json.loads(r.config), trainings.get(r.id, 0), best.get((r.id, False)),
+                     best.get((r.id, True))) for r in runs]
+
+
+def _run_row(run: Any, config: dict[str, Any], trainings: int, top: tuple | None, base: tuple | None) -> RunRow:
+    """`run`: anything with the runs table's columns; `top`/`base`: (fitness, id, expr) or None."""
+    return RunRow(
+        id=run.id, name=run.name, status=run.status, task=run.task, space=run.space,
+        strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
+        trainings=trainings, budget=budget_of(config),
+        best_fitness=top[0] if top else None, best_id=top[1] if top else None,
+        best_expr=top[2] if top else None, baseline_best=base[0] if base else None,
+        created_at=_stamp(run.created_at), finished_at=_stamp(run.finished_at),
+    )
+
+
+def run_row_from_points(run: RunRecord, points: dict[str, list[Any]]) -> RunRow:
+    """The runs-table line of one run, from its points (no further query)."""
+    best: dict[bool, tuple[float, int, str]] = {}
+    for cid, baseline, expr, fitness, status in zip(points["candidate"], points["baseline"], points["expr"],
+                                                    points["candidate_fitness"], points["candidate_status"]):
+        if status == "evaluated" and fitness is not None:
+            key = bool(baseline)
+            if key not in best or fitness > best[key][0] or fitness == best[key][0] and cid < best[key][1]:
+                best[key] = (fitness, cid, expr)
+    return _run_row(run, run.config, len(points["evaluation"]), best.get(False), best.get(True))
 
 
 def _stamp(value: Any) -> str | None:
@@ -171,36 +183,40 @@ def _stamp(value: Any) -> str | None:
 # --------------------------------------------------------------------------- one run
 
 
-def run_points(store: Store, run_id: int, after: int = 0) -> list[list[Any]]:
-    """The run's final evaluations with id > `after`, oldest first, as compact rows:
-    [evaluation id, candidate id, generation, fitness, status, is_baseline, expr]."""
+POINT_COLUMNS = ("evaluation", "candidate", "generation", "fitness", "status", "baseline", "expr",
+                 "candidate_fitness", "candidate_status")
+
+
+def run_points(store: Store, run_id: int, after: int = 0) -> dict[str, list[Any]]:
+    """The run's final evaluations with id > `after`, oldest first, by column (one
+    list per name in POINT_COLUMNS: few Python objects for 10,000 trainings)."""
     query = (
         select(Evaluation.id, Candidate.id, Candidate.generation, Evaluation.fitness, Evaluation.status,
-               Candidate.is_baseline, Candidate.expr)
+               Candidate.is_baseline, Candidate.expr, Candidate.fitness, Candidate.status)
         .join(Candidate, Candidate.id == Evaluation.candidate_id)
         .where(Candidate.run_id == run_id, Evaluation.is_partial == false(), Evaluation.id > after)
         .order_by(Evaluation.id)
     )
     with _engine(store).connect() as conn:
-        return [[e, c, g, f, s, bool(b), x] for e, c, g, f, s, b, x in conn.execute(query)]
+        rows = conn.execute(query).all()
+    columns = list(zip(*rows)) if rows else [()] * len(POINT_COLUMNS)
+    return {name: list(values) for name, values in zip(POINT_COLUMNS, columns)}
 
 
-def best_so_far(store: Store, run_id: int, points: list[list[Any]]) -> list[list[Any]]:
-    """Steps of the best evolved candidate fitness against trainings done, from the
-    run's `points`: [trainings, fitness, candidate id, expr] at each improvement. A
+def best_so_far(points: dict[str, list[Any]]) -> list[list[Any]]:
+    """Steps of the best evolved candidate fitness against trainings done, from all of
+    a run's `points`: [trainings, fitness, candidate id, expr] at each improvement. A
     candidate counts from its last stored training (its fitness is the mean over seeds)."""
-    with _engine(store).connect() as conn:
-        fitness = {
-            cid: (f, expr) for cid, f, expr in conn.execute(
-                select(Candidate.id, Candidate.fitness, Candidate.expr).where(
-                    Candidate.run_id == run_id, Candidate.is_baseline == false(),
-                    Candidate.status == "evaluated", Candidate.fitness.is_not(None)))
-        }
-    last = {point[1]: done for done, point in enumerate(points, start=1)}
+    candidates = points["candidate"]
+    last = {cid: done for done, cid in enumerate(candidates, start=1)}
     steps: list[list[Any]] = []
-    for done, cid in sorted((done, cid) for cid, done in last.items()):
-        if cid in fitness and (not steps or fitness[cid][0] > steps[-1][1]):
-            steps.append([done, fitness[cid][0], cid, fitness[cid][1]])
+    for done, (cid, baseline, fitness, status) in enumerate(
+        zip(candidates, points["baseline"], points["candidate_fitness"], points["candidate_status"]), start=1
+    ):
+        if last[cid] != done or baseline or status != "evaluated" or fitness is None:
+            continue
+        if not steps or fitness > steps[-1][1]:
+            steps.append([done, fitness, cid, points["expr"][done - 1]])
     return steps
 
 

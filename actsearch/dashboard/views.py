@@ -6,6 +6,7 @@ templates and scripts; only the links and the polling differ.
 
 from __future__ import annotations
 
+import bisect
 import math
 import shlex
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ CURVE_POINTS = 201
 REFERENCES = {"relu": DEFAULT_BASELINES[0], "Swish": DEFAULT_BASELINES[1],
               "GELU": DEFAULT_BASELINES[2], "tanh": DEFAULT_BASELINES[3]}
 LEADERBOARD_ROWS = 25
+POINT_FIELDS = ("evaluation", "candidate", "generation", "fitness", "baseline", "expr")
 
 
 def clean(value: Any) -> Any:
@@ -50,22 +52,25 @@ def runs_view(store: Store) -> dict[str, Any]:
 def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     """A run's page; with `after` (an evaluation id) only the newer points are sent."""
     run = store.run(run_id)  # NotFoundError for an unknown id
-    row = queries.run_rows(store, run_id)[0]
     points = queries.run_points(store, run_id)
-    best = queries.best_so_far(store, run_id, points)
+    row = queries.run_row_from_points(run, points)
+    evaluations = points["evaluation"]
     leaders = store.leaderboard(run=run.name, k=LEADERBOARD_ROWS)
-    return clean({
+    view = clean({
         "view": "run",
         "run": {**asdict(row), "seed": run.seed, "notes": run.notes},
         "counts": store.counts(run_id, baselines=False),
         "reasons": queries.rejection_reasons(store, run_id),
         "baselines": queries.baselines(store, run_id),
-        "best": best,
-        "points": [p for p in points if p[0] > after],
+        "best": queries.best_so_far(points),
         "after": after,
-        "last": points[-1][0] if points else after,
+        "last": evaluations[-1] if evaluations else after,
         "leaderboard": [asdict(r) for r in leaders],
     })
+    # The bulk of the page, by column; stored values are never NaN (the store writes NULL).
+    start = bisect.bisect_right(evaluations, after)
+    view["points"] = {name: points[name][start:] for name in POINT_FIELDS}
+    return view
 
 
 # --------------------------------------------------------------------------- candidates
