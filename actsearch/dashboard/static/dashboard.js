@@ -6,6 +6,9 @@
   "use strict";
   const LIVE = document.body.dataset.mode === "live";
   const POLL_MS = 2000;
+  // Above this many trainings the scatter is drawn with WebGL: one SVG node per point
+  // costs ~0.1 ms each, too slow for a 10,000-candidate run (benchmarks/dashboard.py).
+  const WEBGL_FROM = 3000;
   const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
   const REF_COLORS = { relu: "#9e9e9e", Swish: "#b0855a", GELU: "#6a9fb5", tanh: "#a58db8" };
   const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
@@ -63,7 +66,7 @@
       yaxis: { title: { text: yTitle }, zeroline: false, gridcolor: "#eceff3" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff",
       font: { family: "system-ui, -apple-system, Segoe UI, sans-serif", size: 12, color: "#2b2f36" },
-      legend: { orientation: "h", y: -0.16, yanchor: "top" }, hovermode: "closest", height: 340,
+      legend: { orientation: "h", y: -0.24, yanchor: "top" }, hovermode: "closest", height: 350,
     }, extra || {});
   }
 
@@ -169,7 +172,7 @@
     function drawPoints() {
       const [evolved, base] = pointTraces(state.points);
       Plotly.react(pointsDiv, [
-        Object.assign(evolved, { name: "candidates", mode: "markers", type: "scatter",
+        Object.assign(evolved, { name: "candidates", mode: "markers", type: evolved.x.length > WEBGL_FROM ? "scattergl" : "scatter",
           // rgba rather than marker.opacity: cheaper per point
           marker: { size: 6, color: "rgba(31, 119, 180, 0.55)" }, hovertemplate: "%{y:.4f}<br>%{text}<extra></extra>" }),
         Object.assign(base, { name: "baselines", mode: "markers", type: "scatter",
@@ -258,7 +261,8 @@
   function curveLayout(yTitle, extra) {
     return layout("", yTitle, Object.assign({ yaxis: { title: { text: yTitle }, range: [-3, 5], gridcolor: "#eceff3",
       zeroline: true, zerolinecolor: "#c9ced6" }, xaxis: { range: [-5, 5], gridcolor: "#eceff3",
-      zeroline: true, zerolinecolor: "#c9ced6" }, margin: { l: 56, r: 16, t: 10, b: 30 } }, extra || {}));
+      zeroline: true, zerolinecolor: "#c9ced6" }, margin: { l: 56, r: 16, t: 10, b: 30 },
+      legend: { orientation: "h", y: -0.1, yanchor: "top" } }, extra || {}));
   }
 
   function derivativeLayout(height) {
