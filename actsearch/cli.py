@@ -346,10 +346,10 @@ def _write_html_report(db: str, run: str | None, path: Path) -> Path:
 def dashboard(
     db: DbOption = DEFAULT_DB,
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080,
 ) -> None:
     """Serve a live, read-only web page on the store: runs, a run, a candidate, compare."""
-    from actsearch.dashboard.app import serve
+    from actsearch.dashboard.app import exposure_warning, serve
     from actsearch.dashboard.queries import open_readonly
     from actsearch.store import StoreError
 
@@ -357,11 +357,11 @@ def dashboard(
         store = open_readonly(db)
     except StoreError as err:
         fail(str(err))
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        err_console.print(f"[bold yellow]warning:[/] listening on {host}: the dashboard has no authentication; "
-                          "anyone who can reach this port can read the results", highlight=False)
+    warning = exposure_warning(host)
+    if warning:
+        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     console.print(f"actsearch dashboard on http://{host}:{port}/  (read-only, {store.where}; Ctrl-C stops)",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     serve(store, host, port)
 
 

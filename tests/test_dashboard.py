@@ -12,7 +12,7 @@ from conftest_store import db, populate, result  # noqa: F401  (db is a fixture)
 from starlette.testclient import TestClient
 
 from actsearch.dashboard import views
-from actsearch.dashboard.app import create_app
+from actsearch.dashboard.app import create_app, exposure_warning
 from actsearch.dashboard.queries import open_readonly
 from actsearch.store import Store, StoreError
 
@@ -160,3 +160,9 @@ def test_html_report_is_one_self_contained_file(filled, tmp_path):
     assert f'id="run-{ids["demo"]}"' in only.read_text() and f'id="run-{ids["other"]}"' not in only.read_text()
     missing = run_cli("report", "--html", "--run", "nope", "-o", str(only), "--db", str(path))
     assert missing.returncode == 2 and "no run named 'nope'" in missing.stderr
+
+
+def test_only_loopback_is_served_without_a_warning():
+    assert exposure_warning("127.0.0.1") is None and exposure_warning("localhost") is None
+    assert "no authentication" in exposure_warning("0.0.0.0")
+    assert "no authentication" in exposure_warning("192.168.1.5")

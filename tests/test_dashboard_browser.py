@@ -220,7 +220,7 @@ def test_search_and_dashboard_on_one_file_results_appear_live(browser, server, s
     page.goto(server)
     page.wait_for_selector(".runs-table tbody tr:nth-child(2)")
     _shot(page, "runs", tmp_path)
-    others = page.evaluate("fetch('/api/runs/' + document.querySelectorAll('.runs-table tbody tr a')[2]"
+    others = page.evaluate("fetch('/api/runs/' + document.querySelector('.runs-table tbody tr a')"
                            ".getAttribute('href').split('/').pop()).then(r => r.json())"
                            ".then(d => d.leaderboard.filter(r => !r.is_baseline).map(r => r.candidate_id))")
     page.goto(f"{server}/compare?ids={','.join(ids + [str(i) for i in others[1:3]])}")

@@ -90,6 +90,17 @@ def _int(text: str | None) -> int:
     return int(text) if text and text.isdigit() else 0
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell a user who serves the page beyond this machine (None on loopback)."""
+    if host in LOOPBACK:
+        return None
+    return (f"listening on {host}: the dashboard has no authentication; anyone who can reach "
+            "this port can read every result in the store")
+
+
 def serve(store: Store, host: str, port: int) -> None:
     """Serve until interrupted (uvicorn, one process)."""
     import uvicorn

@@ -10,7 +10,7 @@ import bisect
 import math
 import shlex
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,9 @@ def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     row = queries.run_row_from_points(run, points)
     evaluations = points["evaluation"]
     leaders = store.leaderboard(run=run.name, k=LEADERBOARD_ROWS)
+    top = next((r for r in leaders if not r.is_baseline), None)
+    if top is not None:  # on ties, the leaderboard's order (simpler first) decides
+        row = replace(row, best_fitness=top.fitness, best_id=top.candidate_id, best_expr=top.expr)
     view = clean({
         "view": "run",
         "run": {**asdict(row), "seed": run.seed, "notes": run.notes},

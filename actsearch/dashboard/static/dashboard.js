@@ -228,6 +228,7 @@
       const checked = new Set([...section.querySelectorAll(".pick:checked")].map((b) => b.value));
       drawLeaderboard(d);
       section.querySelectorAll(".pick").forEach((b) => { b.checked = checked.has(b.value); });
+      section.querySelector(".finished").textContent = d.run.finished_at ? ` · finished ${d.run.finished_at}` : "";
       const badge = section.querySelector("h1 .badge");
       badge.textContent = d.run.status;
       badge.className = `badge status-${d.run.status}`;
