@@ -72,13 +72,18 @@ def test_foreign_missing_and_newer_databases_are_refused_with_one_line(tmp_path)
     Store.open(newer).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("update alembic_version set version_num = '9999'")
-    for path, message in ((foreign, "not an actsearch database"), (newer, "newer actsearch"),
-                          (tmp_path / "missing.db", "no actsearch database")):
-        for args in (["dashboard", "--db", str(path), "--port", "1"],
-                     ["report", "--html", "-o", str(tmp_path / "r.html"), "--db", str(path)]):
-            proc = run_cli(*args, timeout=120)
-            assert proc.returncode == 2, proc.stderr
-            assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    cases = ((foreign, "not an actsearch database"), (newer, "newer actsearch"),
+             (tmp_path / "missing.db", "no actsearch database"))
+    for path, message in cases:
+        with pytest.raises(StoreError, match=message):
+            open_readonly(path)
+    # The commands end in that one line and exit code 2, before serving or writing anything.
+    for args, message in ((["dashboard", "--db", str(foreign), "--port", "1"], "not an actsearch database"),
+                          (["report", "--html", "-o", str(tmp_path / "r.html"), "--db", str(newer)],
+                           "newer actsearch")):
+        proc = run_cli(*args, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "missing.db").exists() and not (tmp_path / "r.html").exists()
 
 

@@ -83,12 +83,18 @@
     if (!LIVE || !url) return;
     const state = document.querySelector(".live-state");
     let busy = false;
+    let previous = null;
     setInterval(async () => {
       if (busy || document.hidden) return;
       busy = true;
       try {
         const response = await fetch(typeof url === "function" ? url() : url, { cache: "no-store" });
-        if (response.ok) { apply(await response.json()); if (state) state.textContent = "live"; }
+        if (response.ok) {
+          const text = await response.text();
+          if (text !== previous) apply(JSON.parse(text));  // nothing new: leave the page alone
+          previous = text;
+          if (state) state.textContent = "live";
+        }
       } catch (err) {
         if (state) state.textContent = "disconnected";
       } finally {
