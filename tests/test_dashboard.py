@@ -110,6 +110,9 @@ def test_run_page_and_its_data(client, filled):
     assert data["points"]["evaluation"] == [e.id for e in finals]
     assert data["points"]["fitness"] == [e.fitness for e in finals]
     assert data["run"]["trainings"] == len(finals) and data["run"]["best_id"] == ids["d"]
+    assert data["run"]["proposals"] == sum(counts.values()) and data["run"]["planned"] is None
+    listed = next(r for r in client.get("/api/runs").json()["runs"] if r["id"] == ids["demo"])
+    assert listed == {k: v for k, v in data["run"].items() if k not in ("seed", "notes")}
     assert data["last"] == finals[-1].id
     assert data["counts"] == counts and data["reasons"] == reasons and len(reasons) == 2
     fitness = [step[1] for step in data["best"]]

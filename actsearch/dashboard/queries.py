@@ -100,7 +100,9 @@ class RunRow:
     space: str
     strategy: str
     trainings: int
-    budget: int | None
+    budget: int | None  # trainings, when the space sets a budget in trainings
+    proposals: int  # evolved candidates proposed so far (baselines not counted)
+    planned: int | None  # proposals: population x generations
     best_fitness: float | None
     best_id: int | None
     best_expr: str | None
@@ -110,15 +112,17 @@ class RunRow:
 
 
 def budget_of(config: dict[str, Any]) -> int | None:
-    """Trainings a run may spend, from its stored config (None when unknown)."""
-    space = config.get("space") or {}
-    budget = space.get("budget") or {}
-    if isinstance(budget.get("trainings"), int):
-        return budget["trainings"]
-    evolution = space.get("evolution") or {}
+    """Trainings a run may spend (`budget.trainings` in its stored space), else None."""
+    budget = (config.get("space") or {}).get("budget") or {}
+    value = budget.get("trainings")
+    return value if isinstance(value, int) else None
+
+
+def planned_proposals(config: dict[str, Any]) -> int | None:
+    """population x generations of a run's space, when it has both (else None)."""
+    evolution = (config.get("space") or {}).get("evolution") or {}
     try:
-        seeds = int(budget.get("seeds_per_candidate") or 1)
-        return int(evolution["population"]) * int(evolution["generations"]) * seeds
+        return int(evolution["population"]) * int(evolution["generations"])
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -136,6 +140,9 @@ def run_rows(store: Store, run_id: int | None = None) -> list[RunRow]:
             select(Candidate.run_id, func.count(Evaluation.id))
             .join(Evaluation, Evaluation.candidate_id == Candidate.id)
             .where(Evaluation.is_partial == false()).group_by(Candidate.run_id))).all())
+        proposals = dict(conn.execute(one_run(
+            select(Candidate.run_id, func.count()).where(Candidate.is_baseline == false())
+            .group_by(Candidate.run_id))).all())
         top = one_run(
             select(Candidate.run_id, Candidate.is_baseline, func.max(Candidate.fitness).label("fitness"))
             .where(Candidate.fitness.is_not(None), Candidate.status == "evaluated")
@@ -148,24 +155,25 @@ def run_rows(store: Store, run_id: int | None = None) -> list[RunRow]:
             .where(Candidate.status == "evaluated").order_by(Candidate.id)
         ):
             best.setdefault((rid, bool(is_baseline)), (fitness, cid, expr))
-    return [_run_row(r, json.loads(r.config), trainings.get(r.id, 0), best.get((r.id, False)),
-                     best.get((r.id, True))) for r in runs]
+    return [_run_row(r, json.loads(r.config), trainings.get(r.id, 0), proposals.get(r.id, 0),
+                     best.get((r.id, False)), best.get((r.id, True))) for r in runs]
 
 
-def _run_row(run: Any, config: dict[str, Any], trainings: int, top: tuple | None, base: tuple | None) -> RunRow:
+def _run_row(run: Any, config: dict[str, Any], trainings: int, proposals: int, top: tuple | None,
+             base: tuple | None) -> RunRow:
     """`run`: anything with the runs table's columns; `top`/`base`: (fitness, id, expr) or None."""
     return RunRow(
         id=run.id, name=run.name, status=run.status, task=run.task, space=run.space,
         strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
-        trainings=trainings, budget=budget_of(config),
+        trainings=trainings, budget=budget_of(config), proposals=proposals, planned=planned_proposals(config),
         best_fitness=top[0] if top else None, best_id=top[1] if top else None,
         best_expr=top[2] if top else None, baseline_best=base[0] if base else None,
         created_at=_stamp(run.created_at), finished_at=_stamp(run.finished_at),
     )
 
 
-def run_row_from_points(run: RunRecord, points: dict[str, list[Any]]) -> RunRow:
-    """The runs-table line of one run, from its points (no further query)."""
+def run_row_from_points(run: RunRecord, points: dict[str, list[Any]], proposals: int) -> RunRow:
+    """The runs-table line of one run, from its points and proposal count (no further query)."""
     best: dict[bool, tuple[float, int, str]] = {}
     for cid, baseline, expr, fitness, status in zip(points["candidate"], points["baseline"], points["expr"],
                                                     points["candidate_fitness"], points["candidate_status"]):
@@ -173,7 +181,7 @@ def run_row_from_points(run: RunRecord, points: dict[str, list[Any]]) -> RunRow:
             key = bool(baseline)
             if key not in best or fitness > best[key][0] or fitness == best[key][0] and cid < best[key][1]:
                 best[key] = (fitness, cid, expr)
-    return _run_row(run, run.config, len(points["evaluation"]), best.get(False), best.get(True))
+    return _run_row(run, run.config, len(points["evaluation"]), proposals, best.get(False), best.get(True))
 
 
 def _stamp(value: Any) -> str | None:

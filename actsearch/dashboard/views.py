@@ -53,7 +53,8 @@ def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     """A run's page; with `after` (an evaluation id) only the newer points are sent."""
     run = store.run(run_id)  # NotFoundError for an unknown id
     points = queries.run_points(store, run_id)
-    row = queries.run_row_from_points(run, points)
+    counts = store.counts(run_id, baselines=False)
+    row = queries.run_row_from_points(run, points, sum(counts.values()))
     evaluations = points["evaluation"]
     leaders = store.leaderboard(run=run.name, k=LEADERBOARD_ROWS)
     top = next((r for r in leaders if not r.is_baseline), None)
@@ -62,7 +63,7 @@ def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     view = clean({
         "view": "run",
         "run": {**asdict(row), "seed": run.seed, "notes": run.notes},
-        "counts": store.counts(run_id, baselines=False),
+        "counts": counts,
         "reasons": queries.rejection_reasons(store, run_id),
         "baselines": queries.baselines(store, run_id),
         "best": queries.best_so_far(points),

@@ -111,6 +111,7 @@
       ["run", (r) => link("run", r.id, r.name)],
       ["status", (r) => el("span", { cls: `badge status-${r.status}`, text: r.status })],
       ["task", (r) => r.task], ["space", (r) => r.space], ["strategy", (r) => r.strategy],
+      ["proposals", (r) => r.planned ? `${r.proposals} / ${r.planned}` : String(r.proposals), "num"],
       ["trainings", (r) => r.budget ? `${r.trainings} / ${r.budget}` : String(r.trainings), "num"],
       ["best", (r) => r.best_id == null ? "–" : link("candidate", r.best_id, fmt(r.best_fitness)), "num"],
       ["best activation", (r) => el("code", { text: r.best_expr || "–" })],
@@ -191,14 +192,14 @@
 
     function drawCards(d) {
       const c = d.counts;
-      const proposals = Object.values(c).reduce((a, b) => a + b, 0);
       const reasons = Object.entries(d.reasons).map(([r, n]) => `${n} ${r}`).join(", ");
       const card = (label, value, note) => el("div", { cls: "card" }, [
         el("div", { cls: "card-value", text: value }), el("div", { cls: "card-label", text: label }),
         note ? el("div", { cls: "card-note", text: note }) : null]);
       section.querySelector(".cards").replaceChildren(
         card("trainings", d.run.budget ? `${d.run.trainings} / ${d.run.budget}` : String(d.run.trainings)),
-        card("proposals", String(proposals)),
+        card("proposals", d.run.planned ? `${d.run.proposals} / ${d.run.planned}` : String(d.run.proposals),
+          d.run.planned ? "of population × generations" : ""),
         card("trained", String(c.evaluated)),
         card("duplicates (not retrained)", String(c.duplicate)),
         card("rejected by screening", String(c.rejected), reasons),
