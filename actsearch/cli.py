@@ -338,14 +338,55 @@ def _write_export(expr: str, path: Path, parametric: bool) -> None:
 
 @app.command()
 def report(
-    run: Annotated[str, typer.Option("--run", help="The run to plot.")],
+    run: Annotated[str | None, typer.Option("--run", help="The run to plot (--html: default every run).")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Figure file (.png/.svg/.pdf).")] = None,
+    html: Annotated[bool, typer.Option("--html", help="Write the dashboard's views as one offline HTML file.")] = False,
     db: DbOption = DEFAULT_DB,
     out: OutOption = None,
 ) -> None:
     """Plot a run: fitness by generation against the baselines, and the best shapes."""
-    path = _write_report(db, run, output or files_dir(db, out) / "reports" / f"{run}.png")
+    if html:
+        path = _write_html_report(db, run, output or files_dir(db, out) / "reports" / f"{run or 'actsearch'}.html")
+    elif run is None:
+        fail("give --run NAME (or --html for every run)")
+    else:
+        path = _write_report(db, run, output or files_dir(db, out) / "reports" / f"{run}.png")
     console.print(f"wrote {path}")
+
+
+def _write_html_report(db: str, run: str | None, path: Path) -> Path:
+    from actsearch.dashboard.queries import open_readonly
+    from actsearch.dashboard.report import write_html_report
+    from actsearch.store import StoreError
+
+    try:
+        store = open_readonly(db)
+        return write_html_report(store, path, run)
+    except (StoreError, ValueError) as err:
+        fail(str(err))
+
+
+@app.command()
+def dashboard(
+    db: DbOption = DEFAULT_DB,
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080,
+) -> None:
+    """Serve a live, read-only web page on the store: runs, a run, a candidate, compare."""
+    from actsearch.dashboard.app import exposure_warning, serve
+    from actsearch.dashboard.queries import open_readonly
+    from actsearch.store import StoreError
+
+    try:
+        store = open_readonly(db)
+    except StoreError as err:
+        fail(str(err))
+    warning = exposure_warning(host)
+    if warning:
+        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    console.print(f"actsearch dashboard on http://{host}:{port}/  (read-only, {store.where}; Ctrl-C stops)",
+                  highlight=False, soft_wrap=True)
+    serve(store, host, port)
 
 
 def _write_report(db: str, run: str, path: Path) -> Path:

@@ -1,0 +1,165 @@
+"""View models: what each page shows, as plain JSON-ready dicts.
+
+The live server and the HTML report render the same dicts with the same
+templates and scripts; only the links and the polling differ.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import shlex
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+
+from actsearch.dashboard import queries
+from actsearch.expr import Activation, ParseError
+from actsearch.spaces import DEFAULT_BASELINES
+from actsearch.store import CandidateRecord, Store
+
+CURVE_RANGE = (-5.0, 5.0)
+CURVE_POINTS = 201
+REFERENCES = {"relu": DEFAULT_BASELINES[0], "Swish": DEFAULT_BASELINES[1],
+              "GELU": DEFAULT_BASELINES[2], "tanh": DEFAULT_BASELINES[3]}
+LEADERBOARD_ROWS = 25
+POINT_FIELDS = ("evaluation", "candidate", "generation", "fitness", "baseline", "expr")
+
+
+def clean(value: Any) -> Any:
+    """NaN and infinities -> None, recursively (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def runs_view(store: Store) -> dict[str, Any]:
+    return {"view": "runs", "runs": [asdict(r) for r in queries.run_rows(store)]}
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
+    """A run's page; with `after` (an evaluation id) only the newer points are sent."""
+    run = store.run(run_id)  # NotFoundError for an unknown id
+    points = queries.run_points(store, run_id)
+    counts = store.counts(run_id, baselines=False)
+    row = queries.run_row_from_points(run, points, sum(counts.values()))
+    evaluations = points["evaluation"]
+    leaders = store.leaderboard(run=run.name, k=LEADERBOARD_ROWS)
+    top = next((r for r in leaders if not r.is_baseline), None)
+    if top is not None:  # on ties, the leaderboard's order (simpler first) decides
+        row = replace(row, best_fitness=top.fitness, best_id=top.candidate_id, best_expr=top.expr)
+    view = clean({
+        "view": "run",
+        "run": {**asdict(row), "seed": run.seed, "notes": run.notes},
+        "counts": counts,
+        "reasons": queries.rejection_reasons(store, run_id),
+        "baselines": queries.baselines(store, run_id),
+        "best": queries.best_so_far(points),
+        "after": after,
+        "last": evaluations[-1] if evaluations else after,
+        "leaderboard": [asdict(r) for r in leaders],
+    })
+    # The bulk of the page, by column; stored values are never NaN (the store writes NULL).
+    start = bisect.bisect_right(evaluations, after)
+    view["points"] = {name: points[name][start:] for name in POINT_FIELDS}
+    return view
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def curve(expr: str, xs: np.ndarray) -> dict[str, list[float | None]]:
+    """Values and numerical derivative of an activation on `xs` (None where not finite)."""
+    with np.errstate(all="ignore"):
+        y = np.asarray(Activation.parse(expr).numpy(xs), dtype=float) * np.ones_like(xs)
+        dy = np.gradient(y, xs)
+    return {"y": _finite(y), "dy": _finite(dy)}
+
+
+def _finite(values: np.ndarray) -> list[float | None]:
+    return [round(float(v), 6) if math.isfinite(v) else None for v in values]
+
+
+def references(xs: np.ndarray) -> dict[str, Any]:
+    return {name: curve(expr, xs) for name, expr in REFERENCES.items()}
+
+
+def _latex(expr: str) -> str | None:
+    try:
+        return Activation.parse(expr).latex()
+    except (ParseError, ValueError, RecursionError):
+        return None
+
+
+def export_command(candidate: CandidateRecord) -> str:
+    return f"actsearch export --expr {shlex.quote(candidate.expr)} -o activation_{candidate.id}.py"
+
+
+def _brief(c: CandidateRecord) -> dict[str, Any]:
+    return {"id": c.id, "expr": c.expr, "generation": c.generation, "origin": c.origin,
+            "parents": list(c.parents), "status": c.status, "fitness": c.fitness,
+            "is_baseline": c.is_baseline}
+
+
+def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
+    candidate = store.candidate(candidate_id)  # NotFoundError for an unknown id
+    run = store.run(candidate.run_id)
+    xs = np.linspace(*CURVE_RANGE, CURVE_POINTS)
+    evaluations = store.evaluations(candidate_id)
+    finals = [e for e in evaluations if not e.is_partial]
+    partials = [e for e in evaluations if e.is_partial]
+    return clean({
+        "view": "candidate",
+        "candidate": {**_brief(candidate), "run_id": run.id, "run": run.name, "task": run.task,
+                      "fingerprint": candidate.fingerprint, "complexity": candidate.complexity,
+                      "reason": candidate.reason, "equivalent_to": candidate.equivalent_to,
+                      "fitness_std": candidate.fitness_std, "genotype": candidate.genotype,
+                      "latex": _latex(candidate.expr)},
+        "x": _finite(xs),
+        "curve": curve(candidate.expr, xs),
+        "references": references(xs),
+        "lineage": [_brief(a) for a in store.lineage(candidate_id)],
+        "evaluations": [_evaluation(e) for e in finals],
+        "partials": [_evaluation(e) for e in partials],
+        "export": export_command(candidate),
+    })
+
+
+def _evaluation(e: Any) -> dict[str, Any]:
+    return {"id": e.id, "task": e.task, "seed": e.seed, "budget": e.budget, "status": e.status,
+            "fitness": e.fitness, "val_accuracy": e.val_accuracy, "val_loss": e.val_loss,
+            "seconds": e.train_seconds, "epochs": e.epochs, "worker": e.worker, "error": e.error,
+            "partial_of": e.partial_of}
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def compare_view(store: Store, ids: Iterable[int]) -> dict[str, Any]:
+    """Several candidates (any runs) side by side: curves, derivatives, fitness."""
+    xs = np.linspace(*CURVE_RANGE, CURVE_POINTS)
+    names = {r.id: r.name for r in queries.run_rows(store)}
+    rows = []
+    for candidate_id in dict.fromkeys(ids):
+        c = store.candidate(candidate_id)  # NotFoundError for an unknown id
+        rows.append({**_brief(c), "run_id": c.run_id, "run": names.get(c.run_id, str(c.run_id)),
+                     "fitness_std": c.fitness_std, "complexity": c.complexity, **curve(c.expr, xs)})
+    return clean({"view": "compare", "x": _finite(xs), "candidates": rows, "references": references(xs)})
+
+
+def parse_ids(text: str | None) -> list[int]:
+    """'3, 17 42' -> [3, 17, 42]; anything not a number is ignored."""
+    parts = (text or "").replace(",", " ").split()
+    return [int(p) for p in parts if p.isdigit()][:20]
