@@ -226,8 +226,9 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
         "include_dashboard": False, "logging_level": logging.WARNING,
         "log_to_driver": bool(os.environ.get("ACTSEARCH_RAY_LOGS")),
     }
-    if address:
-        options["address"] = address
+    # Without --address, always a new local Ray: never silently join a cluster that
+    # someone started on this machine with `ray start` (Ray's default would).
+    options["address"] = address or "local"
     # A new local cluster uses token authentication by default and says so at
     # every start; the protection stays, the notice is not shown.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
