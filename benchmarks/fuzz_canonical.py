@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     print(f"seed {seed}, {args.trees} trees, limit {args.limit:g} s, "
-          f"algebra deadline {bounded.ALGEBRA_SECONDS:g} s", flush=True)
+          f"algebra deadline {bounded.ALGEBRA_SECONDS:g} s CPU / {bounded.WALL_SECONDS:g} s wall", flush=True)
     result = fuzz(seed, args.trees, args.limit, progress=max(1, args.trees // 20))
     print(f"trees {result.trees}  wall {result.seconds:.0f} s  slowest {result.slowest:.3f} s "
           f"({result.slowest_tree})")

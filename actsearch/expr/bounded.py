@@ -7,7 +7,8 @@ signals only reach the main thread, so neither bounds sympy in the calling proce
 (a web-server thread, a Ray worker). So sympy runs in helper processes: each calling
 process keeps idle helpers (started on first use: one working, one warm spare, and
 one more per thread that needs one at the same time). A task that overruns
-`ALGEBRA_SECONDS` is interrupted (SIGUSR1 -> an exception in the helper's main
+`ALGEBRA_SECONDS` of CPU (the helper's own timer) or `WALL_SECONDS` (the caller's
+SIGUSR1) is interrupted (the signal raises an exception in the helper's main
 thread, which stops any Python code); a helper that does not answer within
 `INTERRUPT_GRACE` (stuck in C) is killed. Either way the call raises `AlgebraTimeout`
 and the caller falls back to a form that needs no sympy. Only a process's first helper
@@ -35,8 +36,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-ALGEBRA_SECONDS = 0.5  # sympy usually needs milliseconds; past this the cheap form is used, so
-# that parsing, canonicalising or LaTeX of anything takes well under 1 s (once a helper is up)
+ALGEBRA_SECONDS = 0.5  # CPU seconds of sympy per task (it usually needs milliseconds); past
+# this the cheap form is used. CPU time, so that a loaded machine changes few verdicts.
+WALL_SECONDS = 0.8  # and the wall-clock cap of a task, which keeps every operation under about 1 s
 STARTUP_SECONDS = 60.0  # a new helper imports sympy and numpy (about 1 s; more on a loaded machine)
 INTERRUPT_GRACE = 0.25  # after the interrupt, the time a helper has to answer before it is killed
 SPARE_HELPERS = 1  # a warm helper in reserve, so a call after a timeout waits for no start
@@ -88,7 +90,7 @@ class _Helper:
             self.ready = True
         return self.ready
 
-    def call(self, task: str, args: tuple, seconds: float) -> Any:
+    def call(self, task: str, args: tuple, seconds: float, wall: float) -> Any:
         global _warm
         if not self.is_ready(seconds if _warm else STARTUP_SECONDS):
             if _warm:  # a replacement still starting: not worth more than the task's own time
@@ -96,8 +98,8 @@ class _Helper:
             self.broken = True
             raise AlgebraError(f"the algebra helper did not start within {STARTUP_SECONDS:g} s")
         _warm = True
-        self.outbox.send((task, args))
-        if not self.inbox.poll(seconds):
+        self.outbox.send((task, args, seconds))
+        if not self.inbox.poll(wall):
             self.process.send_signal(signal.SIGUSR1)
             if not self.inbox.poll(INTERRUPT_GRACE):
                 self.broken = True  # stuck in a C call: only killing it helps
@@ -148,15 +150,15 @@ def _give_back(helper: _Helper) -> None:
     helper.stop()
 
 
-def run(task: str, *args: Any, seconds: float = ALGEBRA_SECONDS) -> Any:
+def run(task: str, *args: Any, seconds: float = ALGEBRA_SECONDS, wall: float = WALL_SECONDS) -> Any:
     """Run one `_TASKS` task in a helper process; raises `AlgebraError` (`AlgebraTimeout`
-    when it overran) rather than take much longer than `seconds` once a helper is up."""
+    when it overran `seconds` of CPU or `wall` seconds) once a helper is up."""
     try:
         helper = _take()
     except OSError as error:  # no subprocesses here (sandbox, odd embedding)
         raise AlgebraError(f"cannot start the algebra helper: {error}") from error
     try:
-        return helper.call(task, args, seconds)
+        return helper.call(task, args, seconds, wall)
     except AlgebraError as error:
         counts["killed" if helper.broken and isinstance(error, AlgebraTimeout) else
                "timeout" if isinstance(error, AlgebraTimeout) else "error"] += 1
@@ -193,7 +195,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 class _Interrupted(BaseException):
-    """Raised in the helper's main thread by SIGUSR1: the caller gave up on the task."""
+    """Raised in the helper's main thread by its CPU timer or by SIGUSR1 (the caller gave up)."""
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -202,7 +204,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def serve(inbox_fd: str, outbox_fd: str, parent: str) -> None:
     """Helper main loop: one reply per (task, args) message until the parent closes the pipe.
-    SIGUSR1 is blocked except while a task runs, so it can only interrupt a task."""
+    The interrupting signals are blocked except while a task runs, so they only stop a task."""
     _die_with_parent(int(parent))
     inbox = Connection(int(inbox_fd), writable=False)
     outbox = Connection(int(outbox_fd), readable=False)
@@ -210,22 +212,25 @@ def serve(inbox_fd: str, outbox_fd: str, parent: str) -> None:
     for name, target in _TASKS.items():
         module, function = target.split(":")
         tasks[name] = getattr(import_module(module), function)
-    usr1 = {signal.SIGUSR1}
+    usr1 = {signal.SIGUSR1, signal.SIGVTALRM}  # the caller's interrupt, the CPU-time timer
     signal.pthread_sigmask(signal.SIG_BLOCK, usr1)
-    signal.signal(signal.SIGUSR1, _interrupt)
+    for number in usr1:
+        signal.signal(number, _interrupt)
     outbox.send("ready")
     while True:
         try:
-            task, args = inbox.recv()
+            task, args, cpu_seconds = inbox.recv()
         except EOFError:
             return
-        if signal.SIGUSR1 in signal.sigpending():
-            signal.sigwait(usr1)  # a late interrupt meant for the previous task
+        for late in usr1 & signal.sigpending():  # meant for the previous task
+            signal.sigwait({late})
         try:
+            signal.setitimer(signal.ITIMER_VIRTUAL, cpu_seconds)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, usr1)
             try:
                 reply = (True, tasks[task](*args))
             finally:
+                signal.setitimer(signal.ITIMER_VIRTUAL, 0)
                 signal.pthread_sigmask(signal.SIG_BLOCK, usr1)  # runs a pending handler first
         except _Interrupted:
             reply = (False, _INTERRUPTED)
