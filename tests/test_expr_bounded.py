@@ -150,3 +150,20 @@ def test_the_helpers_cpu_timer_interrupts_before_the_wall_clock_cap():
         bounded.run("canonical", tree, seconds=0.05, wall=30)
     assert time.perf_counter() - start < 10  # far from the 30 s wall cap: the CPU timer fired
     assert bounded.counts["killed"] == killed  # interrupted, not killed: the helper is reused
+
+
+def test_helpers_outlive_the_thread_that_needed_them_first():
+    """Linux ends a child with the thread that started it (PR_SET_PDEATHSIG); helpers must
+    not die when a short-lived caller thread (a web request) ends."""
+    for helper in list(bounded._idle):  # make the thread below start fresh helpers
+        bounded._idle.remove(helper)
+        helper.stop()
+    thread = threading.Thread(target=Activation.parse, args=("x + x + 0.111222",))
+    thread.start()
+    thread.join(60)
+    time.sleep(0.5)
+    assert bounded._idle and all(helper.process.poll() is None for helper in bounded._idle)
+    assert all(helper.is_ready(wait=60) for helper in bounded._idle)
+    errors = bounded.counts["error"]
+    assert str(Activation.parse("x + x + 0.333444")) == "2*x + 0.333444"
+    assert bounded.counts["error"] == errors

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -127,6 +128,19 @@ _owner = os.getpid()  # helpers belong to the process that started them (not to 
 _warm = False  # a helper has started in this process: later ones are not waited for beyond a task's time
 
 
+_spawner: ThreadPoolExecutor | None = None
+_spawner_owner = 0
+
+
+def _start_helper() -> _Helper:
+    """Start a helper from one long-lived thread: Linux ends a helper with the *thread* that
+    started it (PR_SET_PDEATHSIG), and callers' threads (web requests, test threads) come and go."""
+    global _spawner, _spawner_owner
+    if _spawner is None or _spawner_owner != os.getpid():
+        _spawner, _spawner_owner = ThreadPoolExecutor(1, thread_name_prefix="algebra-helpers"), os.getpid()
+    return _spawner.submit(_Helper).result()
+
+
 def _take() -> _Helper:
     global _owner, _warm
     with _lock:
@@ -138,8 +152,8 @@ def _take() -> _Helper:
         if helper is not None:
             _idle.remove(helper)
         while len(_idle) < SPARE_HELPERS:
-            _idle.append(_Helper())
-    return helper or _Helper()
+            _idle.append(_start_helper())
+    return helper or _start_helper()
 
 
 def _give_back(helper: _Helper) -> None:
