@@ -7,6 +7,7 @@ and of the strategy benchmark can be checked against known values.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,7 +43,9 @@ def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> C
         return Comparison(diff, None, None, None, None)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(va + vb)
-    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # nearly equal samples: scipy warns, the p-value is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return Comparison(diff, diff - half, diff + half, p, df)
 
 
