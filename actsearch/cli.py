@@ -60,6 +60,8 @@ def search(
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
     population: Annotated[Optional[int], typer.Option(help="Override the space's population.")] = None,
     generations: Annotated[Optional[int], typer.Option(help="Override the space's generations.")] = None,
+    trainings: Annotated[Optional[int], typer.Option(
+        help="Budget: trainings to spend on proposals (default: the space's, or population x generations).")] = None,
     strategy: Annotated[Optional[str], typer.Option(help="generational | regularized | random.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the training epochs per candidate.")] = None,
     address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
@@ -74,7 +76,7 @@ def search(
 
     request = SearchRequest(
         space=space, task=task, db=db, run=run, seed=seed, workers=workers, population=population,
-        generations=generations, strategy=strategy, epochs=epochs, address=address,
+        generations=generations, trainings=trainings, strategy=strategy, epochs=epochs, address=address,
         gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, executor=executor, resume=resume,
     )
     with _user_errors(), ProgressReporter(console) as reporter:
@@ -86,7 +88,10 @@ def search(
             fail(f"search interrupted; nothing finished is lost. Resume with: "
                  f"actsearch search --run {name} --resume --db {db}", code=130)
     _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard", show_run=False)
-    console.print(f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in this session", highlight=False)
+    console.print(f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in all (baselines included)",
+                  highlight=False)
+    if outcome.stopped_early:
+        console.print(f"[yellow]stopped early:[/] {outcome.stopped_early}", highlight=False)
     if export and outcome.best is not None:
         path = EXPORT_DIR / f"{outcome.run.name}_best.py"
         _write_export(outcome.best.expr, path, parametric=outcome.parametric)

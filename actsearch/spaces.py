@@ -123,6 +123,9 @@ class Budget(_Strict):
 
     epochs: int | None = Field(default=None, ge=1, le=10_000)
     seeds_per_candidate: int = Field(default=1, ge=1, le=100)
+    #: trainings the search may spend on proposals (one per seed; duplicates and rejections cost
+    #: none; baselines are extra); None: evolution.population x evolution.generations
+    trainings: int | None = Field(default=None, ge=1, le=10_000_000)
     hurdle: Hurdle | None = None
 
     @model_validator(mode="after")
@@ -143,6 +146,9 @@ class SearchSpace(_Strict):
     evolution: Evolution = Evolution()
     budget: Budget = Budget()
     parametric: bool = False
+    #: train each candidate standardised under N(0, 1) inputs, so that candidates differing only
+    #: by output scale, sign or shift are one function, trained once (see actsearch.expr.normalize)
+    normalize: bool = False
     baselines: tuple[str, ...] = DEFAULT_BASELINES
 
     @field_validator("baselines")

@@ -4,6 +4,11 @@
          ^                                        |
          +---------- tell(fitness) <--- executor.wait()
 
+The budget is a number of trainings: a functional duplicate or a screened-out
+proposal costs none (it takes the cached fitness or its rejection) and the
+strategy is asked again, until the budget is spent or `IDLE_CAP` proposals in
+a row trained nothing (the space looks exhausted).
+
 The driver is the only writer to the store and writes every proposal and
 result as it happens, so the store is the checkpoint. Every ask and tell gets
 a number in one sequence (`ask_seq`, `tell_seq` on the candidate row), which
@@ -24,11 +29,15 @@ from typing import Any, Protocol
 from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial
 from actsearch.expr import Activation, screen
+from actsearch.expr.normalize import standardise
 from actsearch.results import EvalResult, aggregate_fitness
 from actsearch.spaces import SearchSpace
 from actsearch.store import CandidateRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
+
+#: Consecutive proposals that train nothing (duplicates, rejections) after which a search stops.
+IDLE_CAP = 200
 
 
 class SearchError(RuntimeError):
@@ -104,6 +113,7 @@ class SearchSummary:
     run: RunRecord
     counts: dict[str, int]
     trained: int
+    stopped_early: str | None = None  # why the budget was not spent, if it was not
 
 
 class Search:
@@ -126,6 +136,9 @@ class Search:
         self._seq = 0
         self._trial_ids = 0
         self._trained = 0
+        self._budget = space_trainings(self._space)
+        self._committed = 0  # trainings of proposals queued so far (one per seed)
+        self._idle = 0  # proposals in a row that trained nothing
         self._done = 0
         self._hurdle_readings: list[float] = []
         self._best: tuple[str, float] | None = None  # (expr, fitness) for the progress display
@@ -136,15 +149,15 @@ class Search:
     def run(self) -> SearchSummary:
         from actsearch.search.replay import resume_from_store
 
-        total = self._strategy.budget + len(self._space.baselines)
+        total = self._budget + len(self._space.baselines) * len(self._seeds)
         self._reporter.start(total, self._run.name)
         resume_from_store(self)
         self._submit_baselines()
-        while not self._strategy.done or self._pending:
+        while self._asking or self._pending:
             self._propose_while_capacity()
             self._submit_backlog()
             if not self._pending:
-                if self._strategy.done:
+                if not self._asking:
                     break
                 raise SearchError("the strategy stalled: nothing to propose and nothing running")
             for trial, result in self._executor.wait():
@@ -152,16 +165,26 @@ class Search:
                     self._record(trial, result)
             self._report()
         self._report()
+        stopped_early = None
+        if self._committed < self._budget:
+            stopped_early = (f"the space looks exhausted: {IDLE_CAP} proposals in a row were duplicates or "
+                             f"rejected; {self._committed} of {self._budget} trainings spent")
+            self._reporter.message(stopped_early)
         self._store.set_run_status(self._run.id, "finished")
         counts = self._store.counts(self._run.id, baselines=False)
-        return SearchSummary(self._store.run(self._run.id), counts, self._trained)
+        return SearchSummary(self._store.run(self._run.id), counts, self._trained, stopped_early)
+
+    @property
+    def _asking(self) -> bool:
+        """Whether to ask the strategy for more: budget left and the space not exhausted."""
+        return self._committed < self._budget and self._idle < IDLE_CAP
 
     def _report(self) -> None:
         with self._span("report"):
-            self._reporter.update(self._done, self._executor.in_flight, self._best)
+            self._reporter.update(self._trained, self._executor.in_flight, self._best)
 
     def _propose_while_capacity(self) -> None:
-        while self._has_capacity() and not self._backlog:
+        while self._asking and self._has_capacity() and not self._backlog:
             with self._span("ask"):
                 proposal = self._strategy.ask()
             if proposal is None:
@@ -186,30 +209,40 @@ class Search:
             verdict = screen(activation, increasing=self._space.constraints.increasing,
                              probe=self._space.constraints.probe,
                              min_nonzero_grad=self._space.constraints.min_nonzero_grad)
+        reason = None if verdict.ok else (verdict.reason or "screened out")
+        complexity = activation.complexity  # of the function as evolved, before any standardisation
+        if verdict.ok and self._space.normalize:
+            standard = standardise(activation)
+            if standard is None:
+                reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
+            else:
+                activation, fingerprint = standard.activation, standard.fingerprint
         original = self._cache.original(fingerprint)
-        if not verdict.ok:
-            candidate = self._add(proposal, activation, "rejected", reason=verdict.reason)
+        self._idle = 0 if reason is None and original is None else self._idle + 1
+        if reason is not None:
+            candidate = self._add(proposal, activation, fingerprint, complexity, "rejected", reason=reason)
             self._done += 1
             self._tell(proposal, candidate.id, None)
         elif original is not None:
-            candidate = self._add(proposal, activation, "duplicate", equivalent_to=original,
+            candidate = self._add(proposal, activation, fingerprint, complexity, "duplicate", equivalent_to=original,
                                   reason=f"equivalent to candidate {original}")
             if self._cache.is_done(fingerprint):
                 self._tell_duplicate(proposal, candidate.id, self._cache.fitness(fingerprint))
             else:
                 self._cache.wait(fingerprint, (proposal, candidate.id))
         else:
-            candidate = self._add(proposal, activation, "queued")
+            candidate = self._add(proposal, activation, fingerprint, complexity, "queued")
             self._cache.add(fingerprint, candidate.id)
             self._queue(candidate.id, fingerprint, str(activation), proposal)
 
-    def _add(self, proposal: Proposal, activation: Activation, status: str, **extra: Any) -> CandidateRecord:
+    def _add(self, proposal: Proposal, activation: Activation, fingerprint: str, complexity: int, status: str,
+             **extra: Any) -> CandidateRecord:
         self._seq += 1
         with self._span("genotype"):
             genotype = self._factory.genotype(proposal.individual)
         return self._store.add_candidate(
-            self._run.id, expr=str(activation), fingerprint=activation.fingerprint,
-            complexity=activation.complexity, generation=proposal.generation,
+            self._run.id, expr=str(activation), fingerprint=fingerprint,
+            complexity=complexity, generation=proposal.generation,
             parents=list(proposal.parents), origin=proposal.origin, status=status,
             genotype=genotype, ask_seq=self._seq, **extra,
         )
@@ -218,6 +251,8 @@ class Search:
                seeds: Iterable[int] | None = None) -> None:
         seeds = list(self._seeds if seeds is None else seeds)
         self._pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self._seeds))
+        if proposal is not None:  # baselines are outside the budget
+            self._committed += len(self._seeds)
         hurdle = self._hurdle() if proposal is not None else None
         for seed in seeds:
             self._trial_ids += 1
@@ -301,3 +336,10 @@ class Search:
             )
             self._cache.add(fingerprint, candidate.id)
             self._queue(candidate.id, fingerprint, str(activation), None)
+
+
+def space_trainings(space: SearchSpace) -> int:
+    """A space's budget in trainings: `budget.trainings`, or population x generations x seeds."""
+    if space.budget.trainings is not None:
+        return space.budget.trainings
+    return space.evolution.population * space.evolution.generations * space.budget.seeds_per_candidate
