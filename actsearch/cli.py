@@ -207,13 +207,15 @@ def _row_dict(row) -> dict:  # noqa: ANN001
 
 def _print_leaderboard(rows: list, title: str, show_run: bool = True) -> None:
     table = Table(title=title)
-    columns = ("rank", "id", "fitness", "activation", "size") + (("run",) if show_run else ())
+    columns = ("rank", "id", "fitness", "n", "activation", "size") + (("run",) if show_run else ())
     for column in columns:
-        table.add_column(column, justify="right" if column in ("rank", "id", "fitness", "size") else "left")
+        table.add_column(column, justify="right" if column in ("rank", "id", "fitness", "n", "size") else "left")
     for row in rows:
         name = f"{row.expr}  [dim](baseline)[/]" if row.is_baseline else row.expr
         fitness = "-" if row.fitness is None else f"{row.fitness:.4f}"
-        cells = [str(row.rank), str(row.candidate_id), fitness, name, str(row.complexity)]
+        if row.fitness_std is not None:
+            fitness += f" ± {row.fitness_std:.4f}"  # the spread over the n seeds
+        cells = [str(row.rank), str(row.candidate_id), fitness, str(row.evaluations), name, str(row.complexity)]
         table.add_row(*cells, *((row.run,) if show_run else ()))
     console.print(table)
 

@@ -126,6 +126,10 @@ class Budget(_Strict):
     #: trainings the search may spend on proposals (one per seed; duplicates and rejections cost
     #: none; baselines are extra); None: evolution.population x evolution.generations
     trainings: int | None = Field(default=None, ge=1, le=10_000_000)
+    #: after the budget, the best `reevaluate_top` candidates and the baselines are trained with
+    #: `reevaluate_seeds` further seeds; the leaderboard ranks by the mean over all seeds (0: off)
+    reevaluate_top: int = Field(default=5, ge=0, le=1000)
+    reevaluate_seeds: int = Field(default=4, ge=0, le=100)
     hurdle: Hurdle | None = None
 
     @model_validator(mode="after")

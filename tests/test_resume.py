@@ -141,7 +141,8 @@ class _StopAfter:
         self.executor.shutdown()
 
 
-MULTI_SEED_SPACE = SPACE.read_text().replace("budget: {epochs: 300}", "budget: {epochs: 3, seeds_per_candidate: 2}")
+MULTI_SEED_SPACE = SPACE.read_text().replace("budget: {epochs: 300, reevaluate_top: 0}",
+                                             "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@
 The budget is a number of trainings: a functional duplicate or a screened-out
 proposal costs none (it takes the cached fitness or its rejection) and the
 strategy is asked again, until the budget is spent or `IDLE_CAP` proposals in
-a row trained nothing (the space looks exhausted).
+a row trained nothing (the space looks exhausted). Then the winners and the
+baselines are re-evaluated with more seeds (`reevaluate.py`).
 
 The driver is the only writer to the store and writes every proposal and
 result as it happens, so the store is the checkpoint. Every ask and tell gets
@@ -147,9 +148,12 @@ class Search:
     # -- the loop ---------------------------------------------------------------------
 
     def run(self) -> SearchSummary:
+        from actsearch.search.reevaluate import reevaluate_winners
         from actsearch.search.replay import resume_from_store
 
-        total = self._budget + len(self._space.baselines) * len(self._seeds)
+        budget = self._space.budget
+        total = (self._budget + len(self._space.baselines) * len(self._seeds)
+                 + (budget.reevaluate_top + len(self._space.baselines)) * budget.reevaluate_seeds)
         self._reporter.start(total, self._run.name)
         resume_from_store(self)
         self._submit_baselines()
@@ -165,6 +169,7 @@ class Search:
                     self._record(trial, result)
             self._report()
         self._report()
+        reevaluate_winners(self)
         stopped_early = None
         if self._committed < self._budget:
             stopped_early = (f"the space looks exhausted: {IDLE_CAP} proposals in a row were duplicates or "
