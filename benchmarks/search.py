@@ -20,7 +20,9 @@ strategy:
   first training's start to the last result).
 
 Writes results.json and best_so_far.png (best search fitness against trainings
-spent, mean over search seeds) to --out.
+spent, mean over search seeds) to --out. Interrupted, it continues where it
+stopped when run again with the same --out: finished searches are read back from
+its database, an unfinished one is resumed, stored validations are reused.
 """
 
 from __future__ import annotations
@@ -64,12 +66,25 @@ def space_file(out: Path, size: dict[str, Any]) -> Path:
 
 
 def run_one(space: Path, db: str, task: str, strategy: str, seed: int, workers: int) -> dict[str, Any]:
+    """One search; a run already finished in the database (an earlier, interrupted benchmark) is
+    read back, an unfinished one resumed."""
     from actsearch.search import SearchRequest, run_search
+    from actsearch.store import Store
 
     name = f"{task}-{strategy}-{seed}"
     started = time.monotonic()
-    outcome = run_search(SearchRequest(space=str(space), task=task, db=db, run=name, seed=seed,
-                                       strategy=strategy, workers=workers, executor="ray"))
+    with Store.open(db) as store:
+        record = store.find_run(name)
+        if record is not None and record.status == "finished":
+            best = next((r for r in store.leaderboard(run=name, k=None) if not r.is_baseline), None)
+            counts = store.counts(record.id, baselines=False)
+            trained = len(store.run_evaluations(record.id))
+            return {"run": name, "task": task, "strategy": strategy, "seed": seed,
+                    "pick": best.expr if best else None, "search_fitness": best.fitness if best else None,
+                    "counts": counts, "trainings": trained, "seconds": None}
+    request = SearchRequest(space=str(space), task=task, db=db, run=name, seed=seed, strategy=strategy,
+                            workers=workers, executor="ray", resume=record is not None)
+    outcome = run_search(request)
     return {"run": name, "task": task, "strategy": strategy, "seed": seed,
             "pick": outcome.best.expr if outcome.best else None,
             "search_fitness": outcome.best.fitness if outcome.best else None,
@@ -224,8 +239,9 @@ def main() -> None:
             for seed in range(size["seeds"]):
                 row = run_one(space, db, task, strategy, seed, workers)
                 row["curve"], row["utilisation"] = curves_and_utilisation(db, row["run"], workers)
+                took = "from the database" if row["seconds"] is None else f"{row['seconds']:.0f} s"
                 print(f"{row['run']}: pick {row['pick']} ({row['search_fitness']}), {row['trainings']} trainings, "
-                      f"{row['seconds']:.0f} s", flush=True)
+                      f"{took}", flush=True)
                 results.append(row)
     validate_picks(results, db, size, workers)
     summary = summarise(results)
