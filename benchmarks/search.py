@@ -215,8 +215,8 @@ def report(summary: dict[str, Any]) -> None:
             shape_text = f"  teacher shape {statistics.fmean(shape):.2f}" if shape else ""
             util = "-" if e["utilisation"] is None else f"{e['utilisation']:.0%}"
             print(f"  {strategy:13} {mean:22} beats all baselines in {e['beats_all_baselines']}/{e['searches']}"
-                  f"  utilisation {util}  proposals {e['proposals']:.0f} (dup {e['duplicates']:.0f}, "
-                  f"rej {e['rejected']:.0f}){p}{shape_text}")
+                  f"  utilisation {util}  proposals {e['proposals']:.1f} (dup {e['duplicates']:.1f}, "
+                  f"rej {e['rejected']:.1f}){p}{shape_text}")
 
 
 def main() -> None:
