@@ -11,15 +11,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
-
 _PUBLIC = {
     "Activation": "actsearch.expr",
     "ParseError": "actsearch.expr",
     "screen": "actsearch.expr",
     "Task": "actsearch.tasks",
     "TaskData": "actsearch.tasks",
-    "Budget": "actsearch.tasks",
+    "TrainingBudget": "actsearch.tasks",
     "TaskError": "actsearch.tasks",
     "get_task": "actsearch.tasks",
     "load_space": "actsearch.spaces",
@@ -30,7 +28,19 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
+def _version() -> str:
+    """The installed version: written once, in pyproject.toml."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("actsearch")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version()
     if name in _PUBLIC:
         return getattr(import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'actsearch' has no attribute {name!r}")

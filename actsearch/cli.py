@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,8 +20,8 @@ from rich.table import Table
 
 from actsearch.store import DEFAULT_DB
 
-EXPORT_DIR = Path("runs/exports")
-REPORT_DIR = Path("runs/reports")
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Discover neural-network activation functions by evolution.")
@@ -29,6 +29,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 DbOption = Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL of the store.")]
+OutOption = Annotated[Path | None, typer.Option(
+    "--out", help="Folder for exports/ and reports/ (default: beside the SQLite store, ./runs for a server).")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -37,7 +39,20 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is lazy
+def files_dir(db: str, out: Path | None = None) -> Path:
+    """Where a run's exported module and figures go: --out, else the SQLite file's
+    folder (so two stores never share one), else ./runs for a database server."""
+    if out is not None:
+        return out
+    from actsearch.store.schema import is_memory, resolve_url
+
+    url = resolve_url(db)
+    if url.get_backend_name() == "sqlite" and url.database and not is_memory(url):
+        return Path(url.database).parent
+    return Path("runs")
+
+
+def _open_store(db: str, create: bool = True):
     from actsearch.store import Store, StoreError
 
     try:
@@ -52,24 +67,25 @@ def _open_store(db: str, create: bool = True):  # noqa: ANN202 - Store import is
 
 @app.command()
 def search(
-    space: Annotated[str, typer.Option(help="Search-space name in search_spaces/ or a YAML path.")] = "default",
-    task: Annotated[Optional[str], typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
+    space: Annotated[str, typer.Option(help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")] = "default",
+    task: Annotated[str | None, typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
     db: DbOption = DEFAULT_DB,
-    run: Annotated[Optional[str], typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the evolution and of every training.")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
-    population: Annotated[Optional[int], typer.Option(help="Override the space's population.")] = None,
-    generations: Annotated[Optional[int], typer.Option(help="Override the space's generations.")] = None,
-    trainings: Annotated[Optional[int], typer.Option(
+    population: Annotated[int | None, typer.Option(help="Override the space's population.")] = None,
+    generations: Annotated[int | None, typer.Option(help="Override the space's generations.")] = None,
+    trainings: Annotated[int | None, typer.Option(
         help="Budget: trainings to spend on proposals (default: the space's, or population x generations).")] = None,
-    strategy: Annotated[Optional[str], typer.Option(help="generational | regularized | random.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the training epochs per candidate.")] = None,
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
+    strategy: Annotated[str | None, typer.Option(help="generational | regularized | random.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the training epochs per candidate.")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", help="GPU fraction per training.")] = 0.0,
-    trial_timeout: Annotated[Optional[float], typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")] = None,
+    trial_timeout: Annotated[float | None, typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local (in-process, one at a time).")] = "ray",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run named by --run.")] = False,
     export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
+    out: OutOption = None,
 ) -> None:
     """Run an evolutionary search and print the leaderboard."""
     from actsearch.search import SearchRequest, run_search
@@ -93,10 +109,11 @@ def search(
     if outcome.stopped_early:
         console.print(f"[yellow]stopped early:[/] {outcome.stopped_early}", highlight=False)
     if export and outcome.best is not None:
-        path = EXPORT_DIR / f"{outcome.run.name}_best.py"
+        folder = files_dir(db, out)
+        path = folder / "exports" / f"{outcome.run.name}_best.py"
         _write_export(outcome.best.expr, path, parametric=outcome.parametric)
         console.print(f"best activation exported to [bold]{path}[/]  ({outcome.best.expr})", highlight=False)
-        figure = _write_report(db, outcome.run.name, REPORT_DIR / f"{outcome.run.name}.png")
+        figure = _write_report(db, outcome.run.name, folder / "reports" / f"{outcome.run.name}.png")
         console.print(f"report figure: {figure}", highlight=False)
 
 
@@ -125,7 +142,7 @@ class ProgressReporter:
             TextColumn("[bold]searching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.fields[status]}"), console=console, transient=False,
         )
-        self.task_id = None
+        self.task_id: TaskID | None = None
         self.run_name: str | None = None
 
     def __enter__(self) -> ProgressReporter:
@@ -146,7 +163,8 @@ class ProgressReporter:
         status = f"running {running}"
         if best:
             status += f" | best {best[1]:.4f} {best[0]}"
-        self.progress.update(self.task_id, completed=done, status=status)
+        if self.task_id is not None:
+            self.progress.update(self.task_id, completed=done, status=status)
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, highlight=False)
@@ -158,8 +176,8 @@ class ProgressReporter:
 @app.command()
 def top(
     db: DbOption = DEFAULT_DB,
-    run: Annotated[Optional[str], typer.Option("--run", help="Only this run (default: across runs).")] = None,
-    task: Annotated[Optional[str], typer.Option(help="Only evaluations on this task.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run (default: across runs).")] = None,
+    task: Annotated[str | None, typer.Option(help="Only evaluations on this task.")] = None,
     k: Annotated[int, typer.Option("-k", help="How many rows.")] = 10,
     fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
 ) -> None:
@@ -193,11 +211,11 @@ def _proposal_line(counts: dict[str, int]) -> str:
             f"duplicates{share} not retrained, {counts['rejected']} rejected by screening, {counts['failed']} failed")
 
 
-def _print_run_counts(store, run_name: str, run_id: int) -> None:  # noqa: ANN001
+def _print_run_counts(store, run_name: str, run_id: int) -> None:
     console.print(f"run {run_name}: {_proposal_line(store.counts(run_id, baselines=False))}", highlight=False)
 
 
-def _row_dict(row) -> dict:  # noqa: ANN001
+def _row_dict(row) -> dict:
     return {
         "rank": row.rank, "candidate_id": row.candidate_id, "run": row.run, "expr": row.expr,
         "fitness": row.fitness, "fitness_std": row.fitness_std, "complexity": row.complexity,
@@ -288,9 +306,9 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 @app.command()
 def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="The Python module to write.")],
-    run: Annotated[Optional[str], typer.Option("--run", help="Run to export from.")] = None,
-    rank: Annotated[Optional[int], typer.Option("--rank", help="Leaderboard rank within --run.")] = None,
-    expr: Annotated[Optional[str], typer.Option("--expr", help="An expression to export directly.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run to export from.")] = None,
+    rank: Annotated[int | None, typer.Option("--rank", help="Leaderboard rank within --run.")] = None,
+    expr: Annotated[str | None, typer.Option("--expr", help="An expression to export directly.")] = None,
     parametric: Annotated[bool, typer.Option(help="Also export a Keras layer with trainable constants.")] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -298,6 +316,7 @@ def export(
     if (expr is None) == (run is None or rank is None):
         fail("give either --expr E, or both --run NAME and --rank R")
     if expr is None:
+        assert run is not None and rank is not None  # checked above
         store = _open_store(db, create=False)
         if store.find_run(run) is None:
             fail(f"no run named {run!r} in {db}")
@@ -324,11 +343,12 @@ def _write_export(expr: str, path: Path, parametric: bool) -> None:
 @app.command()
 def report(
     run: Annotated[str, typer.Option("--run", help="The run to plot.")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Figure file (.png/.svg/.pdf).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Figure file (.png/.svg/.pdf).")] = None,
     db: DbOption = DEFAULT_DB,
+    out: OutOption = None,
 ) -> None:
     """Plot a run: fitness by generation against the baselines, and the best shapes."""
-    path = _write_report(db, run, output or REPORT_DIR / f"{run}.png")
+    path = _write_report(db, run, output or files_dir(db, out) / "reports" / f"{run}.png")
     console.print(f"wrote {path}")
 
 
@@ -346,7 +366,7 @@ def evaluate(
     task: Annotated[str, typer.Option(help="Task name or path/to/file.py:make_task.")],
     expr: Annotated[str, typer.Option(help="The activation, e.g. 'x * sigmoid(1.5*x)'.")],
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the task's epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the task's epochs.")] = None,
     parametric: Annotated[bool, typer.Option(help="Learn the constants during training.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -377,21 +397,21 @@ def evaluate(
 
 @app.command()
 def validate(
-    run: Annotated[Optional[str], typer.Option("--run", help="Validate this run's best activations.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Validate this run's best activations.")] = None,
     top_k: Annotated[int, typer.Option("--top", help="How many of the run's best to validate.")] = 3,
-    expr: Annotated[Optional[list[str]], typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
-    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
+    expr: Annotated[list[str] | None, typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 5,
-    seed_start: Annotated[Optional[int], typer.Option(
+    seed_start: Annotated[int | None, typer.Option(
         help="First validation seed (default 10000, past every seed the run trained with; overlap is refused).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the tasks' epochs.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the tasks' epochs.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local.")] = "ray",
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="table | json | csv | markdown")] = "table",
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Compare activations with the standard ones on test data the search never saw, with significance tests."""
+    """Compare activations with the standard ones on test data the search never saw, with significance."""
     from actsearch.spaces import DEFAULT_BASELINES
     from actsearch.store.validations import Validations
     from actsearch.validate import Contender, SeedOverlapError, choose_seeds, flat_rows, report
@@ -486,7 +506,7 @@ def _contenders(run: str | None, top_k: int, exprs: list[str], db: str) -> list:
     return contenders
 
 
-def _parse(text: str):  # noqa: ANN202
+def _parse(text: str):
     from actsearch.expr import Activation, ParseError
 
     try:

@@ -1,9 +1,9 @@
-"""Search spaces: load and validate the YAML files of `search_spaces/`.
+"""Search spaces: load and check the YAML files (built-in ones in `actsearch/search_spaces/`).
 
 A search space says which primitives and constants trees are built from, how
 big trees may grow, which constraints screening enforces, how evolution
 proceeds and what training budget each candidate gets. Every field is
-validated before any work starts, so a bad file costs one error line.
+checked before any work starts, so a bad file costs one error line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from actsearch.expr import REGISTRY, Activation, ParseError
 
-SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+#: The built-in spaces, shipped inside the package (so a wheel install has them).
+SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
 DEFAULT_SPACE = "default"
 DEFAULT_BASELINES = ("relu(x)", "x * sigmoid(x)", "gelu(x)", "tanh(x)")
 
@@ -118,7 +119,7 @@ class Hurdle(_Strict):
     min_observations: int = Field(default=6, ge=1)
 
 
-class Budget(_Strict):
+class CandidateBudget(_Strict):
     """Training budget per candidate; None keeps the task's own default."""
 
     epochs: int | None = Field(default=None, ge=1, le=10_000)
@@ -133,7 +134,7 @@ class Budget(_Strict):
     hurdle: Hurdle | None = None
 
     @model_validator(mode="after")
-    def _hurdle_inside(self) -> Budget:
+    def _hurdle_inside(self) -> CandidateBudget:
         if self.hurdle and self.epochs and self.hurdle.epochs >= self.epochs:
             raise ValueError("hurdle.epochs must be smaller than epochs")
         return self
@@ -148,7 +149,7 @@ class SearchSpace(_Strict):
     tree: Tree = Tree()
     constraints: Constraints = Constraints()
     evolution: Evolution = Evolution()
-    budget: Budget = Budget()
+    budget: CandidateBudget = CandidateBudget()
     parametric: bool = False
     #: train each candidate standardised under N(0, 1) inputs, so that candidates differing only
     #: by output scale, sign or shift are one function, trained once (see actsearch.expr.normalize)
@@ -167,7 +168,7 @@ class SearchSpace(_Strict):
 
 
 def resolve_space_path(space: str | Path | None) -> Path:
-    """A name like `seed` means `search_spaces/seed.yaml`; anything else is a path."""
+    """A name like `seed` means the built-in `search_spaces/seed.yaml`; anything else is a path."""
     if space is None:
         space = DEFAULT_SPACE
     path = Path(space)
@@ -177,7 +178,7 @@ def resolve_space_path(space: str | Path | None) -> Path:
 
 
 def load_space(space: str | Path | None = None) -> SearchSpace:
-    """Read and validate a search-space file; raise SpaceError with one clear line."""
+    """Read and check a search-space file; raise SpaceError with one clear line."""
     path = resolve_space_path(space)
     try:
         text = path.read_text()

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from actsearch.execute import Trial, make_executor
+from actsearch.execute import Trial, make_executor, run_all
+from actsearch.results import aggregate_fitness
 from actsearch.stats import Comparison, beats, holm, welch
 from actsearch.tasks import TaskData, get_task
+
+#: Called with (results so far, results in all) as trainings come back.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Score:
 
     @property
     def mean(self) -> float | None:
-        return statistics.fmean(self.ok) if self.ok and len(self.ok) == len(self.fitnesses) else None
+        return aggregate_fitness(self.fitnesses)[0]
 
     @property
     def std(self) -> float | None:
@@ -93,7 +97,7 @@ def _short(values: list[int]) -> str:
 
 def validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], *,
              executor: str = "ray", workers: int = 0, epochs: int | None = None,
-             on_result: Any = None, store: Any = None, run_id: int | None = None) -> list[Score]:
+             on_result: Progress | None = None, store: Any = None, run_id: int | None = None) -> list[Score]:
     """Train every contender on every task with every seed; score on the test split.
 
     With a `store`, results already stored for the same (activation, task, seed,
@@ -102,18 +106,18 @@ def validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Seque
     from actsearch.store.validations import Validations
 
     saved = Validations(store) if store is not None else None
+    session: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if executor == "ray":
         from actsearch.execute.ray_pool import ray_session
 
         session = ray_session()
-    else:
-        session = contextlib.nullcontext()
     with session:
         return _validate(contenders, tasks, seeds, executor, workers, epochs, on_result, saved, run_id)
 
 
 def _validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], executor: str,
-              workers: int, epochs: int | None, on_result: Any, saved: Any, run_id: int | None) -> list[Score]:
+              workers: int, epochs: int | None, on_result: Progress | None, saved: Any,
+              run_id: int | None) -> list[Score]:
     scores: list[Score] = []
     for spec in tasks:
         task = get_task(spec)
@@ -130,25 +134,22 @@ def _validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequ
 
 
 def _train(spec: str, task: Any, todo: list[tuple[str, int]], executor: str, workers: int, epochs: int | None,
-           budget: int, on_result: Any, saved: Any, run_id: int | None) -> dict[tuple[str, int], float | None]:
+           budget: int, on_result: Progress | None, saved: Any,
+           run_id: int | None) -> dict[tuple[str, int], float | None]:
     """Train the missing (activation, seed) pairs; store each result as it arrives."""
-    options = {} if executor == "local" else {"workers": workers}
+    options: dict[str, object] = {} if executor == "local" else {"workers": workers}
     pool = make_executor(executor, spec, held_out(task.get_data()), **options)
     exprs = list(dict.fromkeys(expr for expr, _ in todo))
-    pending = [Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs)
-               for i, (expr, seed) in enumerate(todo)]
+    trials = [Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs)
+              for i, (expr, seed) in enumerate(todo)]
     out: dict[tuple[str, int], float | None] = {}
     try:
-        while pending or pool.in_flight:
-            while pending and pool.in_flight < pool.capacity:
-                pool.submit(pending.pop(0))
-            for trial, result in pool.wait():
-                out[(trial.expr, trial.seed)] = result.fitness if result.status == "ok" else None
-                if saved:
-                    saved.save(expr=trial.expr, task=spec, seed=trial.seed, budget=budget, result=result,
-                               run_id=run_id)
-                if on_result:
-                    on_result(len(out), len(todo))
+        for trial, result in run_all(pool, trials):
+            out[(trial.expr, trial.seed)] = result.scored
+            if saved:
+                saved.save(expr=trial.expr, task=spec, seed=trial.seed, budget=budget, result=result, run_id=run_id)
+            if on_result:
+                on_result(len(out), len(todo))
     finally:
         pool.shutdown()
     return out
@@ -250,8 +251,8 @@ def flat_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:
         verdict = by_key.get((s.expr, s.task))
         if verdict is None or not verdict.versus:
             rows.append({**base, **dict.fromkeys(_VERSUS_KEYS), "better": None if s.is_baseline else False})
-        for v in verdict.versus if verdict else ():
-            rows.append({**base, **_versus_dict(v), "better": verdict.better})
+            continue
+        rows.extend({**base, **_versus_dict(v), "better": verdict.better} for v in verdict.versus)
     return rows
 
 

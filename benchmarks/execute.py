@@ -429,7 +429,7 @@ def print_report(runs: list[RunFigures]) -> None:
         if calls:
             print(f"{'':<44}({r.workers}w: {1000 * writes[runs.index(r)] / calls:.1f} ms per write transaction)")
     row("results per wait() (mean)", [f"{statistics.fmean(r.t.batch_sizes):.2f}" for r in runs])
-    row("CPU cores busy on the machine (of %d)" % (os.cpu_count() or 1), [f"{r.cpu['cores_busy']:.2f}" for r in runs])
+    row(f"CPU cores busy on the machine (of {os.cpu_count() or 1})", [f"{r.cpu['cores_busy']:.2f}" for r in runs])
     row("  workers' CPU per evaluation (s)", [f"{r.cpu['workers'] / r.evaluations:.2f}" for r in runs])
     row("  driver CPU per evaluation (ms)", [f"{1000 * r.cpu['driver'] / r.evaluations:.0f}" for r in runs])
     row("  our Ray system procs, cores (raylet, gcs..)", [f"{r.cpu['ray_system'] / r.wall:.2f}" for r in runs])

@@ -26,10 +26,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actsearch.evolve import TreeFactory  # noqa: E402
-from actsearch.expr import screen  # noqa: E402
-from actsearch.expr.normalize import standardise  # noqa: E402
-from actsearch.spaces import SearchSpace, load_space  # noqa: E402
+from actsearch.evolve import TreeFactory
+from actsearch.expr import screen
+from actsearch.expr.normalize import standardise
+from actsearch.spaces import SearchSpace, load_space
 
 
 def random_trees(space: SearchSpace, n: int, seed: int) -> dict[str, int]:

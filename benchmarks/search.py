@@ -39,15 +39,17 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import yaml  # noqa: E402
+import yaml
 
-from actsearch.spaces import load_space  # noqa: E402
-from actsearch.stats import mean_interval, welch  # noqa: E402
+from actsearch.spaces import load_space
+from actsearch.stats import mean_interval, welch
 
 SIZES: dict[str, dict[str, Any]] = {
     # trainings per search, search seeds, epochs (None: the task's), validation seeds, re-check top/seeds
-    "smoke": {"trainings": 6, "seeds": 2, "epochs": 1, "validate_seeds": 2, "reevaluate_top": 1, "reevaluate_seeds": 1},
-    "full": {"trainings": 96, "seeds": 5, "epochs": None, "validate_seeds": 5, "reevaluate_top": 5, "reevaluate_seeds": 4},
+    "smoke": {"trainings": 6, "seeds": 2, "epochs": 1, "validate_seeds": 2,
+              "reevaluate_top": 1, "reevaluate_seeds": 1},
+    "full": {"trainings": 96, "seeds": 5, "epochs": None, "validate_seeds": 5,
+             "reevaluate_top": 5, "reevaluate_seeds": 4},
 }
 STRATEGIES = ("generational", "regularized", "random")
 TASKS = ("mnist1d-mlp", "teacher-mlp")

@@ -1,25 +1,13 @@
-"""Shared fixtures: one real search (real local Ray, real SQLite, real TF) reused by the CLI tests."""
+"""Shared fixtures: the store backends, and one real search (real local Ray,
+real SQLite, real TF) reused by the CLI tests. Helpers are in support.py."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
+import uuid
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-TINY_SPACE = ROOT / "tests" / "data" / "tiny.yaml"
-
-
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `python -m actsearch ARGS` in a fresh process, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "actsearch", *args], cwd=cwd or ROOT, env=env,
-        capture_output=True, text=True, timeout=timeout,
-    )
+from support import PG_ENV, TINY_SPACE, Backend, backend_params, pg_url_for_schema, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +19,38 @@ def tiny_search(tmp_path_factory: pytest.TempPathFactory) -> dict:
                    "--seed", "1", "--workers", "2", cwd=workdir)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"db": db, "workdir": workdir, "stdout": proc.stdout, "run": "tiny-1"}
+
+
+@pytest.fixture(params=backend_params())
+def db(request, tmp_path):
+    """A fresh, empty database on one backend (a new schema on PostgreSQL)."""
+    if request.param == "sqlite":
+        backend = Backend("sqlite", str(tmp_path / "actsearch.db"))
+        yield backend
+        backend.close()
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.fail(
+            f"{PG_ENV} is not set but CI is: the PostgreSQL store tests must run in CI "
+            "(source .ci/postgres.sh before pytest)",
+            pytrace=False,
+        )
+    from sqlalchemy import create_engine, text
+
+    from actsearch.store.schema import resolve_url
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(resolve_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    backend = Backend("postgresql", pg_url_for_schema(base, schema))
+    try:
+        yield backend
+    finally:
+        backend.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+

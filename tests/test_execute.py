@@ -114,10 +114,10 @@ def test_fractional_gpus_share_one_logical_gpu(data) -> None:
 
 def test_search_across_two_node_cluster(tmp_path) -> None:
     from ray.cluster_utils import Cluster
+    from support import TINY_SPACE
 
     from actsearch.search import SearchRequest, run_search
     from actsearch.store import Store
-    from tests.conftest import TINY_SPACE
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)

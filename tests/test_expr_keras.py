@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-import tensorflow as tf  # noqa: E402
-import keras  # noqa: E402
-
-from actsearch.expr import Activation  # noqa: E402
-from actsearch.expr.keras_layer import ActivationLayer, as_keras_activation  # noqa: E402
+from actsearch.expr import Activation
+from actsearch.expr.keras_layer import ActivationLayer, as_keras_activation
 
 
 def _model(layer):

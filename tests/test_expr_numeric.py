@@ -7,14 +7,12 @@ import random
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-from actsearch.expr import REGISTRY, Activation  # noqa: E402
-from actsearch.expr import protect, tf_ops  # noqa: E402
-from actsearch.expr.ast import Call, Const, Var  # noqa: E402
-from actsearch.expr.lower import eval_numpy, tf_lowering  # noqa: E402
-from actsearch.expr.random_tree import random_tree  # noqa: E402
+from actsearch.expr import REGISTRY, Activation, protect, tf_ops
+from actsearch.expr.ast import Call, Const, Var
+from actsearch.expr.lower import eval_numpy, tf_lowering
+from actsearch.expr.random_tree import random_tree
 
 XS = np.arange(-640, 641) / 64.0  # [-10, 10], exact in float32
 RTOL, ATOL = 1e-4, 1e-5

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import ROOT, run_cli
+from support import ROOT, run_cli
 
 SPACE = ROOT / "tests" / "data" / "resume.yaml"
 TRAININGS = 6 * 3  # the budget; duplicates and rejections are proposals that cost none

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.conftest import TINY_SPACE, run_cli
+from support import TINY_SPACE, run_cli
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
@@ -48,9 +48,11 @@ def test_search_prints_leaderboard_and_export_path(tiny_search: dict) -> None:
     out = tiny_search["stdout"]
     assert "leaderboard" in out and "(baseline)" in out
     assert "exported to" in out
-    exported = list((tiny_search["workdir"] / "runs" / "exports").glob("tiny-1_best.py"))
+    exported = list((tiny_search["workdir"] / "exports").glob("tiny-1_best.py"))  # beside results.db
     assert exported
-    figure = tiny_search["workdir"] / "runs" / "reports" / "tiny-1.png"
+    figure = tiny_search["workdir"] / "reports" / "tiny-1.png"
+    assert str(figure) in out.replace("\n", "")  # says where it went
+    assert not (tiny_search["workdir"] / "runs").exists()
     assert figure.read_bytes().startswith(b"\x89PNG")
 
 

@@ -88,7 +88,8 @@ def test_an_exhausted_space_stops_with_a_clear_message(tmp_path: Path, monkeypat
     outcome = run_search(SearchRequest(space=str(space), db=str(tmp_path / "x.db"), run="x", seed=0,
                                        executor="local"))
     assert outcome.counts["evaluated"] == 1
-    assert outcome.stopped_early and "exhausted" in outcome.stopped_early and "1 of 7 trainings" in outcome.stopped_early
+    message = outcome.stopped_early
+    assert message and "exhausted" in message and "1 of 7 trainings" in message
     assert outcome.run.status == "finished"
 
 

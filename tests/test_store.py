@@ -1,4 +1,4 @@
-"""Store conformance suite: the same tests on every backend (see conftest_store)."""
+"""Store conformance suite: the same tests on every backend (the `db` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import sys
 import time
 
 import pytest
-from conftest_store import REPO, db, populate, result  # noqa: F401  (db is a fixture)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
+from support import REPO, populate, result
 
 from actsearch.results import Partial
-from actsearch.store import NotFoundError, Store, StoreError
-from actsearch.store import schema
-
+from actsearch.store import NotFoundError, Store, StoreError, schema
 
 # ---------------------------------------------------------------- runs
 
@@ -43,7 +41,7 @@ def test_create_get_and_finish_run(db):
     assert done.status == "finished" and done.finished_at is not None
     again = store.set_run_status(run.id, "running")  # resumed
     assert again.status == "running" and again.finished_at is None
-    assert store.set_run_notes(run.id, "first try").notes == "first try"
+    assert store.create_run("r2", task="t", space="s", seed=0, config={}, notes="first try").notes == "first try"
     with pytest.raises(ValueError, match="run status"):
         store.set_run_status(run.id, "done")
     assert pickle.loads(pickle.dumps(store.find_run("r1"))) == store.find_run("r1")
@@ -74,19 +72,18 @@ def test_candidates_crud_and_lineage(db):
     assert d.reason == "not monotonic" and e.equivalent_to == c.id
     assert store.candidate(c.id) == c
 
-    updated = store.set_candidate_status(a.id, "failed", reason="NaN loss")
+    updated = store.finish_candidate(a.id, fitness=None, status="failed", reason="NaN loss")
     assert updated.status == "failed" and updated.reason == "NaN loss"
     assert updated.updated_at >= a.updated_at
-    assert store.set_candidate_status(a.id, "queued").reason is None
-    scored = store.set_candidate_fitness(c.id, 0.9, 0.01)
+    assert store.finish_candidate(a.id, fitness=None, status="queued").reason is None
+    scored = store.finish_candidate(c.id, fitness=0.9, fitness_std=0.01)
     assert (scored.fitness, scored.fitness_std) == (0.9, 0.01)
     assert scored.parents == (b.id, a.id)
     finished = store.finish_candidate(e.id, fitness=0.9, tell_seq=7)
     assert (finished.fitness, finished.tell_seq, finished.status) == (0.9, 7, "duplicate")
     finished = store.finish_candidate(c.id, fitness=0.8, fitness_std=0.02, status="evaluated", tell_seq=8)
     assert (finished.status, finished.fitness, finished.fitness_std, finished.tell_seq) == ("evaluated", 0.8, 0.02, 8)
-    store.set_candidate_status(c.id, "queued")
-    store.set_candidate_status(e.id, "duplicate")
+    store.finish_candidate(c.id, fitness=None, status="queued")
 
     all_ids = [x.id for x in store.candidates(run.id)]
     assert all_ids == [a.id, b.id, c.id, d.id, e.id]
@@ -104,7 +101,7 @@ def test_candidates_crud_and_lineage(db):
     with pytest.raises(NotFoundError):
         store.candidate(12345)
     with pytest.raises(NotFoundError):
-        store.set_candidate_status(12345, "queued")
+        store.finish_candidate(12345, fitness=None, status="queued")
     with pytest.raises(NotFoundError):
         store.add_candidate(999, expr="x", fingerprint="f", complexity=1, generation=0,
                             parents=[], origin="init", status="queued")
@@ -170,9 +167,8 @@ def test_leaderboard_ordering_and_baselines(db):
     assert top.evaluations == 2 and top.origin == "crossover" and top.task == "mnist1d"
 
     # duplicates, rejected and failed candidates never rank, even with a fitness
-    store.set_candidate_fitness(ids["dup"], 0.99)
-    store.set_candidate_fitness(ids["r1"], 0.99)
-    store.set_candidate_fitness(ids["f1"], 0.99)
+    for key in ("dup", "r1", "f1"):
+        store.finish_candidate(ids[key], fitness=0.99)
     assert [r.candidate_id for r in store.leaderboard(run="demo")] == [r.candidate_id for r in board]
 
     across = store.leaderboard(k=3)
@@ -192,7 +188,7 @@ def test_leaderboard_ordering_and_baselines(db):
     unknown = store.add_candidate(run.id, expr="y", fingerprint="3", complexity=None,
                                   generation=0, parents=[], origin="init", status="evaluated")
     for c in (big, small, unknown):
-        store.set_candidate_fitness(c.id, 0.5)
+        store.finish_candidate(c.id, fitness=0.5)
     assert [r.candidate_id for r in store.leaderboard(run="ties")] == [small.id, big.id, unknown.id]
 
 
@@ -214,28 +210,6 @@ def test_runs_summary_and_counts(db):
     summary = {r.name: r for r in store.runs()}["empty"]
     assert (summary.candidates, summary.evaluations, summary.best_fitness) == (0, 0, None)
     assert store.counts(empty.id)["queued"] == 0
-
-
-def test_dedupe_by_fingerprint(db):
-    store = db.open()
-    ids = populate(store)
-    demo = ids["demo"]
-    # the first queued/running/evaluated candidate with that fingerprint
-    assert store.find_by_fingerprint(demo, "fp-swish").id == ids["a"]
-    assert store.find_by_fingerprint(demo, "fp-q").id == ids["q"]  # queued counts
-    assert store.find_by_fingerprint(demo, "fp-log") is None  # rejected does not
-    assert store.find_by_fingerprint(demo, "fp-x9") is None  # failed does not
-    assert store.find_by_fingerprint(demo, "fp-nothing") is None
-    assert store.find_by_fingerprint(ids["other"], "fp-swish") is None  # other run
-    # with task/budget: only candidates with a matching successful training
-    assert store.find_by_fingerprint(demo, "fp-swish", task="mnist1d", budget=5).id == ids["a"]
-    assert store.find_by_fingerprint(demo, "fp-swish", task="mnist1d").id == ids["a"]
-    assert store.find_by_fingerprint(demo, "fp-swish", budget=3) is None  # partial rows ignored
-    assert store.find_by_fingerprint(demo, "fp-swish", task="cifar10") is None
-    assert store.find_by_fingerprint(demo, "fp-q", task="mnist1d") is None  # not trained yet
-    fps = store.evaluated_fingerprints(demo)
-    assert fps == {"fp-relu": ids["relu"], "fp-swish": ids["a"], "fp-tanh": ids["b"],
-                   "fp-c": ids["c"], "fp-d": ids["d"]}
 
 
 # ---------------------------------------------------------------- persistence & schema
@@ -356,8 +330,8 @@ def test_old_schema_is_migrated_keeping_rows(db):
     # the migrated database takes new rows with the new columns
     c = store.add_candidate(run.id, expr="tanh(x)", fingerprint="f3", complexity=2,
                             generation=2, parents=[cid[2]], origin="mutation:point", status="queued")
-    assert store.set_candidate_fitness(c.id, 0.5, 0.1).fitness_std == 0.1
-    assert store.set_run_notes(run.id, "migrated").notes == "migrated"
+    assert store.finish_candidate(c.id, fitness=0.5, fitness_std=0.1).fitness_std == 0.1
+    assert store.create_run("new", task="t", space="s", seed=0, config={}, notes="migrated").notes == "migrated"
 
 
 def test_open_without_create(db):

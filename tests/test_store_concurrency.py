@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest_store import REPO, db  # noqa: F401  (db is a fixture)
+from support import REPO
 
 N = 300
 WRITER = r"""
@@ -20,9 +20,10 @@ time.sleep(max(0.0, start - time.time()))
 store = Store.open(url)  # both processes may create the schema at the same moment
 run = store.create_run(name, task="mnist1d", space="s", seed=0, config={"writer": name})
 prev = None
+first_with = {}  # fingerprint -> first candidate (the search keeps this in memory too)
 for i in range(n):
     fp = f"{name}-{i % (n // 2)}"  # every fingerprint twice: the second is a duplicate
-    first = store.find_by_fingerprint(run.id, fp)
+    first = first_with.get(fp)
     if first is not None:
         store.add_candidate(run.id, expr=f"x+{i}", fingerprint=fp, complexity=3, generation=i,
                             parents=[prev.id], origin="mutation:point", status="duplicate",
@@ -31,13 +32,13 @@ for i in range(n):
     c = store.add_candidate(run.id, expr=f"x*{i}", fingerprint=fp, complexity=3, generation=i,
                             parents=[] if prev is None else [prev.id],
                             origin="init" if prev is None else "mutation:point", status="queued")
-    store.set_candidate_status(c.id, "running")
+    first_with[fp] = c
+    store.finish_candidate(c.id, fitness=None, status="running")
     res = EvalResult(status="ok", fitness=i / n, val_accuracy=i / n, val_loss=1.0,
                      train_seconds=0.1, epochs=2, steps=10, batch_size=8, worker=name,
                      partials=(Partial(1, i / n / 2, 2.0),))
     store.add_evaluation(c.id, task="mnist1d", seed=0, budget=2, result=res)
-    store.set_candidate_fitness(c.id, i / n)
-    store.set_candidate_status(c.id, "evaluated")
+    store.finish_candidate(c.id, fitness=i / n, status="evaluated")
     prev = c
 store.set_run_status(run.id, "finished")
 store.close()
@@ -63,7 +64,7 @@ def test_two_writer_processes(db):
     store = db.open()
     runs = {r.name: r for r in store.runs()}
     assert set(runs) == {"w0", "w1"}
-    for name, summary in runs.items():
+    for summary in runs.values():
         assert summary.status == "finished"
         assert summary.candidates == N and summary.evaluations == N // 2
         counts = store.counts(summary.id)

@@ -6,7 +6,7 @@ import math
 import re
 import sqlite3
 
-from conftest_store import REPO, db, populate  # noqa: F401  (db is a fixture)
+from support import REPO, populate
 
 DOC = REPO / "docs" / "schema.md"
 

@@ -11,9 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest_store import PG_ENV, in_ci
-
-from tests.conftest import ROOT, TINY_SPACE, run_cli
+from support import PG_ENV, ROOT, TINY_SPACE, in_ci, run_cli
 
 
 def _search(db: str, run: str, cwd: Path, seed: int) -> subprocess.Popen:

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from actsearch.tasks import (
-    Budget,
     Task,
     TaskData,
     TaskError,
+    TrainingBudget,
+    check_task,
     get_task,
     load_mnist1d,
     stratified_split,
     task_names,
-    check_task,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,14 +126,14 @@ def test_builtin_builds_validates_and_trains_one_epoch(name: str) -> None:
 
 
 def test_budget() -> None:
-    b = Budget(epochs=3, batch_size=100, learning_rate=1e-2)
+    b = TrainingBudget(epochs=3, batch_size=100, learning_rate=1e-2)
     assert b.optimizer == "adam"
     assert b.steps_per_epoch(3200) == 32 and b.steps_per_epoch(3201) == 33
     assert b.total_steps(3200) == 96
     with pytest.raises(TaskError):
-        Budget(epochs=0, batch_size=1, learning_rate=1e-3)
+        TrainingBudget(epochs=0, batch_size=1, learning_rate=1e-3)
     with pytest.raises(TaskError, match="optimizer"):
-        Budget(epochs=1, batch_size=1, learning_rate=1e-3, optimizer="lbfgs")
+        TrainingBudget(epochs=1, batch_size=1, learning_rate=1e-3, optimizer="lbfgs")
 
 
 # ------------------------------------------------------------ user tasks
@@ -226,19 +226,19 @@ def test_check_task_catches_build_errors() -> None:
         return keras.Model(inputs, keras.layers.Dense(10, activation=activation)(inputs))
 
     task = Task(name="bad", data=data, build_model=bad_model,
-                budget=Budget(epochs=1, batch_size=32, learning_rate=1e-3))
+                budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3))
     with pytest.raises(TaskError, match=r"task 'bad': model check failed") as info:
         check_task(task)
     assert "\n" not in str(info.value)
 
     not_a_model = Task(name="nm", data=data, build_model=lambda act: "model",
-                       budget=Budget(epochs=1, batch_size=32, learning_rate=1e-3))
+                       budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3))
     with pytest.raises(TaskError, match="expected keras.Model"):
         check_task(not_a_model)
 
 
 def test_task_checks_its_fields() -> None:
-    budget = Budget(epochs=1, batch_size=8, learning_rate=1e-3)
+    budget = TrainingBudget(epochs=1, batch_size=8, learning_rate=1e-3)
     with pytest.raises(TaskError, match="load_data or data"):
         Task(name="t", build_model=lambda a: None, budget=budget)
     with pytest.raises(TaskError, match="unknown loss"):

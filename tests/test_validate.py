@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from support import run_cli
 
 from actsearch.results import EvalResult
 from actsearch.store import Store

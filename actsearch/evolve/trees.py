@@ -16,6 +16,7 @@ import contextlib
 import operator
 import random
 from collections.abc import Callable, Iterator
+from typing import Any, TypeAlias
 
 from deap import base, creator, gp
 
@@ -29,7 +30,7 @@ if not hasattr(creator, "ActsearchFitness"):
     creator.create("ActsearchFitness", base.Fitness, weights=(1.0,))
     creator.create("ActsearchTree", gp.PrimitiveTree, fitness=creator.ActsearchFitness)
 
-Individual = gp.PrimitiveTree
+Individual: TypeAlias = Any  # a gp.PrimitiveTree (DEAP ships no type information)
 
 
 def _placeholder(*_args: object) -> float:
@@ -181,7 +182,7 @@ class TreeFactory:
 
     def to_node(self, ind: Individual) -> Node:
         """Our AST for a DEAP prefix tree."""
-        stack: list[tuple[str | None, int, list[Node]]] = []
+        stack: list[tuple[str, int, list[Node]]] = []
         result: Node | None = None
         for item in ind:
             if isinstance(item, gp.Primitive):

@@ -7,6 +7,8 @@ Ray is imported only when the Ray executor is asked for.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from actsearch.execute.trial import Trial
@@ -28,6 +30,20 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
+def submit_while_capacity(executor: Executor, backlog: deque[Trial]) -> None:
+    """Hand queued trials to the executor until it is full (the one submit loop)."""
+    while backlog and executor.in_flight < executor.capacity:
+        executor.submit(backlog.popleft())
+
+
+def run_all(executor: Executor, trials: Iterable[Trial]) -> Iterator[tuple[Trial, EvalResult]]:
+    """Run every trial, keeping the executor full; yield each result as it comes back."""
+    backlog = deque(trials)
+    while backlog or executor.in_flight:
+        submit_while_capacity(executor, backlog)
+        yield from executor.wait()
+
+
 def make_executor(kind: str, task_spec: str, data: Any, **options: Any) -> Executor:
     """`kind` is "ray" (default for searches) or "local" (in-process, one at a time)."""
     if kind == "local":
@@ -41,4 +57,4 @@ def make_executor(kind: str, task_spec: str, data: Any, **options: Any) -> Execu
     raise ValueError(f"unknown executor {kind!r} (use 'ray' or 'local')")
 
 
-__all__ = ["Executor", "Trial", "make_executor"]
+__all__ = ["Executor", "Trial", "make_executor", "run_all", "submit_while_capacity"]

@@ -87,7 +87,7 @@ class RayExecutor:
         Waiting here keeps start-up out of the trial timeout and makes a
         worker that cannot start fail loudly instead of stalling the search.
         """
-        actors = [
+        actors: list[Any] = [  # Ray actor handles
             self._actor_class.remote(self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0,
                                      ray_actor=True)
             for _ in range(count)
@@ -194,8 +194,12 @@ def init_ray(address: str | None = None, **kwargs: Any) -> None:
         "include_dashboard": False, "logging_level": logging.WARNING,
         "log_to_driver": bool(os.environ.get("ACTSEARCH_RAY_LOGS")),
     }
-    if address:
-        options["address"] = address
+    # Without --address, always a new local Ray: never silently join a cluster that
+    # someone started on this machine with `ray start` (Ray's default would).
+    options["address"] = address or "local"
+    # A new local cluster uses token authentication by default and says so at
+    # every start; the protection stays, the notice is not shown.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     ray.init(**{**options, **kwargs})
 
 

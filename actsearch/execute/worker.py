@@ -51,7 +51,7 @@ class TrainingWorker:
         from actsearch.train import prepare_data
 
         self.task = get_task(task_spec)
-        self.data = prepare_data(data if data is not None else self.task.load_data())
+        self.data = prepare_data(data if data is not None else self.task.get_data())
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.busy_seconds = 0.0
         self.trials = 0
@@ -90,7 +90,7 @@ class TrainingWorker:
                 ctx = ray.get_runtime_context()
                 info["node_id"] = ctx.get_node_id()
                 info["gpu_ids"] = [str(g) for g in ray.get_gpu_ids()]
-        except Exception:  # noqa: BLE001 - info is best effort outside Ray
+        except Exception:
             pass
         return info
 

@@ -88,8 +88,8 @@ def module_source(activation: Activation, *, parametric: bool = False, module: s
             expr=activation, latex=activation.latex(), fingerprint=activation.fingerprint, module=module,
             function=function, expr_literal=repr(str(activation)),
             layer_usage=("\n    # adaptive: constants learned per layer during training\n"
-                         "    from {module} import ParametricActivation\n"
-                         "    block = [keras.layers.Dense(64), ParametricActivation()]").format(module=module)
+                         f"    from {module} import ParametricActivation\n"
+                         "    block = [keras.layers.Dense(64), ParametricActivation()]")
             if parametric and activation.parameters else "",
         ),
         *("\n\n" + helper.strip() + "\n" for helper in helpers),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import sympy
@@ -55,12 +56,12 @@ class Activation:
 
     # -- construction ---------------------------------------------------------------
     @classmethod
-    def parse(cls, text: str) -> "Activation":
+    def parse(cls, text: str) -> Activation:
         """Parse infix or prefix-call text; raises `ParseError` on anything malformed."""
         return cls.from_tree(parse_tree(text))
 
     @classmethod
-    def from_tree(cls, node: Node) -> "Activation":
+    def from_tree(cls, node: Node) -> Activation:
         """Canonicalise a tree (from the parser, DEAP, ...); raises `ParseError` if invalid."""
         node = _validate(node)
         return cls(canonical(node), original=node)

@@ -6,8 +6,8 @@ on them) and safe to share between threads and processes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Union
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +27,10 @@ class Call:
     """An application of the registry primitive `name` to `args`."""
 
     name: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
 
-Node = Union[Var, Const, Call]
+Node = Var | Const | Call
 
 X = Var()
 

@@ -48,9 +48,10 @@ def fold(node: Node) -> Node:
     simpler = _identity_law(node.name, args)
     if simpler is not None:
         return simpler
-    if all(isinstance(arg, Const) for arg in args):
+    constants = [arg for arg in args if isinstance(arg, Const)]
+    if len(constants) == len(args):
         with np.errstate(all="ignore"):
-            value = float(REGISTRY[node.name].numpy(*(np.float64(a.value) for a in args)))
+            value = float(REGISTRY[node.name].numpy(*(np.float64(a.value) for a in constants)))
         if math.isfinite(value) and abs(value) <= MAX_CONST:
             return Const(round_constant(value))
     return Call(node.name, args)

@@ -7,10 +7,10 @@ initialised at its value: an adaptive activation that tunes its form.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
-import tensorflow as tf
 
 from .activation import Activation
 from .lower import parameter_slots, tf_lowering

@@ -145,7 +145,7 @@ def exp_abs_diff(a, b):
     return np.exp(-np.abs(a - b))
 
 
-def abs(x):  # noqa: A001 - the primitive's name
+def abs(x):
     return np.abs(x)
 
 
@@ -181,9 +181,9 @@ def mul(a, b):
     return a * b
 
 
-def max(a, b):  # noqa: A001
+def max(a, b):
     return np.maximum(a, b)
 
 
-def min(a, b):  # noqa: A001
+def min(a, b):
     return np.minimum(a, b)

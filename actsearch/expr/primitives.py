@@ -30,8 +30,9 @@ Constants are numbers in the tree, never primitives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import np_ops, sym
 

@@ -156,5 +156,6 @@ def check_tf_gradient(act: Activation | str, probe: tuple[float, float] = (-6.0,
     if not checks["finite"]:
         return ScreenResult(False, f"non-finite output at x={xs[~np.isfinite(y)][0]:.3g}", checks)
     if not checks["grad_finite"]:
-        return ScreenResult(False, f"non-finite gradient at x={xs[~np.isfinite(g)][0]:.3g} (not differentiable)", checks)
+        where = f"{xs[~np.isfinite(g)][0]:.3g}"
+        return ScreenResult(False, f"non-finite gradient at x={where} (not differentiable)", checks)
     return ScreenResult(True, None, checks)

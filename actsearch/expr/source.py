@@ -1,7 +1,7 @@
 """Standalone TensorFlow source for an activation (used by the exporter).
 
 `tf_source(act)` returns the helper definitions (numeric constants and the
-`tf_ops` functions the expression needs, copied with `inspect.getsource`) and
+`tf_ops` functions the expression needs, copied from its source text) and
 the expression code, so an exporter can write::
 
     import tensorflow as tf
@@ -12,8 +12,9 @@ the expression code, so an exporter can write::
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+import ast
+import functools
+from pathlib import Path
 
 from .activation import Activation
 from .ast import Call, Node, walk
@@ -29,24 +30,40 @@ def _number(value: float) -> str:
     return text if any(c in text for c in ".e") else text + ".0"
 
 
+@functools.cache
+def _tf_ops_source() -> tuple[dict[str, float], dict[str, tuple[str, frozenset[str]]]]:
+    """The constants and functions of `tf_ops`, read from its source text
+    (not imported, so exporting does not load TensorFlow): name -> value, and
+    name -> (source, names it refers to)."""
+    text = Path(__file__).with_name("tf_ops.py").read_text()
+    constants: dict[str, float] = {}
+    functions: dict[str, tuple[str, frozenset[str]]] = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            if isinstance(node.value.value, float):
+                constants.update({t.id: node.value.value for t in node.targets if isinstance(t, ast.Name)})
+        elif isinstance(node, ast.FunctionDef):
+            names = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+            functions[node.name] = (ast.get_source_segment(text, node) or "", names)
+    return constants, functions
+
+
 def _helpers(names: set[str]) -> list[str]:
     """Constant lines first, then function sources, including what they call."""
-    from . import tf_ops
-
-    constants: dict[str, Any] = {}
+    all_constants, all_functions = _tf_ops_source()
+    constants: dict[str, float] = {}
     functions: dict[str, str] = {}
     pending = sorted(names)
     while pending:
         name = pending.pop()
         if name in functions:
             continue
-        fn = getattr(tf_ops, name)
-        functions[name] = inspect.getsource(fn)
-        for ref in fn.__code__.co_names:
-            value = getattr(tf_ops, ref, None)
-            if isinstance(value, float):
-                constants[ref] = value
-            elif callable(value) and inspect.isfunction(value) and value.__module__ == tf_ops.__name__:
+        source, refs = all_functions[name]
+        functions[name] = source + "\n"
+        for ref in refs:
+            if ref in all_constants:
+                constants[ref] = all_constants[ref]
+            elif ref in all_functions and ref not in functions:
                 pending.append(ref)
     lines = [f"{name} = {value!r}\n" for name, value in sorted(constants.items())]
     header = ["".join(lines)] if lines else []
@@ -70,7 +87,7 @@ def tf_source(act: Activation, parametric: bool = False) -> tuple[list[str], str
         free = iter(parameter_slots(tree))
         names = iter(f"c{i}" for i in range(len(act.parameters)))
 
-        def number(value: float) -> str:  # noqa: F811 - constants in print (= tree) order
+        def number(value: float) -> str:  # constants in print (= tree) order
             return next(names) if next(free) else _number(value)
 
     code = to_infix(tree, call_name=lambda name: REGISTRY[name].tf_name, number=number,

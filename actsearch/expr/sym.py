@@ -23,7 +23,7 @@ _ODD = {"sinh", "softsign"}  # f(-a) == -f(a) exactly (the clip of sinh is symme
 def _opaque(name: str, nargs: int) -> type[sympy.Function]:
     """A real-valued sympy function sympy knows nothing else about (but its parity)."""
 
-    def eval(cls, *args):  # noqa: A001 - sympy's hook name
+    def eval(cls, *args):
         if len(args) == 1 and args[0].could_extract_minus_sign():
             if name in _EVEN:
                 return cls(-args[0])
@@ -33,7 +33,8 @@ def _opaque(name: str, nargs: int) -> type[sympy.Function]:
 
     def _latex(self, printer):
         args = ", ".join(printer._print(arg) for arg in self.args)
-        return r"\operatorname{%s}\left(%s\right)" % (name.replace("_", r"\_"), args)
+        escaped = name.replace("_", r"\_")
+        return rf"\operatorname{{{escaped}}}\left({args}\right)"
 
     return type(name, (sympy.Function,), {
         "nargs": nargs,

@@ -43,7 +43,7 @@ def plot_run(store: Store, run_name: str, path: Path) -> Path:
     return path
 
 
-def _plot_progress(ax, evolved: list, baselines: list) -> None:  # noqa: ANN001
+def _plot_progress(ax, evolved: list, baselines: list) -> None:
     if evolved:
         generations = np.array([c.generation for c in evolved])
         fitness = np.array([c.fitness for c in evolved])
@@ -60,7 +60,7 @@ def _plot_progress(ax, evolved: list, baselines: list) -> None:  # noqa: ANN001
     ax.legend(fontsize=7, loc="lower right")
 
 
-def _plot_shapes(ax, best: list[str], baselines: list[str]) -> None:  # noqa: ANN001
+def _plot_shapes(ax, best: list[str], baselines: list[str]) -> None:
     x = np.linspace(-4, 4, 401)
     for expr in best:
         ax.plot(x, Activation.parse(expr).numpy(x), label=expr[:40])

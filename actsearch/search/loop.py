@@ -22,13 +22,14 @@ import contextlib
 import logging
 import math
 import random
+from collections import deque
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, make_strategy
-from actsearch.execute import Executor, Trial
+from actsearch.execute import Executor, Trial, submit_while_capacity
 from actsearch.expr import Activation, screen
 from actsearch.expr.normalize import standardise
 from actsearch.results import EvalResult, aggregate_fitness
@@ -133,7 +134,7 @@ class Search:
         self._strategy: Strategy = make_strategy(self._factory, self._space.evolution)
         self._cache: FingerprintCache[tuple[Proposal, int]] = FingerprintCache()
         self._pending: dict[int, _Pending] = {}
-        self._backlog: list[Trial] = []
+        self._backlog: deque[Trial] = deque()
         self._seq = 0
         self._trial_ids = 0
         self._trained = 0
@@ -159,7 +160,7 @@ class Search:
         self._submit_baselines()
         while self._asking or self._pending:
             self._propose_while_capacity()
-            self._submit_backlog()
+            submit_while_capacity(self._executor, self._backlog)
             if not self._pending:
                 if not self._asking:
                     break
@@ -199,10 +200,6 @@ class Search:
 
     def _has_capacity(self) -> bool:
         return self._executor.in_flight + len(self._backlog) < self._executor.capacity
-
-    def _submit_backlog(self) -> None:
-        while self._backlog and self._executor.in_flight < self._executor.capacity:
-            self._executor.submit(self._backlog.pop(0))
 
     # -- one proposal: screen, dedupe, train --------------------------------------------
 

@@ -17,19 +17,24 @@ database at the same time do not race.
 
 from __future__ import annotations
 
+import functools
+import random
 import sqlite3
 import time
-
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from actsearch.results import one_line
 from actsearch.store import DEFAULT_DB
 from actsearch.store.records import StoreError
+
+T = TypeVar("T")
 
 # Every revision in migrations/versions, oldest first (a test checks this list
 # against Alembic's script directory). Add new ones at the end.
@@ -103,7 +108,7 @@ def make_engine(url: URL) -> Engine:
 
 def _sqlite_events(engine: Engine, *, memory: bool) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own
         # implicit transactions cannot do BEGIN IMMEDIATE).
         dbapi_conn.isolation_level = None
@@ -127,7 +132,7 @@ def _sqlite_events(engine: Engine, *, memory: bool) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def _enable_wal(cur) -> None:  # noqa: ANN001 - a DB-API cursor
+def _enable_wal(cur) -> None:
     """Switch the file to WAL once. Switching needs an exclusive lock and SQLite
     answers SQLITE_BUSY at once (busy_timeout does not apply) while another
     process is creating the same new file, so retry for up to busy_timeout."""
@@ -221,7 +226,7 @@ def prepare(engine: Engine, where: str, *, create: bool = True) -> None:
 def open_engine(url_or_path: str | Path | None, *, create: bool = True) -> tuple[Engine, URL]:
     url = resolve_url(url_or_path)
     where = display_url(url)
-    if url.get_backend_name() == "sqlite" and not is_memory(url):
+    if url.get_backend_name() == "sqlite" and url.database and not is_memory(url):
         path = Path(url.database)
         if not path.exists():
             if not create:
@@ -243,3 +248,42 @@ def open_engine(url_or_path: str | Path | None, *, create: bool = True) -> tuple
             raise StoreError(f"{where} is not an actsearch database (not an SQLite file)") from exc
         raise StoreError(f"cannot open {where}: {msg}") from exc
     return engine, url
+
+
+# -- transactions --------------------------------------------------------------------
+
+
+def _is_contention(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in ("40001", "40P01"):  # serialization / deadlock
+        return True
+    msg = str(orig).lower()
+    return "database is locked" in msg or "database is busy" in msg or "database table is locked" in msg
+
+
+def retrying(fn: Callable[..., T]) -> Callable[..., T]:
+    """Retry a whole transaction (a Store method) on lock contention; turn DB errors into StoreError."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.02
+        while True:
+            try:
+                return fn(self, *args, **kwargs)
+            except IntegrityError as exc:
+                raise StoreError(
+                    f"{fn.__name__}: rejected by the database: {one_line(exc, with_type=False)}"
+                ) from exc
+            except DBAPIError as exc:
+                if not _is_contention(exc):
+                    raise StoreError(f"{fn.__name__} on {self.where}: {one_line(exc, with_type=False)}") from exc
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"{fn.__name__}: {self.where} stayed locked for "
+                        f"{self.retry_seconds:.0f} s: {one_line(exc, with_type=False)}"
+                    ) from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    return wrapper

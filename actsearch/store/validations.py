@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select
 
 from actsearch.results import EvalResult
-from actsearch.store.api import Store, _num, _retrying
+from actsearch.store.api import Store
+from actsearch.store.convert import num as _num
 from actsearch.store.models import Candidate, Evaluation, Validation, utcnow
+from actsearch.store.schema import retrying as _retrying
 
 REUSABLE = ("ok", "failed")
 

@@ -3,12 +3,12 @@
 Importing this package does not import TensorFlow.
 """
 
-from .base import Budget, Task, TaskData, TaskError, hidden_activation, stratified_split
+from .base import Task, TaskData, TaskError, TrainingBudget, hidden_activation, stratified_split
 from .builtin import SPLIT_SEED, cache_dir, load_digits, load_mnist1d
-from .registry import get_task, task_names, check_task
+from .registry import check_task, get_task, task_names
 
 __all__ = [
-    "Budget",
+    "TrainingBudget",
     "Task",
     "TaskData",
     "TaskError",

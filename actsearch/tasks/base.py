@@ -8,8 +8,9 @@ cheap for the CLI and the search driver); TensorFlow is imported lazily inside
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class TaskError(ValueError):
 
 
 @dataclass(frozen=True)
-class Budget:
+class TrainingBudget:
     """How long one evaluation trains.
 
     ``steps_per_epoch(n_train)`` is ``ceil(n_train / batch_size)``: the last,
@@ -125,7 +126,7 @@ class Task:
 
     name: str
     build_model: Callable[[Any], Any]
-    budget: Budget
+    budget: TrainingBudget
     load_data: Callable[[], TaskData] | None = None
     data: TaskData | None = None
     loss: str | Callable[[Any, Any], Any] = "sparse_categorical_crossentropy"
@@ -140,8 +141,8 @@ class Task:
             raise TaskError("task name must be a non-empty string")
         if not callable(self.build_model):
             raise TaskError(f"task {self.name!r}: build_model must be callable")
-        if not isinstance(self.budget, Budget):
-            raise TaskError(f"task {self.name!r}: budget must be a Budget")
+        if not isinstance(self.budget, TrainingBudget):
+            raise TaskError(f"task {self.name!r}: budget must be a TrainingBudget")
         if self.load_data is None and self.data is None:
             raise TaskError(f"task {self.name!r}: give load_data or data")
         if self.load_data is not None and not callable(self.load_data):
@@ -169,7 +170,7 @@ class Task:
                 data = self.load_data()
             except TaskError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - user code
+            except Exception as exc:
                 raise TaskError(
                     f"task {self.name!r}: load_data failed: {one_line(exc)}"
                 ) from exc
@@ -229,6 +230,6 @@ def hidden_activation(activation: Any) -> Any:
         config.pop("name", None)
         try:
             return from_config(config)
-        except Exception:  # noqa: BLE001 - a layer that cannot be cloned is shared
+        except Exception:
             return activation
     return activation

@@ -15,12 +15,13 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .base import Budget, Task, TaskData, hidden_activation, stratified_split
+from .base import Task, TaskData, TrainingBudget, hidden_activation, stratified_split
 
 #: Seed of every built-in train/validation(/test) split. Never the search seed.
 SPLIT_SEED = 20240601
@@ -72,7 +73,7 @@ def _mnist1d_arrays() -> dict[str, np.ndarray]:
         try:
             with np.load(path) as f:
                 return {k: f[k] for k in ("x", "y", "x_test", "y_test")}
-        except Exception:  # noqa: BLE001 - a corrupt cache is regenerated
+        except Exception:
             pass
     arrays = _generate_mnist1d(args)
     try:
@@ -80,14 +81,14 @@ def _mnist1d_arrays() -> dict[str, np.ndarray]:
         # atomic: several workers may generate at the same time
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub takes allow_pickle for a name
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache only costs regeneration time
     return arrays
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_mnist1d() -> TaskData:
     """MNIST-1D: 3,200 train / 800 validation (stratified, fixed seed, carved
     from the package's 4,000 training examples) / 1,000 test, 40 features."""
@@ -105,7 +106,7 @@ def load_mnist1d() -> TaskData:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_digits() -> TaskData:
     """scikit-learn digits: 1,797 8x8 images flattened to 64 features in
     [0, 1]; stratified 60/20/20 train/validation/test with a fixed seed."""
@@ -198,11 +199,11 @@ def digits_cnn_model(activation: Any) -> Any:
 
 #: Default budgets (see the trainer benchmark for the measured time per
 #: training and relu's validation accuracy at these budgets).
-BUDGETS: dict[str, Budget] = {
-    "mnist1d-mlp": Budget(epochs=60, batch_size=100, learning_rate=1e-2),
-    "mnist1d-cnn": Budget(epochs=30, batch_size=100, learning_rate=1e-2),
-    "digits-mlp": Budget(epochs=20, batch_size=64, learning_rate=1e-2),
-    "digits-cnn": Budget(epochs=20, batch_size=64, learning_rate=1e-2),
+BUDGETS: dict[str, TrainingBudget] = {
+    "mnist1d-mlp": TrainingBudget(epochs=60, batch_size=100, learning_rate=1e-2),
+    "mnist1d-cnn": TrainingBudget(epochs=30, batch_size=100, learning_rate=1e-2),
+    "digits-mlp": TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
+    "digits-cnn": TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
 }
 
 _BUILTINS: dict[str, tuple[Callable[[], TaskData], Callable[[Any], Any], str]] = {

@@ -65,7 +65,7 @@ def get_task(spec: str) -> Task:
         task = factory()
     except TaskError as exc:
         raise TaskError(f"task {spec!r}: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - user code
+    except Exception as exc:
         raise TaskError(f"task {spec!r}: {func_name}() raised {one_line(exc)}") from exc
     if not isinstance(task, Task):
         raise TaskError(
@@ -95,7 +95,7 @@ def _import_file(spec: str, target: str):
         module = importlib.util.module_from_spec(mspec)
         sys.modules[mod_name] = module
         mspec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - user code, syntax errors included
+    except Exception as exc:
         sys.modules.pop(mod_name, None)
         raise TaskError(f"task {spec!r}: cannot import {target}: {one_line(exc)}") from exc
     return module
@@ -108,7 +108,7 @@ def _import_module(spec: str, target: str):
         if exc.name and target.startswith(exc.name):
             raise TaskError(f"task {spec!r}: no module named {target!r}") from exc
         raise TaskError(f"task {spec!r}: cannot import {target}: {one_line(exc)}") from exc
-    except Exception as exc:  # noqa: BLE001 - user code
+    except Exception as exc:
         raise TaskError(f"task {spec!r}: cannot import {target}: {one_line(exc)}") from exc
 
 
@@ -146,6 +146,6 @@ def check_task(task: Task) -> Task:
             raise TaskError(f"task {label!r}: loss on a tiny batch is not finite")
     except TaskError:
         raise
-    except Exception as exc:  # noqa: BLE001 - user code
+    except Exception as exc:
         raise TaskError(f"task {label!r}: model check failed: {one_line(exc)}") from exc
     return task

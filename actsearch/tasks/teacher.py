@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .base import Budget, Task, TaskData, hidden_activation
+from .base import Task, TaskData, TrainingBudget, hidden_activation
 
 TEACHER_EXPR = "tanh(x) * (x**2 - 1)"
 INPUTS, HIDDEN = 10, 32
 N_TRAIN, N_VAL, N_TEST = 2000, 500, 1000
 NOISE = 0.05
 TEACHER_SEED = 20240613
-BUDGET = Budget(epochs=40, batch_size=64, learning_rate=1e-2)
+BUDGET = TrainingBudget(epochs=40, batch_size=64, learning_rate=1e-2)
 
 
 def teacher_outputs(x: np.ndarray, seed: int = TEACHER_SEED) -> np.ndarray:
@@ -41,7 +41,7 @@ def teacher_outputs(x: np.ndarray, seed: int = TEACHER_SEED) -> np.ndarray:
     return hidden @ w2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_teacher() -> TaskData:
     """2,000 train / 500 validation / 1,000 test rows; targets standardised to mean 0, std 1."""
     rng = np.random.default_rng(TEACHER_SEED + 1)

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["train", "train_seeds", "prepare_data", "ResidentData", "resolve_activation"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .activation import resolve_activation
+    from .resolve import resolve_activation
     from .trainer import ResidentData, prepare_data, train, train_seeds
 
 
 def __getattr__(name: str) -> Any:
     if name == "resolve_activation":
-        from .activation import resolve_activation
+        from .resolve import resolve_activation
 
         return resolve_activation
     if name in ("train", "train_seeds", "prepare_data", "ResidentData"):

@@ -11,22 +11,27 @@ last smaller batch kept).
 
 from __future__ import annotations
 
+import functools
 import gc
+import logging
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from actsearch.results import EvalResult, Partial, aggregate_fitness, one_line
 from actsearch.tasks.base import Task, TaskData
-
-from .activation import resolve_activation
 from actsearch.tasks.losses import CLASSIFICATION_LOSSES, accuracy, resolve_loss, resolve_metric
+
+from .resolve import resolve_activation
+
+log = logging.getLogger(__name__)
 
 #: Validation is computed in chunks of this many examples.
 EVAL_CHUNK = 4096
@@ -48,6 +53,11 @@ class ResidentData:
     as ``train(..., data=resident)``. The test split is not converted; use
     ``ResidentData(data, splits=("train", "val", "test"))`` only for
     validation after a search."""
+
+    x_train: tf.Tensor
+    y_train: tf.Tensor
+    x_val: tf.Tensor
+    y_val: tf.Tensor
 
     def __init__(self, data: TaskData, splits: Sequence[str] = ("train", "val")):
         self.source = data
@@ -269,14 +279,25 @@ def _train_and_forget(task: Task, activation: Any, **kwargs: Any) -> EvalResult:
 
 def _gradient_registry() -> dict | None:
     """TensorFlow's process-global gradient registry (name -> entry), or None
-    if this TensorFlow version does not have it where we expect it."""
+    (with a warning, once) if this TensorFlow version does not have it where
+    we expect it: trainings then work, but a long-lived worker's memory grows.
+    tests/test_train.py fails when that happens, so an upgrade cannot lose
+    the fix silently."""
     try:
         from tensorflow.python.framework import ops as tf_ops
 
-        registry = tf_ops._gradient_registry._registry  # noqa: SLF001
-    except Exception:  # noqa: BLE001 - private API moved: nothing to clean
+        registry = tf_ops._gradient_registry._registry
+    except (ImportError, AttributeError):
+        registry = None
+    if not isinstance(registry, dict):
+        _warn_once("TensorFlow's ops._gradient_registry moved: traced graphs are not freed after each training")
         return None
-    return registry if isinstance(registry, dict) else None
+    return registry
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 def _custom_gradient_names() -> set[str]:
@@ -388,7 +409,7 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
             val_loss=out.val_loss, train_seconds=time.perf_counter() - t0,
             epochs=done_epochs, steps=done_steps, batch_size=batch_size,
             partials=tuple(partials))
-    except Exception as exc:  # noqa: BLE001 - a candidate never crashes a worker
+    except Exception as exc:
         return EvalResult.failed(
             one_line(exc), train_seconds=(time.perf_counter() - t0) if t0 is not None else 0.0,
             epochs=done_epochs, steps=done_steps, batch_size=batch_size, partials=tuple(partials))

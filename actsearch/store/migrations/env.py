@@ -17,9 +17,10 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
-        "sqlalchemy.url"
-    )
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("give the database with -x url=... (or sqlalchemy.url in alembic.ini)")
+    return url
 
 
 def _configure(**kwargs) -> None:

@@ -3,7 +3,11 @@ layer) becomes something a model builder can use as ``activation=``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from actsearch.expr import Activation
+from actsearch.expr.keras_layer import as_keras_activation
 
 # Keras built-in activation names accepted as plain strings when the string
 # is not an expression of the expression language (baselines like "relu").
@@ -14,7 +18,7 @@ _KERAS_NAMES = (
 )
 
 
-def resolve_activation(activation: Any, parametric: bool = False) -> Any:
+def resolve_activation(activation: Any, parametric: bool = False) -> Callable[..., Any]:
     """Return a callable tensor -> tensor, or a Keras ``Layer`` with trainable
     constants when ``parametric`` is true and the activation is an expression.
 
@@ -24,24 +28,12 @@ def resolve_activation(activation: Any, parametric: bool = False) -> Any:
     (used as they are)."""
     if isinstance(activation, str):
         try:
-            from actsearch.expr import Activation
-        except ImportError:
-            if activation.strip() in _KERAS_NAMES:
-                return _keras_activation(activation.strip())
-            raise
-        try:
             activation = Activation.parse(activation)
         except ValueError:
             if activation.strip() in _KERAS_NAMES:
                 return _keras_activation(activation.strip())
             raise
-    if _is_expr_activation(activation):
-        try:
-            from actsearch.expr.keras_layer import as_keras_activation
-        except ImportError:
-            if parametric:
-                raise
-            return activation.tf_function()
+    if isinstance(activation, Activation):
         return as_keras_activation(activation, parametric=parametric)
     if callable(activation):
         return activation
@@ -51,15 +43,7 @@ def resolve_activation(activation: Any, parametric: bool = False) -> Any:
     )
 
 
-def _is_expr_activation(obj: Any) -> bool:
-    try:
-        from actsearch.expr import Activation
-    except ImportError:
-        return False
-    return isinstance(obj, Activation)
-
-
-def _keras_activation(name: str):
+def _keras_activation(name: str) -> Callable[..., Any]:
     import keras
 
     return keras.activations.get(name)

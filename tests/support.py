@@ -1,25 +1,41 @@
-"""Shared fixtures of the store conformance suite (imported by tests/test_store*.py).
+"""Helpers the tests import (the fixtures themselves live in conftest.py).
 
-The `db` fixture is parametrised over the backends: a real SQLite file always,
-and PostgreSQL when ACTSEARCH_TEST_PG_URL is set (`source .ci/postgres.sh`).
-With CI set and no URL, the PostgreSQL case is collected and fails, so CI
-cannot silently skip it; locally without a URL it is simply not collected.
+- `run_cli`: the `actsearch` command in a fresh process, as a user runs it;
+- the store backends (`Backend`, `backend_params`), `result` and `populate`
+  for the store conformance suite;
+- `FakeExecutor`: the executor protocol without training, so that the search
+  loop's tests run in a blink.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import uuid
+import subprocess
+import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+import numpy as np
 
+from actsearch.execute import Trial
 from actsearch.results import EvalResult, Partial
 from actsearch.store import Store
 
 PG_ENV = "ACTSEARCH_TEST_PG_URL"
-REPO = Path(__file__).resolve().parents[1]
+REPO = ROOT = Path(__file__).resolve().parents[1]
+TINY_SPACE = ROOT / "tests" / "data" / "tiny.yaml"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m actsearch ARGS` in a fresh process, as a user would."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "actsearch", *args], cwd=cwd or ROOT, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )
 
 
 def in_ci() -> bool:
@@ -62,44 +78,11 @@ class Backend:
             engine.dispose()
 
 
-def _pg_url_for_schema(base: str, schema: str) -> str:
+def pg_url_for_schema(base: str, schema: str) -> str:
     from sqlalchemy.engine import make_url
 
     url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=backend_params())
-def db(request, tmp_path):
-    """A fresh, empty database on one backend (a new schema on PostgreSQL)."""
-    if request.param == "sqlite":
-        backend = Backend("sqlite", str(tmp_path / "actsearch.db"))
-        yield backend
-        backend.close()
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.fail(
-            f"{PG_ENV} is not set but CI is: the PostgreSQL store tests must run in CI "
-            "(source .ci/postgres.sh before pytest)",
-            pytrace=False,
-        )
-    from sqlalchemy import create_engine, text
-
-    from actsearch.store.schema import resolve_url
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(resolve_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    backend = Backend("postgresql", _pg_url_for_schema(base, schema))
-    try:
-        yield backend
-    finally:
-        backend.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def result(
@@ -148,8 +131,7 @@ def populate(store: Store) -> dict[str, int]:
             store.add_evaluation(ids[key], task=task, seed=seed, budget=5,
                                  result=result(acc, partials=parts))
         mean = sum(accs) / len(accs)
-        store.set_candidate_fitness(ids[key], mean, max(accs) - min(accs))
-        store.set_candidate_status(ids[key], "evaluated")
+        store.finish_candidate(ids[key], fitness=mean, fitness_std=max(accs) - min(accs), status="evaluated")
 
     d = ids["demo"]
     cand(d, "relu", "max(x, 0)", "fp-relu", 0, "baseline", baseline=True)
@@ -185,3 +167,66 @@ def populate(store: Store) -> dict[str, int]:
     cand(o, "o-r", "1 / x", "fp-inv", 0, "init", status="rejected", reason="non-finite output")
     store.set_run_status(ids["other"], "finished")
     return ids
+
+
+class FakeExecutor:
+    """The executor protocol without training: a trial's fitness is a fixed
+    function of its activation's outputs and seed, computed with numpy.
+
+    `capacity` trials run at once; `wait()` returns the oldest one (or,
+    with `batch`, all of them), so results come back in submission order and
+    every run is deterministic. An activation whose outputs are not finite on
+    the probe points fails, like a NaN loss; a hurdle stops the candidates
+    whose reading at the hurdle is below its threshold.
+    """
+
+    PROBE = np.linspace(-3.0, 3.0, 61)
+
+    def __init__(self, capacity: int = 2, batch: bool = False) -> None:
+        self.capacity = capacity
+        self.batch = batch
+        self.running: deque[Trial] = deque()
+        self.submitted: list[Trial] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.running)
+
+    def submit(self, trial: Trial) -> None:
+        self.running.append(trial)
+        self.submitted.append(trial)
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Trial, EvalResult]]:
+        count = len(self.running) if self.batch else min(1, len(self.running))
+        return [(trial, self.result(trial)) for trial in (self.running.popleft() for _ in range(count))]
+
+    @classmethod
+    def fitness(cls, expr: str, seed: int) -> float | None:
+        from actsearch.expr import Activation
+
+        with np.errstate(all="ignore"):
+            y = np.asarray(Activation.parse(expr).numpy(cls.PROBE), dtype=float)
+        if not np.all(np.isfinite(y)):
+            return None
+        # higher for activations close to relu's shape, a little noise per seed
+        return float(1.0 / (1.0 + np.mean((y - np.maximum(cls.PROBE, 0)) ** 2)) + 0.001 * seed)
+
+    def result(self, trial: Trial) -> EvalResult:
+        fitness = self.fitness(trial.expr, trial.seed)
+        epochs = trial.epochs or 3
+        if fitness is None:
+            return EvalResult.failed("non-finite training loss", epochs=1, steps=1, batch_size=8)
+        partials: tuple[Partial, ...] = ()
+        if trial.hurdle is not None:
+            at, threshold = trial.hurdle
+            early = fitness * 0.9
+            partials = (Partial(at, early, 1.0, fitness=early),)
+            if early < threshold and not math.isinf(threshold):
+                return EvalResult("stopped", early, early, 1.0, 0.01, at, at, 8, partials=partials)
+        return EvalResult("ok", fitness, fitness, 1.0, 0.01, epochs, epochs, 8, worker="fake", partials=partials)
+
+    def workers_info(self) -> list[dict]:
+        return []
+
+    def shutdown(self) -> None:
+        self.running.clear()

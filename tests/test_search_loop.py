@@ -1,0 +1,167 @@
+"""The search loop and its resume replay, on a real SQLite store with a fake executor (no training).
+
+The real trainings are covered by test_search_e2e.py, test_resume.py and
+test_search_budget.py (slow); here the loop's bookkeeping is checked in
+milliseconds per search, at many stop points.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import ROOT, FakeExecutor
+
+from actsearch.search import Search, SearchRequest, SearchSettings, settings_for
+from actsearch.store import RunRecord, Store
+
+SPACE = ROOT / "tests" / "data" / "resume.yaml"  # generational, 6 x 3, two baselines
+
+
+def _settings(tmp_path: Path) -> SearchSettings:
+    return settings_for(SearchRequest(space=str(SPACE), seed=5))
+
+
+def _start(db: Path, settings: SearchSettings, name: str = "r") -> tuple[Store, RunRecord]:
+    store = Store.open(db)
+    run = store.create_run(name, task=settings.task, space=settings.space.name, seed=settings.seed,
+                           config=settings.to_config())
+    return store, run
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _state(db: Path) -> dict:
+    """What a finished run holds, in a form two runs can be compared by."""
+    return {
+        "candidates": _rows(db, "select genotype, expr, status, fitness, fitness_std, equivalent_to is not null,"
+                                " is_baseline from candidates order by coalesce(ask_seq, -id), id"),
+        "trained": Counter(_rows(db, "select c.fingerprint, e.seed from evaluations e join candidates c"
+                                     " on c.id = e.candidate_id where not e.is_partial")),
+        "status": _rows(db, "select status from runs")[0][0],
+    }
+
+
+class _StopAfter(FakeExecutor):
+    """Stopped as by Ctrl-C before its `results`-th result is handed back."""
+
+    def __init__(self, results: int, capacity: int = 2) -> None:
+        super().__init__(capacity)
+        self.left = results
+
+    def wait(self, timeout: float | None = None) -> list:
+        if self.left <= 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+        return super().wait(timeout)
+
+
+def test_every_proposal_is_stored_and_only_new_functions_are_trained(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    store, run = _start(tmp_path / "a.db", settings)
+    executor = FakeExecutor(capacity=3)
+    summary = Search(settings, store, executor, run).run()
+
+    assert summary.run.status == "finished"
+    counts = summary.counts  # evolved proposals only: baselines are outside the budget
+    assert counts["evaluated"] + counts["failed"] == 6 * 3  # the budget in trainings: population x generations
+    assert sum(counts.values()) == 6 * 3 + counts["duplicate"] + counts["rejected"]  # those cost none
+    candidates = store.candidates(run.id)
+    trained = {t.candidate_id for t in executor.submitted}
+    for c in candidates:
+        assert (c.id in trained) == (c.status in ("evaluated", "failed")), c
+        if c.status == "duplicate":
+            original = store.candidate(c.equivalent_to)
+            assert original.fingerprint == c.fingerprint and c.fitness == original.fitness
+    assert summary.trained == len(executor.submitted) == len(trained)  # one seed, nothing trained twice
+    assert [c.status for c in candidates if c.is_baseline] == ["evaluated", "evaluated"]
+    assert all(c.ask_seq is not None and c.tell_seq is not None for c in candidates if not c.is_baseline)
+
+
+def test_same_seed_same_run(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    for name in ("a", "b"):
+        store, run = _start(tmp_path / f"{name}.db", settings)
+        Search(settings, store, FakeExecutor(), run).run()
+    assert _state(tmp_path / "a.db") == _state(tmp_path / "b.db")
+
+
+def test_fitness_is_the_mean_over_seeds_with_its_spread(tmp_path: Path) -> None:
+    settings = settings_for(SearchRequest(space=str(_seeds_space(tmp_path)), seed=5))
+    store, run = _start(tmp_path / "s.db", settings)
+    Search(settings, store, FakeExecutor(capacity=4, batch=True), run).run()
+    for c in store.candidates(run.id, statuses="evaluated"):
+        seeds = [FakeExecutor.fitness(c.expr, seed) for seed in (5, 6)]
+        assert c.fitness == pytest.approx(sum(seeds) / 2)
+        assert c.fitness_std == pytest.approx(abs(seeds[0] - seeds[1]) / 2)
+
+
+def _seeds_space(tmp_path: Path) -> Path:
+    space = tmp_path / "seeds.yaml"
+    space.write_text(SPACE.read_text().replace("budget: {epochs: 300, reevaluate_top: 0}",
+                                               "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"))
+    return space
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+@pytest.mark.parametrize("stop_at", ["start", "first", "third", "middle", "last"])
+def test_resume_after_a_stop_anywhere_gives_the_uninterrupted_run(tmp_path: Path, stop_at: str,
+                                                                  seeds: int) -> None:
+    """Stopped after any share of the results (between seeds of one candidate, too): same run."""
+    settings = settings_for(SearchRequest(space=str(_seeds_space(tmp_path)) if seeds == 2 else str(SPACE), seed=5))
+    store, run = _start(tmp_path / "full.db", settings)
+    full = FakeExecutor()
+    Search(settings, store, full, run).run()
+
+    store, run = _start(tmp_path / "stopped.db", settings)
+    with pytest.raises(KeyboardInterrupt):
+        n = len(full.submitted)  # odd stops fall between the seeds of one candidate
+        Search(settings, store, _StopAfter({"start": 0, "first": 1, "third": 3, "middle": n // 2 | 1,
+                                            "last": n - 1}[stop_at]), run).run()
+    store.set_run_status(run.id, "interrupted")
+    resumed = FakeExecutor()
+    Search(settings, store, resumed, store.set_run_status(run.id, "running")).run()
+
+    assert _state(tmp_path / "stopped.db") == _state(tmp_path / "full.db")  # each (function, seed) trained once
+
+
+def test_observer_sees_every_part_of_the_loop(tmp_path: Path) -> None:
+    seen: Counter[str] = Counter()
+
+    class Counting:
+        @contextlib.contextmanager
+        def span(self, part: str) -> Iterator[None]:
+            seen[part] += 1
+            yield
+
+    settings = _settings(tmp_path)
+    store, run = _start(tmp_path / "o.db", settings)
+    executor = FakeExecutor()
+    summary = Search(settings, store, executor, run, observer=Counting()).run()
+    proposals = sum(summary.counts.values())
+    assert seen["ask"] >= proposals and seen["handle"] == seen["canonicalise"] == seen["screen"] == proposals
+    assert seen["genotype"] == proposals and seen["tell"] == proposals
+    assert seen["record"] == len(executor.submitted) and seen["report"] >= 1
+
+
+def test_hurdle_stops_weak_candidates_and_stores_the_readings(tmp_path: Path) -> None:
+    space = tmp_path / "hurdle.yaml"
+    space.write_text(SPACE.read_text().replace(
+        "budget: {epochs: 300, reevaluate_top: 0}",
+        "budget: {epochs: 4, reevaluate_top: 0, hurdle: {epochs: 2, quantile: 0.5, min_observations: 2}}"))
+    settings = settings_for(SearchRequest(space=str(space), seed=5))
+    store, run = _start(tmp_path / "h.db", settings)
+    Search(settings, store, FakeExecutor(), run).run()
+    evaluations = store.run_evaluations(run.id, partials=True)
+    finals = [e for e in evaluations if not e.is_partial]
+    assert any(e.status == "stopped" for e in finals) and any(e.status == "ok" for e in finals)
+    assert all(e.budget == 2 for e in evaluations if e.is_partial)
+    stopped = {e.candidate_id for e in finals if e.status == "stopped"}
+    assert all(store.candidate(c).status == "evaluated" for c in stopped)  # a stopped training still counts
