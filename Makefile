@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install search test test-fast lint bench clean
+.PHONY: install search test test-fast lint bench bench-search clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/train.py
+
+# Strategies compared at equal trainings (hours on 2 cores; SIZE=smoke checks it in minutes).
+SIZE ?= full
+bench-search: install
+	$(BIN)/python benchmarks/search.py --size $(SIZE)
 
 clean:
 	rm -rf $(VENV) runs/*.db runs/*.db-* runs/exports

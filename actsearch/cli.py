@@ -75,6 +75,8 @@ def search(
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
     population: Annotated[int | None, typer.Option(help="Override the space's population.")] = None,
     generations: Annotated[int | None, typer.Option(help="Override the space's generations.")] = None,
+    trainings: Annotated[int | None, typer.Option(
+        help="Budget: trainings to spend on proposals (default: the space's, or population x generations).")] = None,
     strategy: Annotated[str | None, typer.Option(help="generational | regularized | random.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the training epochs per candidate.")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
@@ -92,7 +94,7 @@ def search(
 
     request = SearchRequest(
         space=space, task=task, db=db, run=run, seed=seed, workers=workers, population=population,
-        generations=generations, strategy=strategy, epochs=epochs, address=address,
+        generations=generations, trainings=trainings, strategy=strategy, epochs=epochs, address=address,
         gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, executor=executor, resume=resume,
         batch_candidates=batch_candidates,
     )
@@ -105,7 +107,10 @@ def search(
             fail(f"search interrupted; nothing finished is lost. Resume with: "
                  f"actsearch search --run {name} --resume --db {db}", code=130)
     _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard", show_run=False)
-    console.print(f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in this session", highlight=False)
+    console.print(f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in all (baselines included)",
+                  highlight=False)
+    if outcome.stopped_early:
+        console.print(f"[yellow]stopped early:[/] {outcome.stopped_early}", highlight=False)
     if export and outcome.best is not None:
         folder = files_dir(db, out)
         path = folder / "exports" / f"{outcome.run.name}_best.py"
@@ -223,13 +228,15 @@ def _row_dict(row) -> dict:
 
 def _print_leaderboard(rows: list, title: str, show_run: bool = True) -> None:
     table = Table(title=title)
-    columns = ("rank", "id", "fitness", "activation", "size") + (("run",) if show_run else ())
+    columns = ("rank", "id", "fitness", "n", "activation", "size") + (("run",) if show_run else ())
     for column in columns:
-        table.add_column(column, justify="right" if column in ("rank", "id", "fitness", "size") else "left")
+        table.add_column(column, justify="right" if column in ("rank", "id", "fitness", "n", "size") else "left")
     for row in rows:
         name = f"{row.expr}  [dim](baseline)[/]" if row.is_baseline else row.expr
         fitness = "-" if row.fitness is None else f"{row.fitness:.4f}"
-        cells = [str(row.rank), str(row.candidate_id), fitness, name, str(row.complexity)]
+        if row.fitness_std is not None:
+            fitness += f" ± {row.fitness_std:.4f}"  # the spread over the n seeds
+        cells = [str(row.rank), str(row.candidate_id), fitness, str(row.evaluations), name, str(row.complexity)]
         table.add_row(*cells, *((row.run,) if show_run else ()))
     console.print(table)
 
@@ -473,47 +480,94 @@ def validate(
     top_k: Annotated[int, typer.Option("--top", help="How many of the run's best to validate.")] = 3,
     expr: Annotated[list[str] | None, typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
-    seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 3,
+    seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 5,
+    seed_start: Annotated[int | None, typer.Option(
+        help="First validation seed (default 10000, past every seed the run trained with; overlap is refused).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the tasks' epochs.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local.")] = "ray",
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table | json | csv | markdown")] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Compare activations with the standard ones on test data the search never saw."""
+    """Compare activations with the standard ones on test data the search never saw, with significance."""
     from actsearch.spaces import DEFAULT_BASELINES
-    from actsearch.validate import Contender, discoveries
+    from actsearch.store.validations import Validations
+    from actsearch.validate import Contender, SeedOverlapError, choose_seeds, flat_rows, report
     from actsearch.validate import validate as run_validation
 
-    contenders, task_list = _contenders(run, top_k, expr or [], db), []
+    fmt = "json" if as_json else fmt
+    if fmt not in ("table", "json", "csv", "markdown"):
+        fail(f"--format must be table, json, csv or markdown, not {fmt!r}")
+    contenders = _contenders(run, top_k, expr or [], db)
+    store = _open_store(db)
+    run_record = store.find_run(run) if run else None
     if tasks:
         task_list = [t.strip() for t in tasks.split(",") if t.strip()]
-    elif run:
-        task_list = [_open_store(db, create=False).find_run(run).task]
     else:
-        task_list = ["mnist1d-mlp"]
+        task_list = [run_record.task] if run_record else ["mnist1d-mlp"]
     known = {c.expr for c in contenders}
     contenders += [Contender(str(_parse(b)), True) for b in DEFAULT_BASELINES if str(_parse(b)) not in known]
+    trained = Validations(store).trained_seeds(run_record.id if run_record else None, [c.expr for c in contenders])
+    try:
+        seed_list = choose_seeds(seeds, trained, seed_start)
+    except (SeedOverlapError, ValueError) as err:
+        fail(str(err))
     with _user_errors():
-        scores = run_validation(contenders, task_list, list(range(seeds)), executor=executor, workers=workers,
-                                epochs=epochs)
-    wins = discoveries(scores)
-    if as_json:
-        print(json.dumps({"scores": [{"expr": s.expr, "baseline": s.is_baseline, "task": s.task, "mean": s.mean,
-                                      "std": s.std, "fitnesses": list(s.fitnesses)} for s in scores],
-                          "beats_all_baselines_on": wins}, indent=2))
+        scores = run_validation(contenders, task_list, seed_list, executor=executor, workers=workers,
+                                epochs=epochs, store=store, run_id=run_record.id if run_record else None)
+    if fmt == "json":
+        print(json.dumps(report(scores, seed_list), indent=2))
+    elif fmt in ("csv", "markdown"):
+        _print_rows(flat_rows(scores), fmt)
+    else:
+        _print_validation(report(scores, seed_list), seed_list)
+
+
+def _print_rows(rows: list[dict], fmt: str) -> None:
+    """csv or a markdown pipe table of plain rows (numbers to 4 decimals, p to 2 significant digits)."""
+    def cell(key: str, value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.2g}" if key.startswith("p") else f"{value:.4f}"
+        return str(value)
+
+    if fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
         return
-    table = Table(title=f"test-split fitness, mean ± std over {seeds} seeds")
-    table.add_column("activation")
-    for task_name in dict.fromkeys(s.task for s in scores):
-        table.add_column(task_name, justify="right")
-    table.add_column("beats all baselines on")
-    for contender in contenders:
-        cells = [_mean_std(s) for s in scores if s.expr == contender.expr]
-        label = f"{contender.expr}  [dim](baseline)[/]" if contender.is_baseline else contender.expr
-        verdict = "" if contender.is_baseline else (", ".join(wins.get(contender.expr, [])) or "none")
-        table.add_row(label, *cells, verdict)
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(cell(k, row[k]).replace("|", "\\|") for k in keys) + " |")
+
+
+def _print_validation(result: dict, seeds: list[int]) -> None:
+    table = Table(title=f"test-split fitness over seeds {seeds[0]}..{seeds[-1]}: mean ± std (n); "
+                        "difference to each baseline [95% CI] and Holm-corrected Welch p")
+    for name in ("task", "activation", "fitness", "vs baselines", "better"):
+        table.add_column(name, justify="right" if name == "fitness" else "left")
+    for s in result["scores"]:
+        fitness = "failed" if s["mean"] is None else (
+            f"{s['mean']:.4f}" + (f" ± {s['std']:.4f}" if s["std"] is not None else "")
+            + f" ({sum(f is not None for f in s['fitnesses'])})")
+        versus = "\n".join(_versus_cell(v) for v in s.get("versus", []))
+        label = f"{s['expr']}  [dim](baseline)[/]" if s["baseline"] else s["expr"]
+        verdict = "" if s["baseline"] else ("[bold green]yes[/]" if s["better"] else "no")
+        table.add_row(s["task"], label, fitness, versus, verdict)
     console.print(table)
+
+
+def _versus_cell(v: dict) -> str:
+    ci = "" if v["ci_low"] is None else f" [{v['ci_low']:+.4f}, {v['ci_high']:+.4f}]"
+    p = "p n/a" if v["p_holm"] is None else f"p={v['p_holm']:.2g}"
+    mark = " *" if v["significant"] else ""
+    return f"{v['vs']}: {v['diff']:+.4f}{ci} {p}{mark}"
 
 
 def _contenders(run: str | None, top_k: int, exprs: list[str], db: str) -> list:
@@ -538,12 +592,6 @@ def _parse(text: str):
         return Activation.parse(text)
     except ParseError as err:
         fail(f"{text!r}: {err}")
-
-
-def _mean_std(score) -> str:
-    if score.mean is None:
-        return "failed"
-    return f"{score.mean:.4f}" + (f" ± {score.std:.4f}" if score.std is not None else "")
 
 
 def main() -> None:

@@ -124,6 +124,13 @@ class CandidateBudget(_Strict):
 
     epochs: int | None = Field(default=None, ge=1, le=10_000)
     seeds_per_candidate: int = Field(default=1, ge=1, le=100)
+    #: trainings the search may spend on proposals (one per seed; duplicates and rejections cost
+    #: none; baselines are extra); None: evolution.population x evolution.generations
+    trainings: int | None = Field(default=None, ge=1, le=10_000_000)
+    #: after the budget, the best `reevaluate_top` candidates and the baselines are trained with
+    #: `reevaluate_seeds` further seeds; the leaderboard ranks by the mean over all seeds (0: off)
+    reevaluate_top: int = Field(default=5, ge=0, le=1000)
+    reevaluate_seeds: int = Field(default=4, ge=0, le=100)
     hurdle: Hurdle | None = None
     #: candidates a worker trains at once in one program (x seeds = members);
     #: None: 8 on CPU, 32 on GPU (see actsearch.execute.batching)
@@ -147,6 +154,9 @@ class SearchSpace(_Strict):
     evolution: Evolution = Evolution()
     budget: CandidateBudget = CandidateBudget()
     parametric: bool = False
+    #: train each candidate standardised under N(0, 1) inputs, so that candidates differing only
+    #: by output scale, sign or shift are one function, trained once (see actsearch.expr.normalize)
+    normalize: bool = False
     baselines: tuple[str, ...] = DEFAULT_BASELINES
 
     @field_validator("baselines")

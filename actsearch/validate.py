@@ -2,8 +2,11 @@
 
 Each activation (the run's best and the baselines) is trained on each task's
 training split with several seeds, under the task's budget, and scored on the
-task's test split, which the search never reads. A discovery counts on a
-task only if its mean test fitness beats every baseline's mean there.
+task's test split, which the search never reads. The seeds are disjoint from
+every seed the run trained with. A discovery counts on a task only if it
+beats every baseline there significantly: Welch's t-test against each
+baseline, Holm-corrected across the baselines (see `actsearch.stats`).
+Results are stored in the `validations` table and reused.
 
 The trainings run on the same executors as a search (Ray actors by default):
 the executor is simply given the task data with the test split in the place
@@ -13,11 +16,14 @@ of the validation split.
 from __future__ import annotations
 
 import contextlib
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-from actsearch.execute import Executor, Trial, make_executor, run_all
-from actsearch.results import EvalResult, aggregate_fitness
+from actsearch.execute import Trial, make_executor, run_all
+from actsearch.results import aggregate_fitness
+from actsearch.stats import Comparison, beats, holm, welch
 from actsearch.tasks import TaskData, get_task
 
 #: Called with (results so far, results in all) as trainings come back.
@@ -50,7 +56,8 @@ class Score:
 
     @property
     def std(self) -> float | None:
-        return aggregate_fitness(self.fitnesses)[1]
+        """Sample standard deviation over the seeds that trained (the one the t-test uses)."""
+        return statistics.stdev(self.ok) if len(self.ok) > 1 else None
 
 
 def held_out(data: TaskData) -> TaskData:
@@ -60,62 +67,198 @@ def held_out(data: TaskData) -> TaskData:
     return replace(data, x_val=data.x_test, y_val=data.y_test)
 
 
+#: Validation seeds start here by default: far from the seeds searches train with (0, 1, ...).
+SEED_START = 10_000
+
+
+class SeedOverlapError(ValueError):
+    """Validation seeds that a run (or an earlier training of a contender) already trained with."""
+
+
+def choose_seeds(n: int, trained: set[int], start: int | None = None) -> list[int]:
+    """`n` seeds disjoint from `trained`: from `start` (checked) or by default from SEED_START
+    (moved past the largest trained seed if the searches reached that far)."""
+    if n < 1:
+        raise ValueError("validation needs at least one seed")
+    if start is None:
+        start = max([SEED_START] + [s + 1 for s in trained if s >= SEED_START])
+    seeds = list(range(start, start + n))
+    overlap = sorted(set(seeds) & trained)
+    if overlap:
+        raise SeedOverlapError(
+            f"validation seeds {seeds[0]}..{seeds[-1]} include seed(s) {_short(overlap)} the search already "
+            f"trained with; choose a --seed-start past {max(trained)} or leave it out")
+    return seeds
+
+
+def _short(values: list[int]) -> str:
+    return ", ".join(map(str, values[:5])) + (", ..." if len(values) > 5 else "")
+
+
 def validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], *,
              executor: str = "ray", workers: int = 0, epochs: int | None = None,
-             on_result: Progress | None = None) -> list[Score]:
-    """Train every contender on every task with every seed; score on the test split."""
+             on_result: Progress | None = None, store: Any = None, run_id: int | None = None) -> list[Score]:
+    """Train every contender on every task with every seed; score on the test split.
+
+    With a `store`, results already stored for the same (activation, task, seed,
+    epochs) are reused and every new result is stored as soon as it arrives.
+    """
+    from actsearch.store.validations import Validations
+
+    saved = Validations(store) if store is not None else None
     session: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if executor == "ray":
         from actsearch.execute.ray_pool import ray_session
 
         session = ray_session()
     with session:
-        return _validate(contenders, tasks, seeds, executor, workers, epochs, on_result)
+        return _validate(contenders, tasks, seeds, executor, workers, epochs, on_result, saved, run_id)
 
 
 def _validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], executor: str,
-              workers: int, epochs: int | None, on_result: Progress | None) -> list[Score]:
+              workers: int, epochs: int | None, on_result: Progress | None, saved: Any,
+              run_id: int | None) -> list[Score]:
     scores: list[Score] = []
     for spec in tasks:
         task = get_task(spec)
-        options: dict[str, object] = {} if executor == "local" else {"workers": workers}
-        pool = make_executor(executor, spec, held_out(task.get_data()), **options)
-        try:
-            results = _run_all(pool, contenders, seeds, epochs, on_result)
-        finally:
-            pool.shutdown()
-        for index, contender in enumerate(contenders):
-            fitnesses = tuple(results[(index, seed)].scored for seed in seeds)
-            scores.append(Score(contender.expr, contender.is_baseline, task.name, fitnesses))
+        budget = epochs or task.budget.epochs
+        known = saved.saved([c.expr for c in contenders], spec, budget) if saved else {}
+        fitness = {key: (r.fitness if r.status == "ok" else None) for key, r in known.items()}
+        todo = [(c.expr, seed) for c in contenders for seed in seeds if (c.expr, seed) not in fitness]
+        if todo:
+            fitness.update(_train(spec, task, todo, executor, workers, epochs, budget, on_result, saved, run_id))
+        for contender in contenders:
+            scores.append(Score(contender.expr, contender.is_baseline, task.name,
+                                tuple(fitness[(contender.expr, seed)] for seed in seeds)))
     return scores
 
 
-def _run_all(pool: Executor, contenders: Sequence[Contender], seeds: Sequence[int], epochs: int | None,
-             on_result: Progress | None) -> dict[tuple[int, int], EvalResult]:
-    trials = [
-        Trial(trial_id=i, candidate_id=index, expr=c.expr, seed=seed, epochs=epochs)
-        for i, (index, c, seed) in enumerate((n, c, s) for n, c in enumerate(contenders) for s in seeds)
-    ]
-    results: dict[tuple[int, int], EvalResult] = {}
-    for trial, result in run_all(pool, trials):
-        results[(trial.candidate_id, trial.seed)] = result
-        if on_result:
-            on_result(len(results), len(trials))
-    return results
+def _train(spec: str, task: Any, todo: list[tuple[str, int]], executor: str, workers: int, epochs: int | None,
+           budget: int, on_result: Progress | None, saved: Any,
+           run_id: int | None) -> dict[tuple[str, int], float | None]:
+    """Train the missing (activation, seed) pairs; store each result as it arrives."""
+    options: dict[str, object] = {} if executor == "local" else {"workers": workers}
+    pool = make_executor(executor, spec, held_out(task.get_data()), **options)
+    exprs = list(dict.fromkeys(expr for expr, _ in todo))
+    trials = [Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs)
+              for i, (expr, seed) in enumerate(todo)]
+    out: dict[tuple[str, int], float | None] = {}
+    try:
+        for trial, result in run_all(pool, trials):
+            out[(trial.expr, trial.seed)] = result.scored
+            if saved:
+                saved.save(expr=trial.expr, task=spec, seed=trial.seed, budget=budget, result=result, run_id=run_id)
+            if on_result:
+                on_result(len(out), len(todo))
+    finally:
+        pool.shutdown()
+    return out
+
+
+# ------------------------------------------------------------------ statistics
+
+
+@dataclass(frozen=True)
+class Versus:
+    """One activation against one baseline on one task."""
+
+    baseline: str
+    comparison: Comparison
+    p_holm: float | None
+
+    @property
+    def significant(self) -> bool:
+        return beats(self.comparison, self.p_holm)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An activation on a task: its comparisons with every baseline, Holm-corrected across them.
+
+    `better` only when every seed trained and it beats every baseline significantly.
+    """
+
+    expr: str
+    task: str
+    versus: tuple[Versus, ...]
+    complete: bool
+
+    @property
+    def better(self) -> bool:
+        return self.complete and bool(self.versus) and all(v.significant for v in self.versus)
+
+
+def verdicts(scores: Sequence[Score]) -> list[Verdict]:
+    """Welch's t-test of each activation against each baseline per task, Holm across baselines."""
+    out: list[Verdict] = []
+    for task, rows in _by_task(scores).items():
+        baselines = [s for s in rows if s.is_baseline and s.ok]
+        for score in rows:
+            if score.is_baseline:
+                continue
+            if not score.ok:
+                out.append(Verdict(score.expr, task, (), False))
+                continue
+            comparisons = [welch(score.ok, b.ok) for b in baselines]
+            adjusted = holm([c.p for c in comparisons])
+            versus = tuple(Versus(b.expr, c, p) for b, c, p in zip(baselines, comparisons, adjusted))
+            out.append(Verdict(score.expr, task, versus, len(score.ok) == len(score.fitnesses)))
+    return out
 
 
 def discoveries(scores: Sequence[Score]) -> dict[str, list[str]]:
-    """For each non-baseline activation, the tasks on which it beats every baseline."""
+    """For each non-baseline activation, the tasks on which it beats every baseline significantly."""
+    wins: dict[str, list[str]] = {s.expr: [] for s in scores if not s.is_baseline}
+    for verdict in verdicts(scores):
+        if verdict.better:
+            wins[verdict.expr].append(verdict.task)
+    return wins
+
+
+def _by_task(scores: Sequence[Score]) -> dict[str, list[Score]]:
     by_task: dict[str, list[Score]] = {}
     for score in scores:
         by_task.setdefault(score.task, []).append(score)
-    wins: dict[str, list[str]] = {s.expr: [] for s in scores if not s.is_baseline}
-    for task, rows in by_task.items():
-        baseline_means = [s.mean for s in rows if s.is_baseline]
-        best_baseline = max((m for m in baseline_means if m is not None), default=None)
-        for score in rows:
-            if score.is_baseline or score.mean is None:
-                continue
-            if best_baseline is None or score.mean > best_baseline:
-                wins[score.expr].append(task)
-    return wins
+    return by_task
+
+
+# ------------------------------------------------------------------ output
+
+
+def report(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
+    """The JSON of `validate`: today's `scores` (with each non-baseline's comparisons) and the verdict."""
+    by_key = {(v.expr, v.task): v for v in verdicts(scores)}
+    out = []
+    for s in scores:
+        item: dict[str, Any] = {"expr": s.expr, "baseline": s.is_baseline, "task": s.task, "mean": s.mean,
+                                "std": s.std, "fitnesses": list(s.fitnesses)}
+        verdict = by_key.get((s.expr, s.task))
+        if verdict is not None:
+            item["better"] = verdict.better
+            item["versus"] = [_versus_dict(v) for v in verdict.versus]
+        out.append(item)
+    return {"seeds": list(seeds), "test": "Welch t-test, two-sided, Holm-corrected across baselines, alpha 0.05",
+            "scores": out, "beats_all_baselines_on": discoveries(scores)}
+
+
+def flat_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:
+    """One row per activation, task and baseline compared with (baselines: one row each), for csv/markdown."""
+    by_key = {(v.expr, v.task): v for v in verdicts(scores)}
+    rows: list[dict[str, Any]] = []
+    for s in scores:
+        base = {"task": s.task, "expr": s.expr, "baseline": s.is_baseline, "n": len(s.ok), "mean": s.mean,
+                "std": s.std}
+        verdict = by_key.get((s.expr, s.task))
+        if verdict is None or not verdict.versus:
+            rows.append({**base, **dict.fromkeys(_VERSUS_KEYS), "better": None if s.is_baseline else False})
+            continue
+        rows.extend({**base, **_versus_dict(v), "better": verdict.better} for v in verdict.versus)
+    return rows
+
+
+_VERSUS_KEYS = ("vs", "diff", "ci_low", "ci_high", "p", "p_holm", "significant")
+
+
+def _versus_dict(v: Versus) -> dict[str, Any]:
+    c = v.comparison
+    return dict(zip(_VERSUS_KEYS, (v.baseline, c.diff, c.low, c.high, c.p, v.p_holm, v.significant)))

@@ -14,7 +14,8 @@ import pytest
 from support import ROOT, run_cli
 
 SPACE = ROOT / "tests" / "data" / "resume.yaml"
-PROPOSALS = 6 * 3
+TRAININGS = 6 * 3  # the budget; duplicates and rejections are proposals that cost none
+BASELINES = 2
 
 
 def _start(db: Path, run: str, cwd: Path) -> subprocess.Popen:
@@ -73,7 +74,7 @@ def test_sigkill_mid_generation_then_resume(uninterrupted: dict, tmp_path: Path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     before = _summary(db, "killed")
-    assert before["status"] == "running" and len(before["genotypes"]) < PROPOSALS + 1
+    assert before["status"] == "running" and len(before["trained"]) < TRAININGS + BASELINES
 
     resumed = run_cli("search", "--db", str(db), "--run", "killed", "--resume", "--workers", "2",
                       "--no-export", cwd=tmp_path)
@@ -82,7 +83,7 @@ def test_sigkill_mid_generation_then_resume(uninterrupted: dict, tmp_path: Path)
     after = _summary(db, "killed")
 
     assert after["status"] == "finished"
-    assert len(after["genotypes"]) == PROPOSALS
+    assert len(after["trained"]) == TRAININGS + BASELINES
     assert after["genotypes"] == uninterrupted["genotypes"]  # same population rebuilt, same budget
     assert after["statuses"] == uninterrupted["statuses"]
     assert all(n == 1 for n in after["trained"].values()), after["trained"]  # nothing trained twice
@@ -101,7 +102,7 @@ def test_ctrl_c_marks_run_interrupted_and_says_how_to_resume(tmp_path: Path) -> 
     resumed = run_cli("search", "--db", str(db), "--run", "stopped", "--resume", "--no-export", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = _summary(db, "stopped")
-    assert after["status"] == "finished" and len(after["genotypes"]) == PROPOSALS
+    assert after["status"] == "finished" and len(after["trained"]) == TRAININGS + BASELINES
     assert all(n == 1 for n in after["trained"].values())
 
 
@@ -139,7 +140,8 @@ class _StopAfter:
         self.executor.shutdown()
 
 
-MULTI_SEED_SPACE = SPACE.read_text().replace("budget: {epochs: 300}", "budget: {epochs: 3, seeds_per_candidate: 2}")
+MULTI_SEED_SPACE = SPACE.read_text().replace("budget: {epochs: 300, reevaluate_top: 0}",
+                                             "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}")
 
 
 @pytest.fixture(scope="module")

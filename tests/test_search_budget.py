@@ -28,7 +28,7 @@ def _search(tmp_path: Path, budget: str) -> tuple[Store, int]:
 
 
 def test_fitness_averages_seeds_and_stores_spread(tmp_path: Path) -> None:
-    store, run_id = _search(tmp_path, "budget: {epochs: 3, seeds_per_candidate: 2}\n")
+    store, run_id = _search(tmp_path, "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}\n")
     evaluated = store.candidates(run_id, statuses="evaluated")
     assert evaluated
     for candidate in evaluated:
@@ -41,7 +41,7 @@ def test_fitness_averages_seeds_and_stores_spread(tmp_path: Path) -> None:
 
 
 def test_hurdle_stops_weak_candidates_and_keeps_partials(tmp_path: Path) -> None:
-    hurdle = "budget: {epochs: 6, hurdle: {epochs: 1, quantile: 0.5, min_observations: 2}}\n"
+    hurdle = "budget: {epochs: 6, reevaluate_top: 0, hurdle: {epochs: 1, quantile: 0.5, min_observations: 2}}\n"
     store, run_id = _search(tmp_path, hurdle)
     evaluations = [e for c in store.candidates(run_id) for e in store.evaluations(c.id)]
     partials = [e for e in evaluations if e.is_partial]
@@ -56,7 +56,7 @@ def test_hurdle_stops_weak_candidates_and_keeps_partials(tmp_path: Path) -> None
 
 
 def test_parametric_search_trains_with_learned_constants(tmp_path: Path) -> None:
-    store, run_id = _search(tmp_path, "budget: {epochs: 2}\nparametric: true\n")
+    store, run_id = _search(tmp_path, "budget: {epochs: 2, reevaluate_top: 0}\nparametric: true\n")
     evaluated = store.candidates(run_id, statuses="evaluated")
     assert len(evaluated) >= 2 and all(c.fitness > 0.1 for c in evaluated)
     assert store.run(run_id).config["space"]["parametric"] is True

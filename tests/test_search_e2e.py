@@ -23,8 +23,9 @@ def test_search_writes_every_proposal_and_result(tiny_search: dict) -> None:
     assert status == "finished"
     candidates = _rows(db, "select status, is_baseline, generation, origin, fitness from candidates")
     proposals = [c for c in candidates if not c[1]]
-    assert len(proposals) == 12  # population 6 x 2 generations
-    assert {c[2] for c in proposals} == {0, 1}
+    trained = [c for c in proposals if c[0] in ("evaluated", "failed")]
+    assert len(trained) == 12 <= len(proposals)  # budget: population 6 x 2 generations trainings
+    assert {0, 1} <= {c[2] for c in proposals}
     assert {c[0] for c in proposals} <= {"evaluated", "rejected", "duplicate", "failed"}
     assert any(c[0] == "evaluated" for c in proposals)
     assert all(c[3] != "init" for c in proposals if c[2] == 1)

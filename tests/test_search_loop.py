@@ -70,7 +70,9 @@ def test_every_proposal_is_stored_and_only_new_functions_are_trained(tmp_path: P
     summary = Search(settings, store, executor, run).run()
 
     assert summary.run.status == "finished"
-    assert sum(summary.counts.values()) == 6 * 3  # population x generations, baselines not counted
+    counts = summary.counts  # evolved proposals only: baselines are outside the budget
+    assert counts["evaluated"] + counts["failed"] == 6 * 3  # the budget in trainings: population x generations
+    assert sum(counts.values()) == 6 * 3 + counts["duplicate"] + counts["rejected"]  # those cost none
     candidates = store.candidates(run.id)
     trained = {t.candidate_id for t in executor.submitted}
     for c in candidates:
@@ -103,7 +105,8 @@ def test_fitness_is_the_mean_over_seeds_with_its_spread(tmp_path: Path) -> None:
 
 def _seeds_space(tmp_path: Path) -> Path:
     space = tmp_path / "seeds.yaml"
-    space.write_text(SPACE.read_text().replace("budget: {epochs: 300}", "budget: {epochs: 3, seeds_per_candidate: 2}"))
+    space.write_text(SPACE.read_text().replace("budget: {epochs: 300, reevaluate_top: 0}",
+                                               "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"))
     return space
 
 
@@ -151,7 +154,8 @@ def test_observer_sees_every_part_of_the_loop(tmp_path: Path) -> None:
 def test_hurdle_stops_weak_candidates_and_stores_the_readings(tmp_path: Path) -> None:
     space = tmp_path / "hurdle.yaml"
     space.write_text(SPACE.read_text().replace(
-        "budget: {epochs: 300}", "budget: {epochs: 4, hurdle: {epochs: 2, quantile: 0.5, min_observations: 2}}"))
+        "budget: {epochs: 300, reevaluate_top: 0}",
+        "budget: {epochs: 4, reevaluate_top: 0, hurdle: {epochs: 2, quantile: 0.5, min_observations: 2}}"))
     settings = settings_for(SearchRequest(space=str(space), seed=5))
     store, run = _start(tmp_path / "h.db", settings)
     Search(settings, store, FakeExecutor(), run).run()

@@ -4,7 +4,9 @@ Every strategy speaks the same asynchronous ask/tell protocol so the search
 loop can keep every worker busy: `ask()` returns a `Proposal` or None when
 nothing can be proposed until more results are told; `tell()` reports the
 fitness of a proposal (None when screening rejected it or training failed).
-A strategy's budget is `population * generations` proposals.
+A strategy proposes for as long as it is asked: the search loop owns the
+budget (a number of trainings; duplicates and rejections cost none) and stops
+asking when it is spent. `population` is the shape of a generation.
 
 - `generational`: DEAP-style generations with tournament selection,
   elitism, crossover and mutation; a generation is bred once the previous
@@ -53,13 +55,8 @@ class Strategy(ABC):
     def __init__(self, factory: TreeFactory, evolution: Evolution) -> None:
         self.factory = factory
         self.evolution = evolution
-        self.budget = evolution.population * evolution.generations
         self.proposed = 0
         self.told = 0
-
-    @property
-    def done(self) -> bool:
-        return self.proposed >= self.budget and self.told >= self.proposed
 
     @abstractmethod
     def ask(self) -> Proposal | None: ...
@@ -122,7 +119,7 @@ class Generational(Strategy):
 
     def _on_told(self, member: Member) -> None:
         self.current.append(member)
-        if len(self.current) == self.expected and self.generation + 1 < self.evolution.generations:
+        if len(self.current) == self.expected:
             self._breed()
 
     def _breed(self) -> None:
@@ -143,8 +140,6 @@ class Regularized(Strategy):
         self.population: deque[Member] = deque()
 
     def ask(self) -> Proposal | None:
-        if self.proposed >= self.budget:
-            return None
         generation = self.proposed // self.evolution.population
         ready = len(self.population) >= min(self.evolution.tournament_size, self.evolution.population)
         if self.proposed < self.evolution.population or not ready:
@@ -164,8 +159,6 @@ class Regularized(Strategy):
 
 class RandomSearch(Strategy):
     def ask(self) -> Proposal | None:
-        if self.proposed >= self.budget:
-            return None
         return self._random(self.proposed // self.evolution.population)
 
     def _on_told(self, member: Member) -> None:

@@ -4,6 +4,12 @@
          ^                                        |
          +---------- tell(fitness) <--- executor.wait()
 
+The budget is a number of trainings: a functional duplicate or a screened-out
+proposal costs none (it takes the cached fitness or its rejection) and the
+strategy is asked again, until the budget is spent or `IDLE_CAP` proposals in
+a row trained nothing (the space looks exhausted). Then the winners and the
+baselines are re-evaluated with more seeds (`reevaluate.py`).
+
 The driver is the only writer to the store and writes every proposal and
 result as it happens, so the store is the checkpoint. Every ask and tell gets
 a number in one sequence (`ask_seq`, `tell_seq` on the candidate row), which
@@ -24,12 +30,16 @@ from typing import Any, Protocol
 
 from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial, submit_while_capacity
-from actsearch.expr import Activation, ScreenResult, screen
+from actsearch.expr import Activation, screen
+from actsearch.expr.normalize import standardise
 from actsearch.results import EvalResult, aggregate_fitness
 from actsearch.spaces import SearchSpace
 from actsearch.store import CandidateRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
+
+#: Consecutive proposals that train nothing (duplicates, rejections) after which a search stops.
+IDLE_CAP = 200
 
 
 class SearchError(RuntimeError):
@@ -105,6 +115,19 @@ class SearchSummary:
     run: RunRecord
     counts: dict[str, int]
     trained: int
+    stopped_early: str | None = None  # why the budget was not spent, if it was not
+
+
+@dataclass(frozen=True)
+class _Inspected:
+    """What screening made of a proposal: the activation to train (None when its
+    expression failed), its fingerprint, its complexity as evolved, and why it is
+    rejected (None: it is not)."""
+
+    activation: Activation | None
+    fingerprint: str
+    complexity: int | None
+    reason: str | None
 
 
 class Search:
@@ -127,6 +150,9 @@ class Search:
         self._seq = 0
         self._trial_ids = 0
         self._trained = 0
+        self._budget = space_trainings(self._space)
+        self._committed = 0  # trainings of proposals queued so far (one per seed)
+        self._idle = 0  # proposals in a row that trained nothing
         self._done = 0
         self._hurdle_readings: list[float] = []
         self._best: tuple[str, float] | None = None  # (expr, fitness) for the progress display
@@ -135,17 +161,20 @@ class Search:
     # -- the loop ---------------------------------------------------------------------
 
     def run(self) -> SearchSummary:
+        from actsearch.search.reevaluate import reevaluate_winners
         from actsearch.search.replay import resume_from_store
 
-        total = self._strategy.budget + len(self._space.baselines)
+        budget = self._space.budget
+        total = (self._budget + len(self._space.baselines) * len(self._seeds)
+                 + (budget.reevaluate_top + len(self._space.baselines)) * budget.reevaluate_seeds)
         self._reporter.start(total, self._run.name)
         resume_from_store(self)
         self._submit_baselines()
-        while not self._strategy.done or self._pending:
+        while self._asking or self._pending:
             self._propose_while_capacity()
             submit_while_capacity(self._executor, self._backlog)
             if not self._pending:
-                if self._strategy.done:
+                if not self._asking:
                     break
                 raise SearchError("the strategy stalled: nothing to propose and nothing running")
             for trial, result in self._executor.wait():
@@ -153,16 +182,27 @@ class Search:
                     self._record(trial, result)
             self._report()
         self._report()
+        reevaluate_winners(self)
+        stopped_early = None
+        if self._committed < self._budget:
+            stopped_early = (f"the space looks exhausted: {IDLE_CAP} proposals in a row were duplicates or "
+                             f"rejected; {self._committed} of {self._budget} trainings spent")
+            self._reporter.message(stopped_early)
         self._store.set_run_status(self._run.id, "finished")
         counts = self._store.counts(self._run.id, baselines=False)
-        return SearchSummary(self._store.run(self._run.id), counts, self._trained)
+        return SearchSummary(self._store.run(self._run.id), counts, self._trained, stopped_early)
+
+    @property
+    def _asking(self) -> bool:
+        """Whether to ask the strategy for more: budget left and the space not exhausted."""
+        return self._committed < self._budget and self._idle < IDLE_CAP
 
     def _report(self) -> None:
         with self._span("report"):
-            self._reporter.update(self._done, self._executor.in_flight, self._best)
+            self._reporter.update(self._trained, self._executor.in_flight, self._best)
 
     def _propose_while_capacity(self) -> None:
-        while self._has_capacity() and not self._backlog:
+        while self._asking and self._has_capacity() and not self._backlog:
             with self._span("ask"):
                 proposal = self._strategy.ask()
             if proposal is None:
@@ -176,28 +216,31 @@ class Search:
     # -- one proposal: screen, dedupe, train --------------------------------------------
 
     def _handle(self, proposal: Proposal) -> None:
-        activation, fingerprint, verdict = self._inspect(proposal)
+        inspected = self._inspect(proposal)
+        fingerprint, reason = inspected.fingerprint, inspected.reason
         original = self._cache.original(fingerprint)
-        if not verdict.ok:
-            candidate = self._add(proposal, activation, "rejected", reason=verdict.reason)
+        self._idle = 0 if reason is None and original is None else self._idle + 1
+        if reason is not None:
+            candidate = self._add(proposal, inspected, "rejected", reason=reason)
             self._done += 1
             self._tell(proposal, candidate.id, None)
         elif original is not None:
-            candidate = self._add(proposal, activation, "duplicate", equivalent_to=original,
+            candidate = self._add(proposal, inspected, "duplicate", equivalent_to=original,
                                   reason=f"equivalent to candidate {original}")
             if self._cache.is_done(fingerprint):
                 self._tell_duplicate(proposal, candidate.id, self._cache.fitness(fingerprint))
             else:
                 self._cache.wait(fingerprint, (proposal, candidate.id))
         else:
-            candidate = self._add(proposal, activation, "queued")
+            candidate = self._add(proposal, inspected, "queued")
             self._cache.add(fingerprint, candidate.id)
-            self._queue(candidate.id, fingerprint, str(activation), proposal)
+            self._queue(candidate.id, fingerprint, str(inspected.activation), proposal)
 
-    def _inspect(self, proposal: Proposal) -> tuple[Activation | None, str, ScreenResult]:
-        """Canonical form, fingerprint and screening verdict of a proposal. Any of them failing
-        (a bug, an expression the algebra or numpy chokes on) rejects this one candidate with
-        the reason, instead of stopping the search."""
+    def _inspect(self, proposal: Proposal) -> _Inspected:
+        """Canonical form, fingerprint, screening verdict and (when the space asks) the
+        standardised form of a proposal. Any of them failing (a bug, an expression the
+        algebra or numpy chokes on) rejects this one candidate with the reason, instead
+        of stopping the search."""
         try:
             with self._span("canonicalise"):
                 activation = self._factory.activation(proposal.individual)
@@ -206,21 +249,29 @@ class Search:
                 verdict = screen(activation, increasing=self._space.constraints.increasing,
                                  probe=self._space.constraints.probe,
                                  min_nonzero_grad=self._space.constraints.min_nonzero_grad)
+            complexity = activation.complexity  # of the function as evolved, before any standardisation
+            if not verdict.ok:
+                return _Inspected(activation, fingerprint, complexity, verdict.reason or "screened out")
+            if self._space.normalize:
+                standard = standardise(activation)
+                if standard is None:
+                    reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
+                    return _Inspected(activation, fingerprint, complexity, reason)
+                activation, fingerprint = standard.activation, standard.fingerprint
+            return _Inspected(activation, fingerprint, complexity, None)
         except Exception as error:  # one bad candidate must not end the run
             log.warning("candidate %s rejected: %s", self._factory.genotype(proposal.individual), error)
-            return None, "", ScreenResult(False, f"expression failed: {type(error).__name__}: {error}"[:500])
-        return activation, fingerprint, verdict
+            return _Inspected(None, "", None, f"expression failed: {type(error).__name__}: {error}"[:500])
 
-    def _add(self, proposal: Proposal, activation: Activation | None, status: str,
-             **extra: Any) -> CandidateRecord:
+    def _add(self, proposal: Proposal, inspected: _Inspected, status: str, **extra: Any) -> CandidateRecord:
         """Store a proposal; one whose expression failed is stored as its genotype text."""
         self._seq += 1
         with self._span("genotype"):
             genotype = self._factory.genotype(proposal.individual)
+        activation = inspected.activation
         return self._store.add_candidate(
             self._run.id, expr=str(activation) if activation is not None else genotype,
-            fingerprint=activation.fingerprint if activation is not None else "",
-            complexity=activation.complexity if activation is not None else None,
+            fingerprint=inspected.fingerprint, complexity=inspected.complexity,
             generation=proposal.generation, parents=list(proposal.parents), origin=proposal.origin,
             status=status, genotype=genotype, ask_seq=self._seq, **extra,
         )
@@ -229,6 +280,8 @@ class Search:
                seeds: Iterable[int] | None = None) -> None:
         seeds = list(self._seeds if seeds is None else seeds)
         self._pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self._seeds))
+        if proposal is not None:  # baselines are outside the budget
+            self._committed += len(self._seeds)
         hurdle = self._hurdle() if proposal is not None else None
         for seed in seeds:
             self._trial_ids += 1
@@ -312,3 +365,10 @@ class Search:
             )
             self._cache.add(fingerprint, candidate.id)
             self._queue(candidate.id, fingerprint, str(activation), None)
+
+
+def space_trainings(space: SearchSpace) -> int:
+    """A space's budget in trainings: `budget.trainings`, or population x generations x seeds."""
+    if space.budget.trainings is not None:
+        return space.budget.trainings
+    return space.evolution.population * space.evolution.generations * space.budget.seeds_per_candidate

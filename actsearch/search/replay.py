@@ -54,9 +54,10 @@ def resume_from_store(search: Search) -> None:
     for record in stored:
         if record.ask_seq is not None and record.tell_seq is None:
             _restore_in_flight(search, record, proposals[record.id])
+    search._trained = len(search._store.run_evaluations(search._run.id))
     search._reporter.message(
         f"resumed run {search._run.name!r}: {search._done} candidates done, {len(search._pending)} resubmitted, "
-        f"{search._strategy.budget - search._strategy.proposed} still to propose"
+        f"{max(0, search._budget - search._committed)} trainings still to spend"
     )
 
 
@@ -69,8 +70,11 @@ def _replay_ask(search: Search, record: CandidateRecord) -> Proposal:
             f"cannot resume run {search._run.name!r}: candidate {record.id} does not replay "
             "(was the search space or actsearch version changed?)"
         )
-    if record.status in ("evaluated", "failed", "queued", "running") and record.equivalent_to is None:
+    trains = record.status in ("evaluated", "failed", "queued", "running") and record.equivalent_to is None
+    search._idle = 0 if trains else search._idle + 1
+    if trains:
         if record.status in ("evaluated", "failed"):
+            search._committed += len(search._seeds)  # queued and running ones count when requeued
             search._cache.add_done(record.fingerprint, record.id, record.fitness)
         else:
             search._cache.add(record.fingerprint, record.id)

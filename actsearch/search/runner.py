@@ -29,6 +29,7 @@ class SearchRequest:
     workers: int = 0
     population: int | None = None
     generations: int | None = None
+    trainings: int | None = None
     strategy: str | None = None
     epochs: int | None = None
     address: str | None = None
@@ -47,6 +48,7 @@ class SearchOutcome:
     leaderboard: list[LeaderRow]
     best: LeaderRow | None
     parametric: bool
+    stopped_early: str | None = None
 
 
 def settings_for(request: SearchRequest) -> SearchSettings:
@@ -56,7 +58,7 @@ def settings_for(request: SearchRequest) -> SearchSettings:
     space = load_space(request.space)
     evolution = {k: v for k, v in (("population", request.population), ("generations", request.generations),
                                    ("strategy", request.strategy)) if v is not None}
-    budget = {"epochs": request.epochs} if request.epochs is not None else {}
+    budget = {k: v for k, v in (("epochs", request.epochs), ("trainings", request.trainings)) if v is not None}
     data = space.model_dump()
     data["evolution"].update(evolution)
     data["budget"].update(budget)
@@ -105,7 +107,8 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     ranked = store.leaderboard(run=run.name, k=None)
     board = [row for row in ranked if row.rank <= LEADERBOARD_SIZE or row.is_baseline]  # baselines always shown
     best = next((row for row in ranked if not row.is_baseline), None)
-    return SearchOutcome(summary.run, summary.counts, summary.trained, board, best, settings.space.parametric)
+    return SearchOutcome(summary.run, summary.counts, summary.trained, board, best, settings.space.parametric,
+                         summary.stopped_early)
 
 
 def _resume_run(store: Store, request: SearchRequest) -> tuple[RunRecord, SearchSettings]:

@@ -38,9 +38,9 @@ T = TypeVar("T")
 
 # Every revision in migrations/versions, oldest first (a test checks this list
 # against Alembic's script directory). Add new ones at the end.
-KNOWN_REVISIONS = ("0001", "0002", "0003")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD = KNOWN_REVISIONS[-1]
-ACTSEARCH_TABLES = frozenset({"runs", "candidates", "candidate_parents", "evaluations"})
+ACTSEARCH_TABLES = frozenset({"runs", "candidates", "candidate_parents", "evaluations", "validations"})
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_LOCK_KEY = 0x61637473  # "acts": serialises schema creation/migration on PostgreSQL

@@ -219,10 +219,14 @@ _BUILTINS: dict[str, tuple[Callable[[], TaskData], Callable[[Any], Any], str]] =
 
 
 def builtin_names() -> list[str]:
-    return list(_BUILTINS)
+    return [*_BUILTINS, "teacher-mlp"]
 
 
 def make_builtin(name: str) -> Task:
+    if name == "teacher-mlp":
+        from .teacher import make_teacher_task
+
+        return make_teacher_task()
     load, build, description = _BUILTINS[name]
     return Task(
         name=name,

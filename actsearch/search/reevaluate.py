@@ -1,0 +1,88 @@
+"""Re-evaluation: after the budget, the best candidates and the baselines train again with more seeds.
+
+One seed decides nothing: at the top of a leaderboard the seed noise is as
+large as the gains searched for. So when the budget is spent, the
+`budget.reevaluate_top` best evolved candidates by search fitness and every
+baseline are trained with `budget.reevaluate_seeds` further seeds on the same
+(validation) split. The results are ordinary evaluations; each re-checked
+candidate's fitness becomes the mean over all its seeds (with the spread),
+which is what the leaderboard ranks. A candidate that fails on a re-check
+seed becomes `failed`, with the reason.
+
+Resuming is safe: the candidates are chosen from the search seeds' results
+only (never from fitness already updated by a re-check), and only the
+(candidate, seed) pairs without a stored result are trained.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from actsearch.execute import Trial
+from actsearch.results import SCORED, aggregate_fitness
+from actsearch.store import CandidateRecord, EvaluationRecord
+
+if TYPE_CHECKING:
+    from actsearch.search.loop import Search
+
+
+def reevaluate_seeds(search: Search) -> list[int]:
+    """Seeds after the search's own: disjoint from them, the same on every resume."""
+    first = search._settings.seed + len(search._seeds)
+    return [first + i for i in range(search._space.budget.reevaluate_seeds)]
+
+
+def reevaluate_winners(search: Search) -> int:
+    """Train the chosen candidates with the re-check seeds; returns the trainings run."""
+    seeds = reevaluate_seeds(search)
+    top = search._space.budget.reevaluate_top
+    if not seeds or not top:
+        return 0
+    store, run = search._store, search._run
+    finals: dict[int, dict[int, EvaluationRecord]] = {}
+    for e in store.run_evaluations(run.id):
+        finals.setdefault(e.candidate_id, {})[e.seed] = e
+    chosen = _chosen(store.candidates(run.id, ("evaluated", "failed")), finals, search._seeds, top)
+    if not chosen:
+        return 0
+    trials = []
+    for candidate in chosen:
+        for seed in seeds:
+            if seed not in finals.get(candidate.id, {}):
+                search._trial_ids += 1
+                trials.append(Trial(search._trial_ids, candidate.id, candidate.expr, seed,
+                                    epochs=search._space.budget.epochs, parametric=search._space.parametric))
+    search._reporter.message(f"re-checking the best {len(chosen) - sum(c.is_baseline for c in chosen)} and the "
+                             f"baselines with {len(seeds)} more seeds: {len(trials)} trainings")
+    executor = search._executor
+    while trials or executor.in_flight:
+        while trials and executor.in_flight < executor.capacity:
+            executor.submit(trials.pop(0))
+        for trial, result in executor.wait():
+            store.add_evaluation(trial.candidate_id, task=search._settings.task, seed=trial.seed,
+                                 budget=result.epochs, result=result)
+            search._trained += 1
+            search._report()
+    for candidate in chosen:
+        results = store.evaluations(candidate.id, partials=False)
+        fitness, spread = aggregate_fitness(e.fitness if e.status in SCORED else None for e in results)
+        errors = [f"re-check seed {e.seed}: {e.error or e.status}" for e in results if e.status not in SCORED]
+        if fitness is None:
+            store.finish_candidate(candidate.id, fitness=None, status="failed", reason=errors[0] if errors else None)
+        else:
+            store.finish_candidate(candidate.id, fitness=fitness, fitness_std=spread)
+    return len([1 for c in chosen for s in seeds if s not in finals.get(c.id, {})])
+
+
+def _chosen(evaluated: list[CandidateRecord], finals: dict[int, dict[int, EvaluationRecord]],
+            search_seeds: list[int], top: int) -> list[CandidateRecord]:
+    """The `top` best evolved candidates by their search seeds' fitness, then every baseline."""
+    def search_fitness(candidate: CandidateRecord) -> float | None:
+        mine = finals.get(candidate.id, {})
+        return aggregate_fitness(
+            mine[s].fitness if s in mine and mine[s].status in SCORED else None for s in search_seeds)[0]
+
+    scored = [(search_fitness(c), c) for c in evaluated if not c.is_baseline]
+    ranked = sorted(((f, c) for f, c in scored if f is not None),
+                    key=lambda fc: (-fc[0], fc[1].complexity if fc[1].complexity is not None else 1 << 30, fc[1].id))
+    return [c for _, c in ranked[:top]] + [c for c in evaluated if c.is_baseline]

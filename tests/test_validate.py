@@ -1,0 +1,108 @@
+"""`validate`: fresh seeds, significance verdicts, stored and reused results."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from support import run_cli
+
+from actsearch.results import EvalResult
+from actsearch.store import Store
+from actsearch.store.validations import Validations
+from actsearch.validate import SEED_START, Score, SeedOverlapError, choose_seeds, discoveries, flat_rows, verdicts
+
+BASELINES = {"relu(x)": (0.80, 0.81, 0.80, 0.82), "tanh(x)": (0.85, 0.84, 0.86, 0.85)}
+
+
+def scores(evolved: tuple[float | None, ...]) -> list[Score]:
+    return [Score("x*tanh(x)", False, "t", evolved)] + [Score(e, True, "t", f) for e, f in BASELINES.items()]
+
+
+def test_seeds_are_fresh_by_default_and_overlap_is_refused() -> None:
+    assert choose_seeds(3, {0, 1, 2}) == [SEED_START, SEED_START + 1, SEED_START + 2]
+    assert choose_seeds(2, {0, SEED_START, SEED_START + 4}) == [SEED_START + 5, SEED_START + 6]
+    assert choose_seeds(2, {0, 1}, start=50) == [50, 51]
+    with pytest.raises(SeedOverlapError, match="already trained with"):
+        choose_seeds(3, {0, 1, 2}, start=2)
+
+
+def test_better_only_when_every_baseline_is_beaten_significantly() -> None:
+    clear = scores((0.90, 0.91, 0.92, 0.90))
+    assert discoveries(clear) == {"x*tanh(x)": ["t"]}
+    (verdict,) = verdicts(clear)
+    assert [v.baseline for v in verdict.versus] == list(BASELINES)
+    assert all(v.p_holm >= v.comparison.p for v in verdict.versus)
+    # beats relu clearly but tanh only by noise: not a discovery
+    assert discoveries(scores((0.86, 0.84, 0.87, 0.85))) == {"x*tanh(x)": []}
+    # a failed seed: no verdict of "better", whatever the mean of the others
+    assert discoveries(scores((0.95, 0.96, None, 0.97))) == {"x*tanh(x)": []}
+
+
+def test_flat_rows_one_per_comparison() -> None:
+    rows = flat_rows(scores((0.90, 0.91, 0.92, 0.90)))
+    assert [(r["expr"], r["vs"]) for r in rows] == [
+        ("x*tanh(x)", "relu(x)"), ("x*tanh(x)", "tanh(x)"), ("relu(x)", None), ("tanh(x)", None)]
+    assert rows[0]["ci_low"] < rows[0]["diff"] < rows[0]["ci_high"] and rows[0]["better"] is True
+
+
+def result(status: str, fitness: float | None) -> EvalResult:
+    return EvalResult(status, fitness, fitness, 0.5, 1.0, 1, 10, 64)
+
+
+def test_store_keeps_reusable_results_and_the_seeds_a_run_trained(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "v.db") as store:
+        run = store.create_run("r", task="digits-mlp", space="tiny", seed=3, config={})
+        cand = store.add_candidate(run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0,
+                                   origin="init", status="evaluated")
+        for seed in (3, 4):
+            store.add_evaluation(cand.id, task="digits-mlp", seed=seed, budget=2, result=result("ok", 0.8))
+        other = store.create_run("o", task="digits-mlp", space="tiny", seed=7, config={})
+        base = store.add_candidate(other.id, expr="relu(x)", fingerprint="g", complexity=2, generation=0,
+                                   origin="baseline", is_baseline=True, status="evaluated")
+        store.add_evaluation(base.id, task="digits-mlp", seed=7, budget=2, result=result("ok", 0.7))
+
+        v = Validations(store)
+        assert v.trained_seeds(run.id, ["x*tanh(x)"]) == {3, 4}
+        assert v.trained_seeds(run.id, ["x*tanh(x)", "relu(x)"]) == {3, 4, 7}
+        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_000, budget=2, result=result("ok", 0.9), run_id=run.id)
+        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_001, budget=2, result=result("timeout", None))
+        assert set(v.saved(["x*tanh(x)"], "digits-mlp", 2)) == {("x*tanh(x)", 10_000)}
+        assert v.saved(["x*tanh(x)"], "digits-mlp", 3) == {}
+        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_001, budget=2, result=result("failed", None))
+        saved = v.saved(["x*tanh(x)"], "digits-mlp", 2)
+        assert saved[("x*tanh(x)", 10_001)].status == "failed" and saved[("x*tanh(x)", 10_000)].fitness == 0.9
+
+
+@pytest.mark.slow
+def test_validate_cli_reuses_stored_results_and_refuses_overlapping_seeds(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    with Store.open(db) as store:
+        run = store.create_run("r", task="digits-mlp", space="tiny", seed=0, config={})
+        cand = store.add_candidate(run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0,
+                                   origin="init", status="evaluated")
+        store.add_evaluation(cand.id, task="digits-mlp", seed=0, budget=1, result=result("ok", 0.8))
+        store.finish_candidate(cand.id, fitness=0.8)
+    args = ("validate", "--db", str(db), "--run", "r", "--top", "1", "--seeds", "2", "--epochs", "1",
+            "--executor", "local", "--format", "json")
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads(first.stdout)
+    assert report["seeds"] == [SEED_START, SEED_START + 1]
+    evolved = [s for s in report["scores"] if not s["baseline"]]
+    assert [s["expr"] for s in evolved] == ["x*tanh(x)"] and len(evolved[0]["versus"]) == 4
+    assert {"expr", "baseline", "task", "mean", "std", "fitnesses"} <= set(evolved[0])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from validations").fetchone() == (10,)
+    again = run_cli(*args)
+    assert again.returncode == 0 and json.loads(again.stdout) == report  # nothing retrained, same numbers
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from validations").fetchone() == (10,)
+
+    refused = run_cli(*args[:-2], "--seed-start", "0")
+    assert refused.returncode == 2 and "already trained with" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    markdown = run_cli(*args[:-2], "--format", "markdown")
+    assert markdown.returncode == 0 and markdown.stdout.startswith("| task | expr |")
