@@ -31,12 +31,16 @@ def test_two_searches_share_one_sqlite_file(tmp_path: Path) -> None:
         assert proc.returncode == 0, err[-3000:]
         assert "locked" not in err
     with sqlite3.connect(db) as conn:
-        rows = dict(conn.execute("select r.name, count(*) from candidates c join runs r on r.id = c.run_id "
-                                 "where not c.is_baseline group by r.name").fetchall())
+        proposed = dict(conn.execute("select r.name, count(*) from candidates c join runs r on r.id = c.run_id "
+                                     "where not c.is_baseline group by r.name").fetchall())
+        spent = dict(conn.execute("select r.name, count(*) from candidates c join runs r on r.id = c.run_id "
+                                  "where not c.is_baseline and c.status in ('evaluated', 'failed') "
+                                  "group by r.name").fetchall())
         statuses = {s for (s,) in conn.execute("select status from runs")}
         evaluations = conn.execute("select count(*) from evaluations").fetchone()[0]
         trained = conn.execute("select count(*) from candidates where status in ('evaluated', 'failed')").fetchone()[0]
-    assert rows == {"run-1": 12, "run-2": 12}
+    assert spent == {"run-1": 12, "run-2": 12}  # the budget: 12 trainings each (population 6 x 2)
+    assert all(n >= 12 for n in proposed.values())  # duplicates and rejections cost no training
     assert statuses == {"finished"}
     assert evaluations == trained  # every training that finished is there, once
 
