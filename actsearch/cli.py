@@ -67,8 +67,10 @@ def _open_store(db: str, create: bool = True):
 
 @app.command()
 def search(
-    space: Annotated[str, typer.Option(help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")] = "default",
-    task: Annotated[str | None, typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
+    space: Annotated[str, typer.Option(
+        help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")] = "default",
+    task: Annotated[str | None, typer.Option(
+        help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
     db: DbOption = DEFAULT_DB,
     run: Annotated[str | None, typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the evolution and of every training.")] = 0,
@@ -81,11 +83,13 @@ def search(
     epochs: Annotated[int | None, typer.Option(help="Override the training epochs per candidate.")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", help="GPU fraction per training.")] = 0.0,
-    trial_timeout: Annotated[float | None, typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")] = None,
+    trial_timeout: Annotated[float | None, typer.Option(
+        "--trial-timeout", help="Seconds before a training is abandoned.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local (in-process, one at a time).")] = "ray",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run named by --run.")] = False,
     batch_candidates: Annotated[int | None, typer.Option(
-        "--batch-candidates", min=1, help="Candidates a worker trains at once (default: the space's, else 8 on CPU, 32 on GPU).")] = None,
+        "--batch-candidates", min=1,
+        help="Candidates a worker trains at once (default: the space's, else 8 on CPU, 32 on GPU).")] = None,
     export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
     out: OutOption = None,
 ) -> None:
@@ -414,7 +418,8 @@ def evaluate(
     epochs: Annotated[int | None, typer.Option(help="Override the task's epochs.")] = None,
     parametric: Annotated[bool, typer.Option(help="Learn the constants during training.")] = False,
     batch_candidates: Annotated[int | None, typer.Option(
-        "--batch-candidates", min=1, help="Activations trained at once in one program (default 8 on CPU, 32 on GPU).")] = None,
+        "--batch-candidates", min=1,
+        help="Activations trained at once in one program (default 8 on CPU, 32 on GPU).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object, or a list for several).")] = False,
 ) -> None:
     """Train activations on one task and print their metrics.
@@ -454,7 +459,7 @@ def evaluate(
         raise typer.Exit(1)
 
 
-def _train_pairs(task, pairs: list, *, epochs: int | None, parametric: bool,  # noqa: ANN001
+def _train_pairs(task, pairs: list, *, epochs: int | None, parametric: bool,
                  batch_candidates: int | None, seeds: int) -> list:
     """One training, or batches of up to K activations x their seeds."""
     if len(pairs) == 1:
@@ -482,7 +487,8 @@ def validate(
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 5,
     seed_start: Annotated[int | None, typer.Option(
-        help="First validation seed (default 10000, past every seed the run trained with; overlap is refused).")] = None,
+        help="First validation seed (default 10000, past every seed the run trained with; "
+        "overlap is refused).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the tasks' epochs.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local.")] = "ray",
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,

@@ -57,9 +57,11 @@ def fill(store: Store, name: str, n: int, seed: int) -> tuple[int, int]:
     run = store.create_run(name, task="mnist1d-mlp", space="default", seed=seed,
                            config={"space": {"evolution": {"population": 100, "generations": n // 100,
                                                            "strategy": "regularized"}}})
-    result = lambda f, status="ok": EvalResult(status=status, fitness=f, val_accuracy=f, val_loss=1 - (f or 0),  # noqa: E731
-                                                train_seconds=1.0, epochs=10, steps=100, batch_size=64,
-                                                worker="bench")
+
+    def result(f: float | None, status: str = "ok") -> EvalResult:
+        return EvalResult(status=status, fitness=f, val_accuracy=f, val_loss=1 - (f or 0), train_seconds=1.0,
+                          epochs=10, steps=100, batch_size=64, worker="bench")
+
     trainings = 0
     for expr in ("relu(x)", "x*sigmoid(x)"):
         c = store.add_candidate(run.id, expr=expr, fingerprint=expr, complexity=2, generation=0,
@@ -169,7 +171,8 @@ def main() -> None:
                     break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(f"dashboard did not start: {server.stderr.read().decode()[-2000:]}")
+                        stderr = server.stderr.read().decode()[-2000:]
+                        raise SystemExit(f"dashboard did not start: {stderr}") from None
                     time.sleep(0.2)
             rows = {}
             for label, (run_id, trainings) in (("small", small), ("big", big)):

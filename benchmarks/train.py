@@ -94,7 +94,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from actsearch.train import prepare_data, train, trainer
+    from actsearch.train import prepare_data, train
 
     t_start = time.perf_counter()
     task = get_task("mnist1d-mlp")

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support import ROOT, TINY_SPACE
 
 BIN = Path(sys.executable).parent  # the environment's `ray` and `actsearch` commands

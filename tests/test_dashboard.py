@@ -7,8 +7,8 @@ import re
 from collections import Counter
 
 import pytest
-from support import populate, result, run_cli
 from starlette.testclient import TestClient
+from support import populate, result, run_cli
 
 from actsearch.dashboard import views
 from actsearch.dashboard.app import create_app, exposure_warning

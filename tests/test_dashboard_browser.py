@@ -91,7 +91,7 @@ def browser():
 class Watched:
     """A page whose console errors, uncaught exceptions and dialogs are recorded."""
 
-    def __init__(self, browser, **context) -> None:  # noqa: ANN001
+    def __init__(self, browser, **context) -> None:
         self.context = browser.new_context(viewport={"width": 1360, "height": 900}, **context)
         self.page = self.context.new_page()
         self.page.set_default_timeout(WAIT_MS)
@@ -105,7 +105,7 @@ class Watched:
         self.context.close()
 
 
-def _shot(page, name: str, tmp_path: Path) -> None:  # noqa: ANN001
+def _shot(page, name: str, tmp_path: Path) -> None:
     folder = Path(os.environ.get("ACTSEARCH_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"dashboard-{name}.png"), full_page=True)
@@ -168,7 +168,10 @@ def test_runs_run_candidate_and_compare_pages(browser, server, store_file, tmp_p
 
 def test_unknown_ids_show_a_not_found_page(browser, server):
     w = Watched(browser)
-    for path, what in (("/runs/999999", "no run with id 999999"), ("/candidates/999999", "no candidate with id 999999")):
+    for path, what in (
+        ("/runs/999999", "no run with id 999999"),
+        ("/candidates/999999", "no candidate with id 999999"),
+    ):
         response = w.page.goto(server + path)
         assert response.status == 404
         assert what in w.page.locator(".notfound").inner_text()

@@ -82,9 +82,10 @@ def test_ray_workers_train_batches_and_a_nan_member_fails_alone() -> None:
 
 @pytest.mark.slow
 def test_search_on_ray_with_batches(tmp_path) -> None:
+    from support import TINY_SPACE
+
     from actsearch.search import SearchRequest, run_search
     from actsearch.store import Store
-    from support import TINY_SPACE
 
     db = tmp_path / "batched.db"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

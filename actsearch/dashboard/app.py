@@ -7,12 +7,16 @@ seconds, so results written by a running search appear without a reload.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar, cast
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ExceptionHandler
 
 from actsearch.dashboard import pages, views
 from actsearch.store import NotFoundError, Store
@@ -75,10 +79,14 @@ def create_app(store: Store) -> Starlette:
         Route("/static/plotly.min.js", plotly_js),
         Mount("/static", StaticFiles(directory=pages.STATIC), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    # Starlette types every handler for a bare Exception; this one is registered for HTTPException only.
+    return Starlette(routes=routes, exception_handlers={HTTPException: cast(ExceptionHandler, not_found)})
 
 
-def _found(build):  # noqa: ANN001, ANN202 - a view builder
+T = TypeVar("T")
+
+
+def _found(build: Callable[[], T]) -> T:
     """Run a view builder; an unknown run or candidate id becomes a 404."""
     try:
         return build()

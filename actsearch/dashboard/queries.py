@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,7 @@ from sqlalchemy import create_engine, false, func, inspect, select, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 
-from actsearch.store import RunRecord, Store, StoreError
-from actsearch.store import schema
+from actsearch.store import RunRecord, Store, StoreError, schema
 from actsearch.store.models import Candidate, Evaluation, Run
 
 SQLITE_TIMEOUT_S = 30.0
@@ -49,7 +49,7 @@ def open_readonly(db: str | Path) -> Store:
 
 def _readonly_engine(url: URL, where: str) -> Engine:
     if url.get_backend_name() == "sqlite":
-        if schema.is_memory(url):
+        if schema.is_memory(url) or url.database is None:
             raise StoreError("the dashboard needs a database file or server, not :memory:")
         path = Path(url.database)
         if not path.is_file():
@@ -129,7 +129,7 @@ def planned_proposals(config: dict[str, Any]) -> int | None:
 
 def run_rows(store: Store, run_id: int | None = None) -> list[RunRow]:
     """Every run (or one), oldest first, with trainings, best candidate and best baseline."""
-    def one_run(query, column=Candidate.run_id):  # noqa: ANN001, ANN202
+    def one_run(query, column=Candidate.run_id):
         return query if run_id is None else query.where(column == run_id)
 
     with _engine(store).connect() as conn:
@@ -147,7 +147,7 @@ def run_rows(store: Store, run_id: int | None = None) -> list[RunRow]:
             select(Candidate.run_id, Candidate.is_baseline, func.max(Candidate.fitness).label("fitness"))
             .where(Candidate.fitness.is_not(None), Candidate.status == "evaluated")
             .group_by(Candidate.run_id, Candidate.is_baseline)).subquery()
-        best: dict[tuple[int, bool], tuple[float, int, str]] = {}
+        best: dict[tuple[int, bool], tuple[float | None, int, str]] = {}
         for rid, is_baseline, fitness, cid, expr in conn.execute(
             select(Candidate.run_id, Candidate.is_baseline, Candidate.fitness, Candidate.id, Candidate.expr)
             .join(top, (top.c.run_id == Candidate.run_id) & (top.c.is_baseline == Candidate.is_baseline)
@@ -168,7 +168,8 @@ def _run_row(run: Any, config: dict[str, Any], trainings: int, proposals: int, t
         trainings=trainings, budget=budget_of(config), proposals=proposals, planned=planned_proposals(config),
         best_fitness=top[0] if top else None, best_id=top[1] if top else None,
         best_expr=top[2] if top else None, baseline_best=base[0] if base else None,
-        created_at=_stamp(run.created_at), finished_at=_stamp(run.finished_at),
+        created_at=_stamp(run.created_at),
+        finished_at=None if run.finished_at is None else _stamp(run.finished_at),
     )
 
 
@@ -184,8 +185,8 @@ def run_row_from_points(run: RunRecord, points: dict[str, list[Any]], proposals:
     return _run_row(run, run.config, len(points["evaluation"]), proposals, best.get(False), best.get(True))
 
 
-def _stamp(value: Any) -> str | None:
-    return None if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+def _stamp(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}"
 
 
 # --------------------------------------------------------------------------- one run

@@ -6,7 +6,7 @@ file opens offline in any browser; links between views are in-page anchors.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from actsearch.dashboard import pages, views
@@ -34,7 +34,7 @@ def write_html_report(store: Store, path: Path, run_name: str | None = None) -> 
                      if not row["is_baseline"] and row["expr"] not in shown][:COMPARED_PER_RUN]
     html = pages.render(
         "report.html", live=False, title="actsearch report", where=store.where,
-        generated=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         report_runs=[{"id": r["id"], "name": r["name"]} for r in chosen],
         runs_data={**runs, "runs": chosen}, run_views=run_views,
         candidate_views=[views.candidate_view(store, cid) for cid in dict.fromkeys(candidate_ids)],

@@ -34,7 +34,8 @@ def take_batch(queue: deque[Trial], limit: int) -> list[Trial]:
     if not queue:
         return []
     key = batch_key(queue[0])
-    batch, rest = [], deque()
+    batch: list[Trial] = []
+    rest: deque[Trial] = deque()
     while queue:
         trial = queue.popleft()
         if len(batch) < limit and batch_key(trial) == key:

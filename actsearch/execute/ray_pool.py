@@ -192,7 +192,8 @@ class RayExecutor:
     def _expire_timeouts(self) -> list[tuple[Trial, EvalResult]]:
         if not self.trial_timeout:
             return []
-        now, expired = time.monotonic(), []
+        now = time.monotonic()
+        expired: list[tuple[Trial, EvalResult]] = []
         for ref, entry in list(self.running.items()):
             limit = self.trial_timeout * len(entry.trials)  # a batch of K may take up to K trainings' time
             if now - entry.started > limit:

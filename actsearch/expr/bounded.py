@@ -148,7 +148,8 @@ def _take() -> _Helper:
             _idle.clear()  # inherited from the parent through fork: not ours to use or stop
             _owner, _warm = os.getpid(), False
         ready = [h for h in _idle if h.is_ready()]
-        helper = (ready or _idle or [None])[-1]
+        pool = ready or _idle
+        helper = pool[-1] if pool else None
         if helper is not None:
             _idle.remove(helper)
         while len(_idle) < SPARE_HELPERS:

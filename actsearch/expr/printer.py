@@ -105,7 +105,8 @@ def to_latex(node: Node) -> str:
         args = n.args
         if n.name in ("add", "sub"):
             symbol = " + " if n.name == "add" else " - "
-            return wrap(args[0], level(args[0]) < 1) + symbol + wrap(args[1], level(args[1]) <= 1 or level(args[1]) == 3)
+            right = level(args[1])
+            return wrap(args[0], level(args[0]) < 1) + symbol + wrap(args[1], right <= 1 or right == 3)
         if n.name == "mul":
             return wrap(args[0], level(args[0]) < 2) + r" \cdot " + wrap(args[1], level(args[1]) <= 3)
         if n.name == "div":

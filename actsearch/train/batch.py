@@ -109,17 +109,22 @@ def train_batch(
     of the first steps, ``[steps, members]``, in ``last_timings["step_losses"]``
     (tests, benchmarks; members trained alone do not record). Never raises for a member's sake:
     a failing member gets status "failed"."""
-    members = [m if isinstance(m, Member) else Member(*m) for m in members]
+    batch = [_as_member(m) for m in members]
     kwargs = {"data": data, "epochs": epochs, "hurdle": hurdle, "parametric": parametric}
-    if not members:
+    if not batch:
         return []
-    groups = _groups(members, parametric)
-    results: list[EvalResult | None] = [None] * len(members)
+    groups = _groups(batch, parametric)
+    results: list[EvalResult | None] = [None] * len(batch)
     for indices in groups:
-        chunk = [members[i] for i in indices]
+        chunk = [batch[i] for i in indices]
         for i, result in zip(indices, _train_group(task, chunk, record_steps, **kwargs)):
             results[i] = result
     return [r for r in results if r is not None]
+
+
+def _as_member(member: Member | tuple[Any, int]) -> Member:
+    """A bare ``(activation, seed)`` pair as a :class:`Member`."""
+    return member if isinstance(member, Member) else Member(*member)
 
 
 def _groups(members: list[Member], parametric: bool) -> list[list[int]]:
@@ -147,7 +152,7 @@ def _train_group(task: Task, members: list[Member], record_steps: int, **kwargs:
         return results
     except NotBatchable as why:
         reason = str(why)
-    except Exception as exc:  # noqa: BLE001 - a batch never crashes a worker: train alone
+    except Exception as exc:  # a batch never crashes a worker: its members train alone
         reason = f"batched training failed: {one_line(exc)}"
     finally:
         _forget_custom_gradients(grads_before)
@@ -203,7 +208,8 @@ def _member_weights(task: Task, member: Member, parametric: bool) -> tuple[list,
 def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
     """The distinct activations and each member's branch index."""
     keys: dict[str, int] = {}
-    acts, branch = [], []
+    acts: list[Any] = []
+    branch: list[int] = []
     for m in members:
         key = describe_activation(m.activation) if isinstance(m.activation, str) else f"id:{id(m.activation)}"
         if key not in keys:
@@ -288,8 +294,10 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
             if s.status is None and h_epoch is not None and end == h_epoch:
                 s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness,
                                           val_loss=s.val_loss))
-                threshold = members[j].threshold if members[j].threshold is not None else hurdle[1]
-                if end < n_epochs and s.fitness < float(threshold):
+                own = members[j].threshold
+                threshold = own if own is not None else hurdle[1]
+                # fitness is set: update() succeeded, as the member is still active
+                if end < n_epochs and s.fitness is not None and s.fitness < float(threshold):
                     s.status = "stopped"
     seconds = time.perf_counter() - t0
     return [s.result(batch_size, seconds, k) for s in states]
