@@ -23,14 +23,22 @@ from actsearch.store import DEFAULT_DB
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Discover neural-network activation functions by evolution.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Discover neural-network activation functions by evolution.",
+)
 console = Console()
 err_console = Console(stderr=True)
 
 DbOption = Annotated[str, typer.Option("--db", help="SQLite path or SQLAlchemy URL of the store.")]
-OutOption = Annotated[Path | None, typer.Option(
-    "--out", help="Folder for exports/ and reports/ (default: beside the SQLite store, ./runs for a server).")]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", help="Folder for exports/ and reports/ (default: beside the SQLite store, ./runs for a server)."
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -67,29 +75,41 @@ def _open_store(db: str, create: bool = True):
 
 @app.command()
 def search(
-    space: Annotated[str, typer.Option(
-        help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")] = "default",
-    task: Annotated[str | None, typer.Option(
-        help="Task name or path/to/file.py:make_task (default: the space's).")] = None,
+    space: Annotated[
+        str, typer.Option(help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")
+    ] = "default",
+    task: Annotated[
+        str | None, typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")
+    ] = None,
     db: DbOption = DEFAULT_DB,
     run: Annotated[str | None, typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the evolution and of every training.")] = 0,
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
     population: Annotated[int | None, typer.Option(help="Override the space's population.")] = None,
     generations: Annotated[int | None, typer.Option(help="Override the space's generations.")] = None,
-    trainings: Annotated[int | None, typer.Option(
-        help="Budget: trainings to spend on proposals (default: the space's, or population x generations).")] = None,
+    trainings: Annotated[
+        int | None,
+        typer.Option(
+            help="Budget: trainings to spend on proposals (default: the space's, or population x generations)."
+        ),
+    ] = None,
     strategy: Annotated[str | None, typer.Option(help="generational | regularized | random.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the training epochs per candidate.")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", help="GPU fraction per training.")] = 0.0,
-    trial_timeout: Annotated[float | None, typer.Option(
-        "--trial-timeout", help="Seconds before a training is abandoned.")] = None,
+    trial_timeout: Annotated[
+        float | None, typer.Option("--trial-timeout", help="Seconds before a training is abandoned.")
+    ] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local (in-process, one at a time).")] = "ray",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the stopped run named by --run.")] = False,
-    batch_candidates: Annotated[int | None, typer.Option(
-        "--batch-candidates", min=1,
-        help="Candidates a worker trains at once (default: the space's, else 8 on CPU, 32 on GPU).")] = None,
+    batch_candidates: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-candidates",
+            min=1,
+            help="Candidates a worker trains at once (default: the space's, else 8 on CPU, 32 on GPU).",
+        ),
+    ] = None,
     export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
     out: OutOption = None,
 ) -> None:
@@ -97,9 +117,22 @@ def search(
     from actsearch.search import SearchRequest, run_search
 
     request = SearchRequest(
-        space=space, task=task, db=db, run=run, seed=seed, workers=workers, population=population,
-        generations=generations, trainings=trainings, strategy=strategy, epochs=epochs, address=address,
-        gpus_per_trial=gpus_per_trial, trial_timeout=trial_timeout, executor=executor, resume=resume,
+        space=space,
+        task=task,
+        db=db,
+        run=run,
+        seed=seed,
+        workers=workers,
+        population=population,
+        generations=generations,
+        trainings=trainings,
+        strategy=strategy,
+        epochs=epochs,
+        address=address,
+        gpus_per_trial=gpus_per_trial,
+        trial_timeout=trial_timeout,
+        executor=executor,
+        resume=resume,
         batch_candidates=batch_candidates,
     )
     with _user_errors(), ProgressReporter(console) as reporter:
@@ -108,11 +141,15 @@ def search(
         except KeyboardInterrupt:
             reporter.stop()
             name = reporter.run_name or run or "NAME"
-            fail(f"search interrupted; nothing finished is lost. Resume with: "
-                 f"actsearch search --run {name} --resume --db {db}", code=130)
+            fail(
+                f"search interrupted; nothing finished is lost. Resume with: "
+                f"actsearch search --run {name} --resume --db {db}",
+                code=130,
+            )
     _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard", show_run=False)
-    console.print(f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in all (baselines included)",
-                  highlight=False)
+    console.print(
+        f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in all (baselines included)", highlight=False
+    )
     if outcome.stopped_early:
         console.print(f"[yellow]stopped early:[/] {outcome.stopped_early}", highlight=False)
     if export and outcome.best is not None:
@@ -146,8 +183,13 @@ class ProgressReporter:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(
-            TextColumn("[bold]searching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"), console=console, transient=False,
+            TextColumn("[bold]searching"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
         )
         self.task_id: TaskID | None = None
         self.run_name: str | None = None
@@ -204,8 +246,7 @@ def top(
         writer.writeheader()
         writer.writerows(_row_dict(r) for r in rows)
     else:
-        _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"),
-                           show_run=run is None)
+        _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"), show_run=run is None)
         for record in [store.find_run(run)] if run else store.runs():
             _print_run_counts(store, record.name, record.id)
 
@@ -214,8 +255,10 @@ def _proposal_line(counts: dict[str, int]) -> str:
     """How many evolved proposals were trained, spared by dedupe and rejected by screening."""
     total = sum(counts.values())
     share = f" ({counts['duplicate'] / total:.0%})" if total else ""
-    return (f"{total} evolved proposals: {counts['evaluated']} trained, {counts['duplicate']} functional "
-            f"duplicates{share} not retrained, {counts['rejected']} rejected by screening, {counts['failed']} failed")
+    return (
+        f"{total} evolved proposals: {counts['evaluated']} trained, {counts['duplicate']} functional "
+        f"duplicates{share} not retrained, {counts['rejected']} rejected by screening, {counts['failed']} failed"
+    )
 
 
 def _print_run_counts(store, run_name: str, run_id: int) -> None:
@@ -224,9 +267,15 @@ def _print_run_counts(store, run_name: str, run_id: int) -> None:
 
 def _row_dict(row) -> dict:
     return {
-        "rank": row.rank, "candidate_id": row.candidate_id, "run": row.run, "expr": row.expr,
-        "fitness": row.fitness, "fitness_std": row.fitness_std, "complexity": row.complexity,
-        "baseline": row.is_baseline, "evaluations": row.evaluations,
+        "rank": row.rank,
+        "candidate_id": row.candidate_id,
+        "run": row.run,
+        "expr": row.expr,
+        "fitness": row.fitness,
+        "fitness_std": row.fitness_std,
+        "complexity": row.complexity,
+        "baseline": row.is_baseline,
+        "evaluations": row.evaluations,
     }
 
 
@@ -254,8 +303,14 @@ def runs(db: DbOption = DEFAULT_DB) -> None:
         table.add_column(column)
     for summary in store.runs():
         best = "-" if summary.best_fitness is None else f"{summary.best_fitness:.4f}"
-        table.add_row(summary.name, summary.status, f"{summary.created_at:%Y-%m-%d %H:%M}",
-                      str(summary.evaluations), best, summary.best_expr or "-")
+        table.add_row(
+            summary.name,
+            summary.status,
+            f"{summary.created_at:%Y-%m-%d %H:%M}",
+            str(summary.evaluations),
+            best,
+            summary.best_expr or "-",
+        )
     console.print(table)
 
 
@@ -277,10 +332,15 @@ def show(
     console.print(f"  {'run':13} {run_record.name} (task {run_record.task})", highlight=False)
     for label, value in (
         ("latex", _parse(candidate.expr).latex()),
-        ("genotype", candidate.genotype), ("fingerprint", candidate.fingerprint),
-        ("complexity", candidate.complexity), ("status", candidate.status), ("reason", candidate.reason),
-        ("origin", candidate.origin), ("generation", candidate.generation),
-        ("equivalent to", candidate.equivalent_to), ("fitness", candidate.fitness),
+        ("genotype", candidate.genotype),
+        ("fingerprint", candidate.fingerprint),
+        ("complexity", candidate.complexity),
+        ("status", candidate.status),
+        ("reason", candidate.reason),
+        ("origin", candidate.origin),
+        ("generation", candidate.generation),
+        ("equivalent to", candidate.equivalent_to),
+        ("fitness", candidate.fitness),
         ("fitness std", candidate.fitness_std),
     ):
         if value is not None:
@@ -289,16 +349,27 @@ def show(
     if lineage:
         console.print("  lineage:")
         for ancestor in lineage:
-            console.print(f"    {ancestor.id:>6}  gen {ancestor.generation}  {ancestor.origin:24} {ancestor.expr}",
-                          highlight=False)
+            console.print(
+                f"    {ancestor.id:>6}  gen {ancestor.generation}  {ancestor.origin:24} {ancestor.expr}",
+                highlight=False,
+            )
     evaluations = store.evaluations(candidate_id)
     if evaluations:
         table = Table(title="evaluations")
         for column in ("task", "seed", "budget", "status", "val acc", "val loss", "seconds", "worker", "error"):
             table.add_column(column)
         for e in evaluations:
-            table.add_row(e.task, str(e.seed), str(e.budget), e.status, _fmt(e.val_accuracy), _fmt(e.val_loss),
-                          _fmt(e.train_seconds, 2), e.worker or "", (e.error or "")[:60])
+            table.add_row(
+                e.task,
+                str(e.seed),
+                str(e.budget),
+                e.status,
+                _fmt(e.val_accuracy),
+                _fmt(e.val_loss),
+                _fmt(e.train_seconds, 2),
+                e.worker or "",
+                (e.error or "")[:60],
+            )
         console.print(table)
     _print_run_counts(store, run_record.name, run_record.id)
 
@@ -395,8 +466,11 @@ def dashboard(
     warning = exposure_warning(host)
     if warning:
         err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    console.print(f"actsearch dashboard on http://{host}:{port}/  (read-only, {store.where}; Ctrl-C stops)",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"actsearch dashboard on http://{host}:{port}/  (read-only, {store.where}; Ctrl-C stops)",
+        highlight=False,
+        soft_wrap=True,
+    )
     serve(store, host, port)
 
 
@@ -417,9 +491,14 @@ def evaluate(
     seeds: Annotated[int | None, typer.Option(min=1, help="Train each activation with this many seeds.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the task's epochs.")] = None,
     parametric: Annotated[bool, typer.Option(help="Learn the constants during training.")] = False,
-    batch_candidates: Annotated[int | None, typer.Option(
-        "--batch-candidates", min=1,
-        help="Activations trained at once in one program (default 8 on CPU, 32 on GPU).")] = None,
+    batch_candidates: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-candidates",
+            min=1,
+            help="Activations trained at once in one program (default 8 on CPU, 32 on GPU).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object, or a list for several).")] = False,
 ) -> None:
     """Train activations on one task and print their metrics.
@@ -438,8 +517,9 @@ def evaluate(
     except (ParseError, TaskError) as err:
         fail(str(err))
     pairs = [(a, seed + i) for a in activations for i in range(seeds or 1)]
-    results = _train_pairs(chosen, pairs, epochs=epochs, parametric=parametric,
-                           batch_candidates=batch_candidates, seeds=seeds or 1)
+    results = _train_pairs(
+        chosen, pairs, epochs=epochs, parametric=parametric, batch_candidates=batch_candidates, seeds=seeds or 1
+    )
     payloads = []
     for (activation, s), result in zip(pairs, results):
         payload = {"task": chosen.name, "expr": str(activation), "seed": s, **asdict(result)}
@@ -459,13 +539,14 @@ def evaluate(
         raise typer.Exit(1)
 
 
-def _train_pairs(task, pairs: list, *, epochs: int | None, parametric: bool,
-                 batch_candidates: int | None, seeds: int) -> list:
+def _train_pairs(
+    task, pairs: list, *, epochs: int | None, parametric: bool, batch_candidates: int | None, seeds: int
+) -> list:
     """One training, or batches of up to K activations x their seeds."""
     if len(pairs) == 1:
         from actsearch.train import train
 
-        (activation, seed), = pairs
+        ((activation, seed),) = pairs
         return [train(task, activation, seed=seed, epochs=epochs, parametric=parametric)]
     import tensorflow as tf
 
@@ -475,7 +556,7 @@ def _train_pairs(task, pairs: list, *, epochs: int | None, parametric: bool,
     size = members_per_batch(batch_candidates, seeds, use_gpu=bool(tf.config.list_physical_devices("GPU")))
     results = []
     for lo in range(0, len(pairs), size):
-        results += train_batch(task, pairs[lo:lo + size], epochs=epochs, parametric=parametric)
+        results += train_batch(task, pairs[lo : lo + size], epochs=epochs, parametric=parametric)
     return results
 
 
@@ -486,9 +567,12 @@ def validate(
     expr: Annotated[list[str] | None, typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 5,
-    seed_start: Annotated[int | None, typer.Option(
-        help="First validation seed (default 10000, past every seed the run trained with; "
-        "overlap is refused).")] = None,
+    seed_start: Annotated[
+        int | None,
+        typer.Option(
+            help="First validation seed (default 10000, past every seed the run trained with; overlap is refused)."
+        ),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the tasks' epochs.")] = None,
     executor: Annotated[str, typer.Option(help="ray (default) or local.")] = "ray",
     workers: Annotated[int, typer.Option(help="Parallel training workers (default: one per CPU).")] = 0,
@@ -520,8 +604,16 @@ def validate(
     except (SeedOverlapError, ValueError) as err:
         fail(str(err))
     with _user_errors():
-        scores = run_validation(contenders, task_list, seed_list, executor=executor, workers=workers,
-                                epochs=epochs, store=store, run_id=run_record.id if run_record else None)
+        scores = run_validation(
+            contenders,
+            task_list,
+            seed_list,
+            executor=executor,
+            workers=workers,
+            epochs=epochs,
+            store=store,
+            run_id=run_record.id if run_record else None,
+        )
     if fmt == "json":
         print(json.dumps(report(scores, seed_list), indent=2))
     elif fmt in ("csv", "markdown"):
@@ -532,6 +624,7 @@ def validate(
 
 def _print_rows(rows: list[dict], fmt: str) -> None:
     """csv or a markdown pipe table of plain rows (numbers to 4 decimals, p to 2 significant digits)."""
+
     def cell(key: str, value: object) -> str:
         if value is None:
             return ""
@@ -554,14 +647,22 @@ def _print_rows(rows: list[dict], fmt: str) -> None:
 
 
 def _print_validation(result: dict, seeds: list[int]) -> None:
-    table = Table(title=f"test-split fitness over seeds {seeds[0]}..{seeds[-1]}: mean ± std (n); "
-                        "difference to each baseline [95% CI] and Holm-corrected Welch p")
+    table = Table(
+        title=f"test-split fitness over seeds {seeds[0]}..{seeds[-1]}: mean ± std (n); "
+        "difference to each baseline [95% CI] and Holm-corrected Welch p"
+    )
     for name in ("task", "activation", "fitness", "vs baselines", "better"):
         table.add_column(name, justify="right" if name == "fitness" else "left")
     for s in result["scores"]:
-        fitness = "failed" if s["mean"] is None else (
-            f"{s['mean']:.4f}" + (f" ± {s['std']:.4f}" if s["std"] is not None else "")
-            + f" ({sum(f is not None for f in s['fitnesses'])})")
+        fitness = (
+            "failed"
+            if s["mean"] is None
+            else (
+                f"{s['mean']:.4f}"
+                + (f" ± {s['std']:.4f}" if s["std"] is not None else "")
+                + f" ({sum(f is not None for f in s['fitnesses'])})"
+            )
+        )
         versus = "\n".join(_versus_cell(v) for v in s.get("versus", []))
         label = f"{s['expr']}  [dim](baseline)[/]" if s["baseline"] else s["expr"]
         verdict = "" if s["baseline"] else ("[bold green]yes[/]" if s["better"] else "no")

@@ -54,11 +54,30 @@ class EvalResult:
     batch_seconds: float | None = None
 
     @classmethod
-    def failed(cls, error: str, *, status: str = "failed", train_seconds: float = 0.0, epochs: int = 0,
-               steps: int = 0, batch_size: int = 0, partials: tuple[Partial, ...] = ()) -> EvalResult:
+    def failed(
+        cls,
+        error: str,
+        *,
+        status: str = "failed",
+        train_seconds: float = 0.0,
+        epochs: int = 0,
+        steps: int = 0,
+        batch_size: int = 0,
+        partials: tuple[Partial, ...] = (),
+    ) -> EvalResult:
         """A training that produced no fitness (status "failed" or "timeout")."""
-        return cls(status=status, fitness=None, val_accuracy=None, val_loss=None, train_seconds=train_seconds,
-                   epochs=epochs, steps=steps, batch_size=batch_size, error=error, partials=partials)
+        return cls(
+            status=status,
+            fitness=None,
+            val_accuracy=None,
+            val_loss=None,
+            train_seconds=train_seconds,
+            epochs=epochs,
+            steps=steps,
+            batch_size=batch_size,
+            error=error,
+            partials=partials,
+        )
 
     @property
     def scored(self) -> float | None:
@@ -94,7 +113,7 @@ def one_line(exc: BaseException, *, with_type: bool = True) -> str:
     lines = [ln.strip() for ln in _ANSI.sub("", str(exc)).splitlines() if ln.strip()]
     first = lines[0] if lines else ""
     if first.startswith(_KERAS_WRAPPER) and len(lines) > 1:
-        where = first[len(_KERAS_WRAPPER):].strip().rstrip(".")
+        where = first[len(_KERAS_WRAPPER) :].strip().rstrip(".")
         first = f"{lines[1]} (in {where})"
     if len(first) > 300:
         first = first[:297] + "..."

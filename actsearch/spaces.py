@@ -41,9 +41,7 @@ class Primitives(_Strict):
                 if name not in REGISTRY:
                     raise ValueError(f"{field}: unknown primitive {name!r}")
                 if REGISTRY[name].arity != arity:
-                    raise ValueError(
-                        f"{field}: {name!r} takes {REGISTRY[name].arity} argument(s), not {arity}"
-                    )
+                    raise ValueError(f"{field}: {name!r} takes {REGISTRY[name].arity} argument(s), not {arity}")
         if not self.binary and not self.unary:
             raise ValueError("at least one unary or binary primitive is needed")
         return self

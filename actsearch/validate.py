@@ -87,7 +87,8 @@ def choose_seeds(n: int, trained: set[int], start: int | None = None) -> list[in
     if overlap:
         raise SeedOverlapError(
             f"validation seeds {seeds[0]}..{seeds[-1]} include seed(s) {_short(overlap)} the search already "
-            f"trained with; choose a --seed-start past {max(trained)} or leave it out")
+            f"trained with; choose a --seed-start past {max(trained)} or leave it out"
+        )
     return seeds
 
 
@@ -95,9 +96,18 @@ def _short(values: list[int]) -> str:
     return ", ".join(map(str, values[:5])) + (", ..." if len(values) > 5 else "")
 
 
-def validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], *,
-             executor: str = "ray", workers: int = 0, epochs: int | None = None,
-             on_result: Progress | None = None, store: Any = None, run_id: int | None = None) -> list[Score]:
+def validate(
+    contenders: Sequence[Contender],
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    executor: str = "ray",
+    workers: int = 0,
+    epochs: int | None = None,
+    on_result: Progress | None = None,
+    store: Any = None,
+    run_id: int | None = None,
+) -> list[Score]:
     """Train every contender on every task with every seed; score on the test split.
 
     With a `store`, results already stored for the same (activation, task, seed,
@@ -115,9 +125,17 @@ def validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Seque
         return _validate(contenders, tasks, seeds, executor, workers, epochs, on_result, saved, run_id)
 
 
-def _validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequence[int], executor: str,
-              workers: int, epochs: int | None, on_result: Progress | None, saved: Any,
-              run_id: int | None) -> list[Score]:
+def _validate(
+    contenders: Sequence[Contender],
+    tasks: Sequence[str],
+    seeds: Sequence[int],
+    executor: str,
+    workers: int,
+    epochs: int | None,
+    on_result: Progress | None,
+    saved: Any,
+    run_id: int | None,
+) -> list[Score]:
     scores: list[Score] = []
     for spec in tasks:
         task = get_task(spec)
@@ -128,20 +146,37 @@ def _validate(contenders: Sequence[Contender], tasks: Sequence[str], seeds: Sequ
         if todo:
             fitness.update(_train(spec, task, todo, executor, workers, epochs, budget, on_result, saved, run_id))
         for contender in contenders:
-            scores.append(Score(contender.expr, contender.is_baseline, task.name,
-                                tuple(fitness[(contender.expr, seed)] for seed in seeds)))
+            scores.append(
+                Score(
+                    contender.expr,
+                    contender.is_baseline,
+                    task.name,
+                    tuple(fitness[(contender.expr, seed)] for seed in seeds),
+                )
+            )
     return scores
 
 
-def _train(spec: str, task: Any, todo: list[tuple[str, int]], executor: str, workers: int, epochs: int | None,
-           budget: int, on_result: Progress | None, saved: Any,
-           run_id: int | None) -> dict[tuple[str, int], float | None]:
+def _train(
+    spec: str,
+    task: Any,
+    todo: list[tuple[str, int]],
+    executor: str,
+    workers: int,
+    epochs: int | None,
+    budget: int,
+    on_result: Progress | None,
+    saved: Any,
+    run_id: int | None,
+) -> dict[tuple[str, int], float | None]:
     """Train the missing (activation, seed) pairs; store each result as it arrives."""
     options: dict[str, object] = {} if executor == "local" else {"workers": workers}
     pool = make_executor(executor, spec, held_out(task.get_data()), **options)
     exprs = list(dict.fromkeys(expr for expr, _ in todo))
-    trials = [Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs)
-              for i, (expr, seed) in enumerate(todo)]
+    trials = [
+        Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs)
+        for i, (expr, seed) in enumerate(todo)
+    ]
     out: dict[tuple[str, int], float | None] = {}
     try:
         for trial, result in run_all(pool, trials):
@@ -230,15 +265,25 @@ def report(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
     by_key = {(v.expr, v.task): v for v in verdicts(scores)}
     out = []
     for s in scores:
-        item: dict[str, Any] = {"expr": s.expr, "baseline": s.is_baseline, "task": s.task, "mean": s.mean,
-                                "std": s.std, "fitnesses": list(s.fitnesses)}
+        item: dict[str, Any] = {
+            "expr": s.expr,
+            "baseline": s.is_baseline,
+            "task": s.task,
+            "mean": s.mean,
+            "std": s.std,
+            "fitnesses": list(s.fitnesses),
+        }
         verdict = by_key.get((s.expr, s.task))
         if verdict is not None:
             item["better"] = verdict.better
             item["versus"] = [_versus_dict(v) for v in verdict.versus]
         out.append(item)
-    return {"seeds": list(seeds), "test": "Welch t-test, two-sided, Holm-corrected across baselines, alpha 0.05",
-            "scores": out, "beats_all_baselines_on": discoveries(scores)}
+    return {
+        "seeds": list(seeds),
+        "test": "Welch t-test, two-sided, Holm-corrected across baselines, alpha 0.05",
+        "scores": out,
+        "beats_all_baselines_on": discoveries(scores),
+    }
 
 
 def flat_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:
@@ -246,8 +291,7 @@ def flat_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:
     by_key = {(v.expr, v.task): v for v in verdicts(scores)}
     rows: list[dict[str, Any]] = []
     for s in scores:
-        base = {"task": s.task, "expr": s.expr, "baseline": s.is_baseline, "n": len(s.ok), "mean": s.mean,
-                "std": s.std}
+        base = {"task": s.task, "expr": s.expr, "baseline": s.is_baseline, "n": len(s.ok), "mean": s.mean, "std": s.std}
         verdict = by_key.get((s.expr, s.task))
         if verdict is None or not verdict.versus:
             rows.append({**base, **dict.fromkeys(_VERSUS_KEYS), "better": None if s.is_baseline else False})

@@ -44,28 +44,67 @@ sys.path.insert(0, str(ROOT))
 from actsearch.results import EvalResult  # noqa: E402
 from actsearch.store import Store  # noqa: E402
 
-EXPRS = ["x*sigmoid(x)", "relu(x)", "tanh(x)", "x*tanh(x)", "max(x, 0.1*x)", "x*sigmoid(1.5*x)",
-         "log(1 + exp(x))", "x + sin(x)", "square(relu(x))", "x*exp(-abs(x))"]
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EXPRS = [
+    "x*sigmoid(x)",
+    "relu(x)",
+    "tanh(x)",
+    "x*tanh(x)",
+    "max(x, 0.1*x)",
+    "x*sigmoid(1.5*x)",
+    "log(1 + exp(x))",
+    "x + sin(x)",
+    "square(relu(x))",
+    "x*exp(-abs(x))",
+]
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def fill(store: Store, name: str, n: int, seed: int) -> tuple[int, int]:
     """A run of `n` candidates written as a search writes them; returns (run id, trainings
     with a fitness: the points its plot must show)."""
     rng = random.Random(seed)
-    run = store.create_run(name, task="mnist1d-mlp", space="default", seed=seed,
-                           config={"space": {"evolution": {"population": 100, "generations": n // 100,
-                                                           "strategy": "regularized"}}})
+    run = store.create_run(
+        name,
+        task="mnist1d-mlp",
+        space="default",
+        seed=seed,
+        config={"space": {"evolution": {"population": 100, "generations": n // 100, "strategy": "regularized"}}},
+    )
 
     def result(f: float | None, status: str = "ok") -> EvalResult:
-        return EvalResult(status=status, fitness=f, val_accuracy=f, val_loss=1 - (f or 0), train_seconds=1.0,
-                          epochs=10, steps=100, batch_size=64, worker="bench")
+        return EvalResult(
+            status=status,
+            fitness=f,
+            val_accuracy=f,
+            val_loss=1 - (f or 0),
+            train_seconds=1.0,
+            epochs=10,
+            steps=100,
+            batch_size=64,
+            worker="bench",
+        )
 
     trainings = 0
     for expr in ("relu(x)", "x*sigmoid(x)"):
-        c = store.add_candidate(run.id, expr=expr, fingerprint=expr, complexity=2, generation=0,
-                                origin="baseline", is_baseline=True, status="queued")
+        c = store.add_candidate(
+            run.id,
+            expr=expr,
+            fingerprint=expr,
+            complexity=2,
+            generation=0,
+            origin="baseline",
+            is_baseline=True,
+            status="queued",
+        )
         store.add_evaluation(c.id, task="mnist1d-mlp", seed=0, budget=10, result=result(0.6))
         store.finish_candidate(c.id, fitness=0.6, status="evaluated")
         trainings += 1
@@ -76,16 +115,24 @@ def fill(store: Store, name: str, n: int, seed: int) -> tuple[int, int]:
         expr = f"{rng.choice(EXPRS)} + {i}*0.0001"
         roll = rng.random()
         status = "rejected" if roll < 0.05 else "duplicate" if roll < 0.15 else "queued"
-        c = store.add_candidate(run.id, expr=expr, fingerprint=f"fp{i}", complexity=rng.randint(2, 12),
-                                generation=generation, parents=parents,
-                                origin="init" if not generation else "crossover", status=status,
-                                reason="constant" if status == "rejected" else None)
+        c = store.add_candidate(
+            run.id,
+            expr=expr,
+            fingerprint=f"fp{i}",
+            complexity=rng.randint(2, 12),
+            generation=generation,
+            parents=parents,
+            origin="init" if not generation else "crossover",
+            status=status,
+            reason="constant" if status == "rejected" else None,
+        )
         ids.append(c.id)
         if status == "queued":
             failed = rng.random() < 0.01
             fitness = None if failed else min(0.95, 0.3 + 0.4 * generation / max(n // 100, 1) + rng.gauss(0, 0.05))
-            store.add_evaluation(c.id, task="mnist1d-mlp", seed=0, budget=10,
-                                 result=result(fitness, "failed" if failed else "ok"))
+            store.add_evaluation(
+                c.id, task="mnist1d-mlp", seed=0, budget=10, result=result(fitness, "failed" if failed else "ok")
+            )
             store.finish_candidate(c.id, fitness=fitness, status="failed" if failed else "evaluated")
             trainings += not failed
     store.set_run_status(run.id, "finished")
@@ -131,10 +178,13 @@ def browser_load(base: str, run_id: int, trainings: int, repeat: int = 3) -> tup
                 "n => { const d = document.querySelector('.plot-points');"
                 " return d && d.data && d.data[0].x.length + d.data[1].x.length >= n"
                 " && performance.getEntriesByName('actsearch:points').length; }",
-                arg=trainings, timeout=60_000)
+                arg=trainings,
+                timeout=60_000,
+            )
             # User Timing marks set by the page, in ms since the navigation started.
-            marks = page.evaluate("['actsearch:first-view', 'actsearch:points']"
-                                  ".map(n => performance.getEntriesByName(n)[0].startTime)")
+            marks = page.evaluate(
+                "['actsearch:first-view', 'actsearch:points'].map(n => performance.getEntriesByName(n)[0].startTime)"
+            )
             first.append(marks[0] / 1000)
             full.append(marks[1] / 1000)
         browser.close()
@@ -154,15 +204,21 @@ def main() -> None:
             if store.find_run("big") is None:
                 small = fill(store, "small", 100, seed=1)
                 big = fill(store, "big", args.candidates, seed=2)
-                print(f"synthetic store: {args.candidates} + 100 candidates written in "
-                      f"{time.perf_counter() - start:.0f} s")
+                print(
+                    f"synthetic store: {args.candidates} + 100 candidates written in "
+                    f"{time.perf_counter() - start:.0f} s"
+                )
             else:
                 small, big = (_points(store, name) for name in ("small", "big"))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "actsearch", "dashboard", "--db", str(db),
-                                   "--port", str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "actsearch", "dashboard", "--db", str(db), "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -183,20 +239,31 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"{'run':6} {'trainings':>9} {'GET page':>9} {'page size':>10} {'GET poll':>9} "
-          f"{'browser: first view':>20} {'every point':>12}")
+    print(
+        f"{'run':6} {'trainings':>9} {'GET page':>9} {'page size':>10} {'GET poll':>9} "
+        f"{'browser: first view':>20} {'every point':>12}"
+    )
     for label, (trainings, page, size, poll, load) in rows.items():
         first, full = ("-", "-") if load is None else (f"{load[0] * 1000:.0f} ms", f"{load[1] * 1000:.0f} ms")
-        print(f"{label:6} {trainings:>9} {page * 1000:>6.0f} ms {size / 1e6:>7.2f} MB {poll * 1000:>6.0f} ms "
-              f"{first:>20} {full:>12}")
+        print(
+            f"{label:6} {trainings:>9} {page * 1000:>6.0f} ms {size / 1e6:>7.2f} MB {poll * 1000:>6.0f} ms "
+            f"{first:>20} {full:>12}"
+        )
     (_, page_s, _, poll_s, load_s), (_, page_b, _, poll_b, load_b) = rows["small"], rows["big"]
-    print(f"big / small: page {page_b / page_s:.1f}x, poll {poll_b / poll_s:.1f}x"
-          + ("" if load_b is None else f", first view {load_b[0] / load_s[0]:.1f}x, every point "
-                                       f"{load_b[1] / load_s[1]:.1f}x"))
+    print(
+        f"big / small: page {page_b / page_s:.1f}x, poll {poll_b / poll_s:.1f}x"
+        + (
+            ""
+            if load_b is None
+            else f", first view {load_b[0] / load_s[0]:.1f}x, every point {load_b[1] / load_s[1]:.1f}x"
+        )
+    )
     if load_b is not None:
-        print(f"run page with {args.candidates} candidates in Chromium: first view {load_b[0]:.2f} s, "
-              f"all {big[1]} points {load_b[1]:.2f} s (target < 1 s); load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} CPUs")
+        print(
+            f"run page with {args.candidates} candidates in Chromium: first view {load_b[0]:.2f} s, "
+            f"all {big[1]} points {load_b[1]:.2f} s (target < 1 s); load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} CPUs"
+        )
 
 
 if __name__ == "__main__":

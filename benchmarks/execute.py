@@ -193,8 +193,7 @@ class MeasuredExecutor:
             self.t.results += 1
             self._freed.append(now)
             actor = actors.get(trial.trial_id)
-            if actor is not None and (len(self.info_first) < self.capacity
-                                      or self.t.results % self.mem_every == 0):
+            if actor is not None and (len(self.info_first) < self.capacity or self.t.results % self.mem_every == 0):
                 self._sample(actor)
         return out
 
@@ -226,7 +225,9 @@ class MeasuredExecutor:
         ours = descendants(table, os.getpid())  # Ray started by this driver: gcs, raylet, actors...
         cpu = lambda pids: sum(table[p][1] for p in pids if p in table)  # noqa: E731
         return {
-            "machine_busy": busy, "machine_total": total, "driver": cpu([os.getpid()]),
+            "machine_busy": busy,
+            "machine_total": total,
+            "driver": cpu([os.getpid()]),
             "workers": {pid: cpu([pid]) for pid in self.info_start},
             "ray_system": cpu(ours - set(self.info_start)),
         }
@@ -249,9 +250,16 @@ class DriverTimers:
         self.calls: dict[str, int] = defaultdict(int)
 
     #: The loop's parts (see actsearch.search.Observer) under the names this report prints.
-    PARTS = {"ask": "strategy ask (breed)", "tell": "strategy tell", "canonicalise": "canonicalise (sympy)",
-             "genotype": "genotype text", "screen": "screen", "handle": "handle (total per proposal)",
-             "record": "record (total per result)", "report": "progress report (total)"}
+    PARTS = {
+        "ask": "strategy ask (breed)",
+        "tell": "strategy tell",
+        "canonicalise": "canonicalise (sympy)",
+        "genotype": "genotype text",
+        "screen": "screen",
+        "handle": "handle (total per proposal)",
+        "record": "record (total per result)",
+        "report": "progress report (total)",
+    }
 
     @contextlib.contextmanager
     def span(self, part: str) -> Iterator[None]:
@@ -327,17 +335,26 @@ def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFig
     from actsearch.store import Store
     from actsearch.tasks import get_task
 
-    request = SearchRequest(space="default", task=args.task, db=str(tmp / f"w{workers}.db"),
-                            run=f"bench-w{workers}", seed=args.seed, workers=workers,
-                            population=args.population, generations=args.generations,
-                            strategy="regularized", epochs=args.epochs)
+    request = SearchRequest(
+        space="default",
+        task=args.task,
+        db=str(tmp / f"w{workers}.db"),
+        run=f"bench-w{workers}",
+        seed=args.seed,
+        workers=workers,
+        population=args.population,
+        generations=args.generations,
+        strategy="regularized",
+        epochs=args.epochs,
+    )
     settings = settings_for(request)
     task = get_task(settings.task)
     inner = RayExecutor(settings.task, task.get_data(), workers=workers)
     executor = MeasuredExecutor(inner)
     store = Store.open(request.db)
-    run = store.create_run(request.run, task=settings.task, space=settings.space.name, seed=settings.seed,
-                           config=settings.to_config())
+    run = store.create_run(
+        request.run, task=settings.task, space=settings.space.name, seed=settings.seed, config=settings.to_config()
+    )
     timers = DriverTimers()
     timers.time_store_writes(store)
     search = Search(settings, store, executor, run, observer=timers)
@@ -354,24 +371,42 @@ def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFig
         store.close()
     t = executor.t
     wall = t.end - t.first_submit - t.excluded
-    busy = sum(i["busy_seconds"] - executor.info_start.get(pid, {}).get("busy_seconds", 0.0)
-               for pid, i in executor.info_end.items())
+    busy = sum(
+        i["busy_seconds"] - executor.info_start.get(pid, {}).get("busy_seconds", 0.0)
+        for pid, i in executor.info_end.items()
+    )
     c0, c1 = executor.cpu_start, executor.cpu_end
     span = c1["machine_total"] - c0["machine_total"]
     workers_cpu = sum(c1["workers"][p] - c0["workers"][p] for p in c0["workers"])
     driver_cpu = c1["driver"] - c0["driver"]
     machine_busy = c1["machine_busy"] - c0["machine_busy"]
     ray_system = c1["ray_system"] - c0["ray_system"]  # processes that ended in between are missed
-    cpu = {"cores_busy": machine_busy / span * (os.cpu_count() or 1) if span else float("nan"),
-           "workers": workers_cpu, "driver": driver_cpu, "ray_system": ray_system,
-           "other": machine_busy - workers_cpu - driver_cpu - ray_system}
+    cpu = {
+        "cores_busy": machine_busy / span * (os.cpu_count() or 1) if span else float("nan"),
+        "workers": workers_cpu,
+        "driver": driver_cpu,
+        "ray_system": ray_system,
+        "other": machine_busy - workers_cpu - driver_cpu - ray_system,
+    }
     text = None
     if profiler:
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(35)
         text = stream.getvalue()
-    return RunFigures(workers, t.results, summary.counts, wall, busy, t,
-                      executor.info_first, executor.info_end, timers, cpu, dict(executor.trajectory), text)
+    return RunFigures(
+        workers,
+        t.results,
+        summary.counts,
+        wall,
+        busy,
+        t,
+        executor.info_first,
+        executor.info_end,
+        timers,
+        cpu,
+        dict(executor.trajectory),
+        text,
+    )
 
 
 # -- output --------------------------------------------------------------------------------
@@ -393,35 +428,49 @@ def print_report(runs: list[RunFigures]) -> None:
     print()
     row("", cols, "target", "met")
     row("evaluations (trainings)", [str(r.evaluations) for r in runs])
-    row("proposals: evaluated/duplicate/rejected",
-        [f"{r.proposals.get('evaluated', 0)}/{r.proposals.get('duplicate', 0)}/{r.proposals.get('rejected', 0)}"
-         for r in runs])
+    row(
+        "proposals: evaluated/duplicate/rejected",
+        [
+            f"{r.proposals.get('evaluated', 0)}/{r.proposals.get('duplicate', 0)}/{r.proposals.get('rejected', 0)}"
+            for r in runs
+        ],
+    )
     row("search-phase wall (s)", [f"{r.wall:.1f}" for r in runs])
     row("busy (training) worker-s", [f"{r.busy:.1f}" for r in runs])
     row("busy per evaluation (s)", [f"{r.busy / r.evaluations:.2f}" for r in runs])
     util = [r.utilisation for r in runs]
-    row("worker utilisation busy/(wall*workers)", [f"{u:.1%}" for u in util], f">= {TARGET_UTILISATION:.0%}",
-        " ".join(_ok(u >= TARGET_UTILISATION) for u in util))
+    row(
+        "worker utilisation busy/(wall*workers)",
+        [f"{u:.1%}" for u in util],
+        f">= {TARGET_UTILISATION:.0%}",
+        " ".join(_ok(u >= TARGET_UTILISATION) for u in util),
+    )
     row("throughput (evaluations/s)", [f"{r.throughput:.3f}" for r in runs])
     if one is not None and many is not one:
         ratio = many.throughput / one.throughput
-        row(f"throughput ratio {many.workers} vs 1 workers", ["", f"{ratio:.2f}x"], f">= {TARGET_RATIO:g}x",
-            _ok(ratio >= TARGET_RATIO))
+        row(
+            f"throughput ratio {many.workers} vs 1 workers",
+            ["", f"{ratio:.2f}x"],
+            f">= {TARGET_RATIO:g}x",
+            _ok(ratio >= TARGET_RATIO),
+        )
         busy_ratio = (one.busy / one.evaluations) / (many.busy / many.evaluations)
         row("  ratio if trainings cost the same (busy/eval)", ["", f"{ratio / busy_ratio:.2f}x"])
     row("driver overhead (wall*W-busy)/eval (s)", [f"{r.overhead_per_eval:.3f}" for r in runs])
     row("  turnaround result->next submit /eval (s)", [f"{r.t.turnaround / r.evaluations:.3f}" for r in runs])
     row("  ray: held-busy per eval (s)", [f"{(r.t.held - r.busy) / r.evaluations:.3f}" for r in runs])
-    row("  ramp/drain (no trial to run) /eval (s)",
-        [f"{(r.wall * r.workers - r.t.held - r.t.turnaround) / r.evaluations:.3f}" for r in runs])
-    row("driver time outside wait() /eval (s)",
-        [f"{(r.wall - r.t.in_wait) / r.evaluations:.3f}" for r in runs])
+    row(
+        "  ramp/drain (no trial to run) /eval (s)",
+        [f"{(r.wall * r.workers - r.t.held - r.t.turnaround) / r.evaluations:.3f}" for r in runs],
+    )
+    row("driver time outside wait() /eval (s)", [f"{(r.wall - r.t.in_wait) / r.evaluations:.3f}" for r in runs])
     parts = sorted({k for r in runs for k in r.timers.seconds}, key=lambda k: -many.timers.seconds.get(k, 0))
     writes = [sum(v for k, v in r.timers.seconds.items() if k.startswith("store.")) for r in runs]
     row("  store writes, all /eval (ms)", [f"{1000 * w / r.evaluations:.1f}" for w, r in zip(writes, runs)])
-    row("  store write transactions /eval",
-        [f"{sum(v for k, v in r.timers.calls.items() if k.startswith('store.')) / r.evaluations:.1f}"
-         for r in runs])
+    row(
+        "  store write transactions /eval",
+        [f"{sum(v for k, v in r.timers.calls.items() if k.startswith('store.')) / r.evaluations:.1f}" for r in runs],
+    )
     for part in parts:
         row(f"  {part} /eval (ms)", [f"{1000 * r.timers.seconds.get(part, 0) / r.evaluations:.1f}" for r in runs])
     for r in runs:
@@ -437,8 +486,12 @@ def print_report(runs: list[RunFigures]) -> None:
     growth = [r.memory_growth for r in runs]
     row("worker peak RSS first eval (MB)", [f"{g[1]:.0f}" for g in growth])
     row("worker peak RSS last eval (MB)", [f"{g[2]:.0f}" for g in growth])
-    row("worker peak RSS growth (worst worker)", [f"{g[0]:+.1%}" for g in growth],
-        f"< {TARGET_MEMORY_GROWTH:.0%}", " ".join(_ok(g[0] < TARGET_MEMORY_GROWTH) for g in growth))
+    row(
+        "worker peak RSS growth (worst worker)",
+        [f"{g[0]:+.1%}" for g in growth],
+        f"< {TARGET_MEMORY_GROWTH:.0%}",
+        " ".join(_ok(g[0] < TARGET_MEMORY_GROWTH) for g in growth),
+    )
     cur = []
     for r in runs:
         vals = [(r.mem_end[p].get("rss_mb"), f.get("rss_mb")) for p, f in r.mem_first.items() if p in r.mem_end]
@@ -448,15 +501,19 @@ def print_report(runs: list[RunFigures]) -> None:
     print()
     for r in runs:
         for pid, points in r.trajectory.items():
-            print(f"{r.workers}w worker {pid} peak RSS MB by trials done: "
-                  + ", ".join(f"{n}:{peak:.0f}" for n, peak, _ in points))
+            print(
+                f"{r.workers}w worker {pid} peak RSS MB by trials done: "
+                + ", ".join(f"{n}:{peak:.0f}" for n, peak, _ in points)
+            )
     print()
     shared = [r for r in runs if r.cpu["other"] / r.wall > 0.1]
     if shared:
-        print("WARNING: other processes used "
-              + ", ".join(f"{r.cpu['other'] / r.wall:.2f} cores during the {r.workers}-worker run" for r in shared)
-              + f" (of {os.cpu_count()}); Ray workers run at nice 15, so they lose the CPU first and the "
-              "timing figures above are pessimistic. Rerun on an idle machine.")
+        print(
+            "WARNING: other processes used "
+            + ", ".join(f"{r.cpu['other'] / r.wall:.2f} cores during the {r.workers}-worker run" for r in shared)
+            + f" (of {os.cpu_count()}); Ray workers run at nice 15, so they lose the CPU first and the "
+            "timing figures above are pessimistic. Rerun on an idle machine."
+        )
         print()
     for r in runs:
         if r.profile:
@@ -473,8 +530,13 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--wait-idle", type=float, default=60.0, metavar="S",
-                        help="before each run wait up to S s for other jobs to leave the CPUs (0: don't)")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="before each run wait up to S s for other jobs to leave the CPUs (0: don't)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the driver in the largest run")
     args = parser.parse_args()
     if args.population is None:
@@ -487,9 +549,11 @@ def main() -> None:
 
     started = time.perf_counter()
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    print(f"{os.cpu_count()} CPU cores, Ray {ray.__version__}, task {args.task}, regularized "
-          f"population {args.population} x {args.generations} generations + baselines, "
-          f"epochs {args.epochs or 'task default'}, seed {args.seed}")
+    print(
+        f"{os.cpu_count()} CPU cores, Ray {ray.__version__}, task {args.task}, regularized "
+        f"population {args.population} x {args.generations} generations + baselines, "
+        f"epochs {args.epochs or 'task default'}, seed {args.seed}"
+    )
     runs = []
     try:
         with tempfile.TemporaryDirectory(prefix="actsearch-bench-") as tmp:
@@ -500,8 +564,11 @@ def main() -> None:
                 t0 = time.perf_counter()
                 figures = measured_search(workers, args, Path(tmp))
                 runs.append(figures)
-                print(f"  {workers} worker(s): {figures.evaluations} evaluations in {figures.wall:.1f} s "
-                      f"(+{time.perf_counter() - t0 - figures.wall:.1f} s start-up/shutdown)", flush=True)
+                print(
+                    f"  {workers} worker(s): {figures.evaluations} evaluations in {figures.wall:.1f} s "
+                    f"(+{time.perf_counter() - t0 - figures.wall:.1f} s start-up/shutdown)",
+                    flush=True,
+                )
     finally:
         ray.shutdown()
     print_report(runs)

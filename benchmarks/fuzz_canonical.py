@@ -48,8 +48,11 @@ def fuzz(seed: int, trees: int, limit: float = 2.0, progress: int = 0) -> FuzzRe
         if took > limit:
             over.append((took, to_infix(tree)))
         if progress and (i + 1) % progress == 0:
-            print(f"{i + 1} trees, {time.perf_counter() - start:.0f} s, slowest {slowest:.3f} s, "
-                  f"fallbacks {dict(bounded.counts)}", flush=True)
+            print(
+                f"{i + 1} trees, {time.perf_counter() - start:.0f} s, slowest {slowest:.3f} s, "
+                f"fallbacks {dict(bounded.counts)}",
+                flush=True,
+            )
     fallbacks = {k: v - before.get(k, 0) for k, v in bounded.counts.items()}
     return FuzzResult(trees, time.perf_counter() - start, slowest, slowest_tree, over, fallbacks)
 
@@ -61,11 +64,13 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=2.0, help="seconds a tree may take")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    print(f"seed {seed}, {args.trees} trees, limit {args.limit:g} s, "
-          f"algebra deadline {bounded.ALGEBRA_SECONDS:g} s CPU / {bounded.WALL_SECONDS:g} s wall", flush=True)
+    print(
+        f"seed {seed}, {args.trees} trees, limit {args.limit:g} s, "
+        f"algebra deadline {bounded.ALGEBRA_SECONDS:g} s CPU / {bounded.WALL_SECONDS:g} s wall",
+        flush=True,
+    )
     result = fuzz(seed, args.trees, args.limit, progress=max(1, args.trees // 20))
-    print(f"trees {result.trees}  wall {result.seconds:.0f} s  slowest {result.slowest:.3f} s "
-          f"({result.slowest_tree})")
+    print(f"trees {result.trees}  wall {result.seconds:.0f} s  slowest {result.slowest:.3f} s ({result.slowest_tree})")
     print(f"fell back: {sum(result.fallbacks.values())} {result.fallbacks}")
     print(f"over {args.limit:g} s: {len(result.over)}")
     for took, text in result.over[:20]:

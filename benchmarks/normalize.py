@@ -47,8 +47,9 @@ def random_trees(space: SearchSpace, n: int, seed: int) -> dict[str, int]:
     return {"trees": n, "distinct raw": len(raw), "distinct standardised": len(standard)}
 
 
-def search(space: SearchSpace, task: str, strategy: str, normalize: bool, trainings: int, epochs: int,
-           seed: int, db: str) -> dict[str, object]:
+def search(
+    space: SearchSpace, task: str, strategy: str, normalize: bool, trainings: int, epochs: int, seed: int, db: str
+) -> dict[str, object]:
     from actsearch.search import SearchRequest, run_search
 
     data = space.model_dump()
@@ -57,14 +58,32 @@ def search(space: SearchSpace, task: str, strategy: str, normalize: bool, traini
     import yaml
 
     path.write_text(yaml.safe_dump(data))
-    outcome = run_search(SearchRequest(space=str(path), task=task, db=db, run=path.stem, seed=seed,
-                                       strategy=strategy, trainings=trainings, epochs=epochs, executor="local"))
+    outcome = run_search(
+        SearchRequest(
+            space=str(path),
+            task=task,
+            db=db,
+            run=path.stem,
+            seed=seed,
+            strategy=strategy,
+            trainings=trainings,
+            epochs=epochs,
+            executor="local",
+        )
+    )
     counts = outcome.counts
     proposals = sum(counts.values())
     best = outcome.best.fitness if outcome.best else None
-    return {"strategy": strategy, "normalize": normalize, "seed": seed, "proposals": proposals,
-            "trained": counts["evaluated"] + counts["failed"], "duplicates": counts["duplicate"] / proposals,
-            "rejected": counts["rejected"] / proposals, "best": best}
+    return {
+        "strategy": strategy,
+        "normalize": normalize,
+        "seed": seed,
+        "proposals": proposals,
+        "trained": counts["evaluated"] + counts["failed"],
+        "duplicates": counts["duplicate"] / proposals,
+        "rejected": counts["rejected"] / proposals,
+        "best": best,
+    }
 
 
 def main() -> None:
@@ -82,9 +101,11 @@ def main() -> None:
     space = load_space("default")
     if args.trees:
         r = random_trees(space, args.trees, seed=0)
-        print(f"(a) {r['trees']} screened random trees of the default space: {r['distinct raw']} distinct by the raw "
-              f"fingerprint, {r['distinct standardised']} by the standardised one "
-              f"({1 - r['distinct standardised'] / r['distinct raw']:.0%} fewer functions to train)")
+        print(
+            f"(a) {r['trees']} screened random trees of the default space: {r['distinct raw']} distinct by the raw "
+            f"fingerprint, {r['distinct standardised']} by the standardised one "
+            f"({1 - r['distinct standardised'] / r['distinct raw']:.0%} fewer functions to train)"
+        )
     if args.searches:
         print(f"(b) {args.task}, {args.trainings} trainings of {args.epochs} epochs, in-process")
         print(f"{'strategy':13} {'normalize':9} {'seed':>4} {'proposals':>9} {'dup':>5} {'rej':>5} {'best':>7}")
@@ -92,11 +113,22 @@ def main() -> None:
             for strategy in args.strategies.split(","):
                 for seed in range(args.searches):
                     for normalize in (False, True):
-                        row = search(space, args.task, strategy, normalize, args.trainings, args.epochs, seed,
-                                     str(Path(tmp) / "bench.db"))
+                        row = search(
+                            space,
+                            args.task,
+                            strategy,
+                            normalize,
+                            args.trainings,
+                            args.epochs,
+                            seed,
+                            str(Path(tmp) / "bench.db"),
+                        )
                         best = "-" if row["best"] is None else f"{row['best']:.4f}"
-                        print(f"{strategy:13} {str(normalize):9} {seed:>4} {row['proposals']:>9} "
-                              f"{row['duplicates']:>5.0%} {row['rejected']:>5.0%} {best:>7}", flush=True)
+                        print(
+                            f"{strategy:13} {str(normalize):9} {seed:>4} {row['proposals']:>9} "
+                            f"{row['duplicates']:>5.0%} {row['rejected']:>5.0%} {best:>7}",
+                            flush=True,
+                        )
 
 
 if __name__ == "__main__":

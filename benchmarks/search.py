@@ -46,10 +46,15 @@ from actsearch.stats import mean_interval, welch
 
 SIZES: dict[str, dict[str, Any]] = {
     # trainings per search, search seeds, epochs (None: the task's), validation seeds, re-check top/seeds
-    "smoke": {"trainings": 6, "seeds": 2, "epochs": 1, "validate_seeds": 2,
-              "reevaluate_top": 1, "reevaluate_seeds": 1},
-    "full": {"trainings": 96, "seeds": 5, "epochs": None, "validate_seeds": 5,
-             "reevaluate_top": 5, "reevaluate_seeds": 4},
+    "smoke": {"trainings": 6, "seeds": 2, "epochs": 1, "validate_seeds": 2, "reevaluate_top": 1, "reevaluate_seeds": 1},
+    "full": {
+        "trainings": 96,
+        "seeds": 5,
+        "epochs": None,
+        "validate_seeds": 5,
+        "reevaluate_top": 5,
+        "reevaluate_seeds": 4,
+    },
 }
 STRATEGIES = ("generational", "regularized", "random")
 TASKS = ("mnist1d-mlp", "teacher-mlp")
@@ -58,8 +63,9 @@ TASKS = ("mnist1d-mlp", "teacher-mlp")
 def space_file(out: Path, size: dict[str, Any]) -> Path:
     """The default space with the benchmark's budget."""
     data = load_space("default").model_dump(mode="json")
-    data["budget"].update(trainings=size["trainings"], reevaluate_top=size["reevaluate_top"],
-                          reevaluate_seeds=size["reevaluate_seeds"])
+    data["budget"].update(
+        trainings=size["trainings"], reevaluate_top=size["reevaluate_top"], reevaluate_seeds=size["reevaluate_seeds"]
+    )
     if size["epochs"] is not None:
         data["budget"]["epochs"] = size["epochs"]
     path = out / "bench-space.yaml"
@@ -81,16 +87,40 @@ def run_one(space: Path, db: str, task: str, strategy: str, seed: int, workers: 
             best = next((r for r in store.leaderboard(run=name, k=None) if not r.is_baseline), None)
             counts = store.counts(record.id, baselines=False)
             trained = len(store.run_evaluations(record.id))
-            return {"run": name, "task": task, "strategy": strategy, "seed": seed,
-                    "pick": best.expr if best else None, "search_fitness": best.fitness if best else None,
-                    "counts": counts, "trainings": trained, "seconds": None}
-    request = SearchRequest(space=str(space), task=task, db=db, run=name, seed=seed, strategy=strategy,
-                            workers=workers, executor="ray", resume=record is not None)
+            return {
+                "run": name,
+                "task": task,
+                "strategy": strategy,
+                "seed": seed,
+                "pick": best.expr if best else None,
+                "search_fitness": best.fitness if best else None,
+                "counts": counts,
+                "trainings": trained,
+                "seconds": None,
+            }
+    request = SearchRequest(
+        space=str(space),
+        task=task,
+        db=db,
+        run=name,
+        seed=seed,
+        strategy=strategy,
+        workers=workers,
+        executor="ray",
+        resume=record is not None,
+    )
     outcome = run_search(request)
-    return {"run": name, "task": task, "strategy": strategy, "seed": seed,
-            "pick": outcome.best.expr if outcome.best else None,
-            "search_fitness": outcome.best.fitness if outcome.best else None,
-            "counts": outcome.counts, "trainings": outcome.trained, "seconds": time.monotonic() - started}
+    return {
+        "run": name,
+        "task": task,
+        "strategy": strategy,
+        "seed": seed,
+        "pick": outcome.best.expr if outcome.best else None,
+        "search_fitness": outcome.best.fitness if outcome.best else None,
+        "counts": outcome.counts,
+        "trainings": outcome.trained,
+        "seconds": time.monotonic() - started,
+    }
 
 
 def curves_and_utilisation(db: str, run: str, workers: int) -> tuple[list[float], float | None]:
@@ -129,12 +159,14 @@ def validate_picks(results: list[dict[str, Any]], db: str, size: dict[str, Any],
             if row["pick"] is None:
                 continue
             run = store.find_run(row["run"])
-            contenders = [Contender(row["pick"], False)] + [Contender(b, True) for b in _canonical(DEFAULT_BASELINES)
-                                                            if b != row["pick"]]
+            contenders = [Contender(row["pick"], False)] + [
+                Contender(b, True) for b in _canonical(DEFAULT_BASELINES) if b != row["pick"]
+            ]
             trained = Validations(store).trained_seeds(run.id, [c.expr for c in contenders])
             seeds = choose_seeds(size["validate_seeds"], trained)
-            scores = validate(contenders, [row["task"]], seeds, workers=workers, epochs=size["epochs"],
-                              store=store, run_id=run.id)
+            scores = validate(
+                contenders, [row["task"]], seeds, workers=workers, epochs=size["epochs"], store=store, run_id=run.id
+            )
             pick = next(s for s in scores if not s.is_baseline)
             row["test_fitness"] = pick.mean
             row["test_fitnesses"] = list(pick.fitnesses)
@@ -158,12 +190,17 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
             rows = [r for r in results if r["task"] == task and r["strategy"] == strategy]
             tests = [r["test_fitness"] for r in rows if r.get("test_fitness") is not None]
             mean, half = mean_interval(tests) if tests else (None, None)
-            entry = {"test_fitnesses": tests, "mean": mean, "ci95": half,
-                     "beats_all_baselines": sum(bool(r.get("beats_all_baselines")) for r in rows),
-                     "searches": len(rows), "utilisation": _mean([r.get("utilisation") for r in rows]),
-                     "proposals": _mean([sum(r["counts"].values()) for r in rows]),
-                     "duplicates": _mean([r["counts"]["duplicate"] for r in rows]),
-                     "rejected": _mean([r["counts"]["rejected"] for r in rows])}
+            entry = {
+                "test_fitnesses": tests,
+                "mean": mean,
+                "ci95": half,
+                "beats_all_baselines": sum(bool(r.get("beats_all_baselines")) for r in rows),
+                "searches": len(rows),
+                "utilisation": _mean([r.get("utilisation") for r in rows]),
+                "proposals": _mean([sum(r["counts"].values()) for r in rows]),
+                "duplicates": _mean([r["counts"]["duplicate"] for r in rows]),
+                "rejected": _mean([r["counts"]["rejected"] for r in rows]),
+            }
             if task == "teacher-mlp":
                 entry["shape_similarity"] = [shape_similarity(r["pick"]) for r in rows if r["pick"]]
             per[strategy] = entry
@@ -216,9 +253,11 @@ def report(summary: dict[str, Any]) -> None:
             shape = e.get("shape_similarity")
             shape_text = f"  teacher shape {statistics.fmean(shape):.2f}" if shape else ""
             util = "-" if e["utilisation"] is None else f"{e['utilisation']:.0%}"
-            print(f"  {strategy:13} {mean:22} beats all baselines in {e['beats_all_baselines']}/{e['searches']}"
-                  f"  utilisation {util}  proposals {e['proposals']:.1f} (dup {e['duplicates']:.1f}, "
-                  f"rej {e['rejected']:.1f}){p}{shape_text}")
+            print(
+                f"  {strategy:13} {mean:22} beats all baselines in {e['beats_all_baselines']}/{e['searches']}"
+                f"  utilisation {util}  proposals {e['proposals']:.1f} (dup {e['duplicates']:.1f}, "
+                f"rej {e['rejected']:.1f}){p}{shape_text}"
+            )
 
 
 def main() -> None:
@@ -242,14 +281,17 @@ def main() -> None:
                 row = run_one(space, db, task, strategy, seed, workers)
                 row["curve"], row["utilisation"] = curves_and_utilisation(db, row["run"], workers)
                 took = "from the database" if row["seconds"] is None else f"{row['seconds']:.0f} s"
-                print(f"{row['run']}: pick {row['pick']} ({row['search_fitness']}), {row['trainings']} trainings, "
-                      f"{took}", flush=True)
+                print(
+                    f"{row['run']}: pick {row['pick']} ({row['search_fitness']}), {row['trainings']} trainings, {took}",
+                    flush=True,
+                )
                 results.append(row)
     validate_picks(results, db, size, workers)
     summary = summarise(results)
     report(summary)
-    (out / "results.json").write_text(json.dumps({"size": args.size, **size, "runs": results, "summary": summary},
-                                                 indent=2, default=str))
+    (out / "results.json").write_text(
+        json.dumps({"size": args.size, **size, "runs": results, "summary": summary}, indent=2, default=str)
+    )
     plot(results, out / "best_so_far.png")
     print(f"\nwrote {out / 'results.json'} and {out / 'best_so_far.png'}")
 

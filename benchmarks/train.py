@@ -64,19 +64,20 @@ def article_train(data, budget, seed: int) -> tuple[float, float]:
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     t0 = time.perf_counter()
-    model = keras.Sequential([
-        keras.Input(shape=(data.x_train.shape[1],)),
-        keras.layers.Dense(100, activation=f),
-        keras.layers.Dense(100, activation=f),
-        keras.layers.Dense(10),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(data.x_train.shape[1],)),
+            keras.layers.Dense(100, activation=f),
+            keras.layers.Dense(100, activation=f),
+            keras.layers.Dense(10),
+        ]
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(budget.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    model.fit(data.x_train, data.y_train, epochs=budget.epochs,
-              batch_size=budget.batch_size, shuffle=True, verbose=0)
+    model.fit(data.x_train, data.y_train, epochs=budget.epochs, batch_size=budget.batch_size, shuffle=True, verbose=0)
     _, acc = model.evaluate(data.x_val, data.y_val, batch_size=1024, verbose=0)
     return float(acc), time.perf_counter() - t0
 
@@ -110,10 +111,13 @@ def main() -> None:
     def swish(x):
         return x * tf.sigmoid(x)
 
-    print(f"mnist1d-mlp: {data.n_train} train / {len(data.y_val)} val, "
-          f"{budget.epochs} epochs x {budget.steps_per_epoch(data.n_train)} steps = {steps} steps, "
-          f"batch {budget.batch_size}, {budget.optimizer} lr {budget.learning_rate}; "
-          f"TF {tf.__version__}, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"mnist1d-mlp: {data.n_train} train / {len(data.y_val)} val, "
+        f"{budget.epochs} epochs x {budget.steps_per_epoch(data.n_train)} steps = {steps} steps, "
+        f"batch {budget.batch_size}, {budget.optimizer} lr {budget.learning_rate}; "
+        f"TF {tf.__version__}, {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     # warm-up both paths (TF initialisation is not a per-candidate cost)
     train(task, swish, seed=99, data=resident, epochs=1)
@@ -177,37 +181,45 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
         ("(c) step time relu (ms)", f"{relu_step * 1e3:.3f}"),
         ("(c) step time evolved (ms)", f"{evo_step * 1e3:.3f}"),
         ("(c) evolved / relu, per step", f"{evo_step / relu_step:.2f}x"),
-        ("(c) evolved / relu, whole training", f"{evo_total / relu_total:.2f}x "
-                                                 f"({evo_total:.2f} s vs {relu_total:.2f} s)"),
-        ("    val accuracy relu / evolved", f"{fmt([r.fitness for r in relu_runs])} / "
-                                           f"{fmt([r.fitness for r in evo_runs])}"),
+        (
+            "(c) evolved / relu, whole training",
+            f"{evo_total / relu_total:.2f}x ({evo_total:.2f} s vs {relu_total:.2f} s)",
+        ),
+        (
+            "    val accuracy relu / evolved",
+            f"{fmt([r.fitness for r in relu_runs])} / {fmt([r.fitness for r in evo_runs])}",
+        ),
     ]
 
     # (d) multi-fidelity: hurdle at 1/4 of the epochs, threshold = median of
     # the candidates' fitness at that point (AutoML-Zero style).
     candidates = {
-        "relu": tf.nn.relu, "swish": swish, "tanh": tf.tanh, "sigmoid": tf.sigmoid,
-        "elu": tf.nn.elu, "softplus": tf.nn.softplus, "evolved": evolved,
+        "relu": tf.nn.relu,
+        "swish": swish,
+        "tanh": tf.tanh,
+        "sigmoid": tf.sigmoid,
+        "elu": tf.nn.elu,
+        "softplus": tf.nn.softplus,
+        "evolved": evolved,
         "sin": tf.sin,
     }
     h_epoch = max(1, budget.epochs // 4)
     t0 = time.perf_counter()
-    full = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, -np.inf))
-            for k, a in candidates.items()}
+    full = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, -np.inf)) for k, a in candidates.items()}
     t_full = time.perf_counter() - t0
     threshold = float(np.median([r.partials[0].val_accuracy for r in full.values()]))
     t0 = time.perf_counter()
-    hurdled = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, threshold))
-               for k, a in candidates.items()}
+    hurdled = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, threshold)) for k, a in candidates.items()}
     t_hurdle = time.perf_counter() - t0
     top_full = sorted(full, key=lambda k: -(full[k].fitness or -1))[:3]
     survivors = [k for k, r in hurdled.items() if r.status == "ok"]
     top_hurdle = sorted(survivors, key=lambda k: -(hurdled[k].fitness or -1))[:3]
     rows += [
         (f"(d) {len(candidates)} candidates, no hurdle (s)", f"{t_full:.1f}"),
-        (f"(d) hurdle epoch {h_epoch} @ median {threshold:.3f} (s)",
-         f"{t_hurdle:.1f}  ({100 * (1 - t_hurdle / t_full):.0f}% saved, "
-         f"{len(candidates) - len(survivors)} stopped)"),
+        (
+            f"(d) hurdle epoch {h_epoch} @ median {threshold:.3f} (s)",
+            f"{t_hurdle:.1f}  ({100 * (1 - t_hurdle / t_full):.0f}% saved, {len(candidates) - len(survivors)} stopped)",
+        ),
         ("(d) top-3 without / with hurdle", f"{top_full} / {top_hurdle}"),
         ("(d) top-3 preserved", str(top_full == top_hurdle)),
     ]
@@ -215,9 +227,12 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
     # (e) XLA and memory
     xla = [train(task, swish, seed=s, data=resident, jit_compile=True) for s in seeds]
     if all(r.status == "ok" for r in xla):
-        rows.append(("(e) XLA jit_compile=True: s per training / val acc",
-                     f"{statistics.mean(r.train_seconds for r in xla):.2f} / "
-                     f"{fmt([r.fitness for r in xla])}"))
+        rows.append(
+            (
+                "(e) XLA jit_compile=True: s per training / val acc",
+                f"{statistics.mean(r.train_seconds for r in xla):.2f} / {fmt([r.fitness for r in xla])}",
+            )
+        )
     else:
         rows.append(("(e) XLA jit_compile=True", f"failed: {xla[0].error}"))
     n_mem = 30
@@ -232,19 +247,27 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
         article_train(data, dataclasses.replace(budget, epochs=short), i)
     rss_art = rss_mb()
     rows += [
-        (f"(e) RSS over {n_mem} trainings, ours (MB)",
-         f"before {rss0:.0f}, after 1: {rss[0]:.0f}, after 10: {rss[9]:.0f}, "
-         f"after {n_mem}: {rss[-1]:.0f}"),
+        (
+            f"(e) RSS over {n_mem} trainings, ours (MB)",
+            f"before {rss0:.0f}, after 1: {rss[0]:.0f}, after 10: {rss[9]:.0f}, after {n_mem}: {rss[-1]:.0f}",
+        ),
         ("    RSS growth per training, ours (MB)", f"{(rss[-1] - rss[9]) / (n_mem - 10):.2f}"),
-        (f"    RSS growth per training, article ({n_art} trainings) (MB)",
-         f"{(rss_art - rss_art0) / n_art:.2f}"),
+        (f"    RSS growth per training, article ({n_art} trainings) (MB)", f"{(rss_art - rss_art0) / n_art:.2f}"),
     ]
     return rows
 
 
 #: Eight distinct candidates for the batched figures (a generation's worth).
-BATCH_CANDIDATES = ["x * sigmoid(x)", "tanh(x)", "relu(x)", "x * sigmoid(1.5*x) + 0.1*tanh(x)",
-                    "softplus(x)", "max(x, 0.1*x)", "x * tanh(softplus(x))", "sigmoid(x) * x + 0.5*x"]
+BATCH_CANDIDATES = [
+    "x * sigmoid(x)",
+    "tanh(x)",
+    "relu(x)",
+    "x * sigmoid(1.5*x) + 0.1*tanh(x)",
+    "softplus(x)",
+    "max(x, 0.1*x)",
+    "x * tanh(softplus(x))",
+    "sigmoid(x) * x + 0.5*x",
+]
 
 
 def _trace_seconds(first_call: float, first_steps: int, later_call: float, later_steps: int) -> float:
@@ -271,8 +294,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     trace = {"alone": [], "batched": []}
     for rnd in range(2):
         t0 = time.perf_counter()
-        res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident,
-                          hurdle=(quarter, -np.inf))
+        res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf))
         t_batch.append(time.perf_counter() - t0)
         assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
         (e1, s1), (e2, s2) = batch_mod.last_timings["segments"]
@@ -285,14 +307,19 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
             trace["alone"].append(trainer.last_timings["setup"] + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
         t_alone.append(time.perf_counter() - t0)
         t_art.append(article_train(data, budget, rnd)[1])
-        print(f"  round {rnd}: batch of {k} {t_batch[-1]:.2f} s, {k} one at a time {t_alone[-1]:.2f} s, "
-              f"article one {t_art[-1]:.2f} s", flush=True)
+        print(
+            f"  round {rnd}: batch of {k} {t_batch[-1]:.2f} s, {k} one at a time {t_alone[-1]:.2f} s, "
+            f"article one {t_art[-1]:.2f} s",
+            flush=True,
+        )
     per_min_batch = 60 * k / statistics.mean(t_batch)
     per_min_alone = 60 * k / statistics.mean(t_alone)
     per_min_art = 60 / statistics.mean(t_art)
     rows += [
-        (f"(f) trainings/min, batched K={k} x 1 seed", f"{per_min_batch:.1f}  "
-         f"({statistics.mean(t_batch):.2f} s per batch of {k})"),
+        (
+            f"(f) trainings/min, batched K={k} x 1 seed",
+            f"{per_min_batch:.1f}  ({statistics.mean(t_batch):.2f} s per batch of {k})",
+        ),
         ("(f) trainings/min, one at a time (fused trainer)", f"{per_min_alone:.1f}"),
         ("(f) trainings/min, article (compile+fit)", f"{per_min_art:.1f}  ({statistics.mean(t_art):.2f} s each)"),
         ("(f) batched / article", f"{per_min_batch / per_min_art:.1f}x"),
@@ -319,8 +346,10 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         train(task, cand, seed=s, data=resident, epochs=1, record_steps=10)
         diffs.append(float(np.max(np.abs(first_losses[:, j] - trainer.last_timings["step_losses"].numpy()[:10]))))
     rows += [
-        ("(f) 5 seeds batched / 1 seed alone, time", f"{min(t_five) / min(t_one):.2f}x  "
-         f"({min(t_five):.2f} s vs {min(t_one):.2f} s, best of 2)"),
+        (
+            "(f) 5 seeds batched / 1 seed alone, time",
+            f"{min(t_five) / min(t_one):.2f}x  ({min(t_five):.2f} s vs {min(t_one):.2f} s, best of 2)",
+        ),
         ("(f) val accuracy over 5 seeds, batched", fmt([r.val_accuracy for r in batched])),
         ("(f) val accuracy over 5 seeds, one at a time", fmt([r.val_accuracy for r in alone])),
         ("(f) max |loss difference|, first 10 steps, same seeds", f"{max(diffs):.2e}"),
@@ -329,11 +358,15 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     # memory of a long-lived worker: batches of 4 short trainings in one process
     n_mem, rss = 16, []
     for i in range(n_mem):
-        train_batch(task, [Member(e, i) for e in BATCH_CANDIDATES[i % 2::2][:4]], data=resident, epochs=1)
+        train_batch(task, [Member(e, i) for e in BATCH_CANDIDATES[i % 2 :: 2][:4]], data=resident, epochs=1)
         rss.append(rss_mb())
-    rows.append((f"(f) RSS over {n_mem} batches of 4 (MB)",
-                 f"after 1: {rss[0]:.0f}, after 6: {rss[5]:.0f}, after {n_mem}: {rss[-1]:.0f} "
-                 f"({(rss[-1] - rss[5]) / (n_mem - 6):.2f} per batch)"))
+    rows.append(
+        (
+            f"(f) RSS over {n_mem} batches of 4 (MB)",
+            f"after 1: {rss[0]:.0f}, after 6: {rss[5]:.0f}, after {n_mem}: {rss[-1]:.0f} "
+            f"({(rss[-1] - rss[5]) / (n_mem - 6):.2f} per batch)",
+        )
+    )
     return rows
 
 

@@ -61,7 +61,7 @@ def make_task() -> Task:
         load_data=load_moons,
         build_model=build_moons_model,
         loss="binary_crossentropy",  # from logits
-        metric="accuracy",           # logit > 0
+        metric="accuracy",  # logit > 0
         higher_is_better=True,
         budget=TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
         description="sklearn make_moons (noise 0.3), MLP 2-32-32-1",

@@ -26,8 +26,20 @@ def tiny_search(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A two-generation search of the tiny space on 2 local Ray workers."""
     workdir = tmp_path_factory.mktemp("search")
     db = workdir / "results.db"
-    proc = run_cli("search", "--space", str(TINY_SPACE), "--db", str(db), "--run", "tiny-1",
-                   "--seed", "1", "--workers", "2", cwd=workdir)
+    proc = run_cli(
+        "search",
+        "--space",
+        str(TINY_SPACE),
+        "--db",
+        str(db),
+        "--run",
+        "tiny-1",
+        "--seed",
+        "1",
+        "--workers",
+        "2",
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"db": db, "workdir": workdir, "stdout": proc.stdout, "run": "tiny-1"}
 
@@ -63,5 +75,3 @@ def db(request, tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-

@@ -28,13 +28,18 @@ REPO = ROOT = Path(__file__).resolve().parents[1]
 TINY_SPACE = ROOT / "tests" / "data" / "tiny.yaml"
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run `python -m actsearch ARGS` in a fresh process, as a user would."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "actsearch", *args], cwd=cwd or ROOT, env=full_env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "actsearch", *args],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -111,25 +116,46 @@ def result(
 def populate(store: Store) -> dict[str, int]:
     """A small, realistic database: two runs, baselines, lineage, rejections, duplicates."""
     ids: dict[str, int] = {}
-    demo = store.create_run("demo", task="mnist1d", space="search_spaces/small.yaml", seed=1,
-                            config={"generations": 3, "population": 4})
+    demo = store.create_run(
+        "demo", task="mnist1d", space="search_spaces/small.yaml", seed=1, config={"generations": 3, "population": 4}
+    )
     other = store.create_run("other", task="mnist1d", space="small", seed=2, config={})
     ids["demo"], ids["other"] = demo.id, other.id
 
-    def cand(run, key, expr, fp, gen, origin, parents=(), status="queued", baseline=False,
-             reason=None, equivalent_to=None, complexity=None):
-        c = store.add_candidate(run, expr=expr, fingerprint=fp, complexity=complexity or len(expr),
-                                generation=gen, parents=[ids[p] for p in parents], origin=origin,
-                                is_baseline=baseline, status=status, reason=reason,
-                                equivalent_to=equivalent_to)
+    def cand(
+        run,
+        key,
+        expr,
+        fp,
+        gen,
+        origin,
+        parents=(),
+        status="queued",
+        baseline=False,
+        reason=None,
+        equivalent_to=None,
+        complexity=None,
+    ):
+        c = store.add_candidate(
+            run,
+            expr=expr,
+            fingerprint=fp,
+            complexity=complexity or len(expr),
+            generation=gen,
+            parents=[ids[p] for p in parents],
+            origin=origin,
+            is_baseline=baseline,
+            status=status,
+            reason=reason,
+            equivalent_to=equivalent_to,
+        )
         ids[key] = c.id
         return c
 
     def train(key, accs, task="mnist1d", partial=True):
         for seed, acc in enumerate(accs):
             parts = (Partial(1, acc / 2, 2.0), Partial(3, acc * 0.9, 1.2)) if partial else ()
-            store.add_evaluation(ids[key], task=task, seed=seed, budget=5,
-                                 result=result(acc, partials=parts))
+            store.add_evaluation(ids[key], task=task, seed=seed, budget=5, result=result(acc, partials=parts))
         mean = sum(accs) / len(accs)
         store.finish_candidate(ids[key], fitness=mean, fitness_std=max(accs) - min(accs), status="evaluated")
 
@@ -144,19 +170,38 @@ def populate(store: Store) -> dict[str, int]:
     train("c", [0.86, 0.88])
     cand(d, "d", "tanh(x) * sigmoid(1.5 * x)", "fp-d", 2, "crossover", parents=["c", "b"])
     train("d", [0.90, 0.92])
-    cand(d, "dup", "sigmoid(x) * x", "fp-swish", 1, "mutation:swap", parents=["a"],
-         status="duplicate", equivalent_to=ids["a"])
-    cand(d, "r1", "log(x)", "fp-log", 1, "mutation:point", parents=["b"], status="rejected",
-         reason="non-finite output")
-    cand(d, "r2", "exp(exp(x))", "fp-expexp", 1, "mutation:point", parents=["b"],
-         status="rejected", reason="non-finite output")
-    cand(d, "r3", "x - x + 1", "fp-const", 1, "mutation:point", parents=["a"],
-         status="rejected", reason="constant")
-    cand(d, "f1", "x ** 9", "fp-x9", 2, "mutation:point", parents=["c"], status="failed",
-         reason="NaN loss")
-    store.add_evaluation(ids["f1"], task="mnist1d", seed=0, budget=5,
-                         result=result(None, status="failed", error="NaN loss",
-                                       val_loss=float("nan")))
+    cand(
+        d,
+        "dup",
+        "sigmoid(x) * x",
+        "fp-swish",
+        1,
+        "mutation:swap",
+        parents=["a"],
+        status="duplicate",
+        equivalent_to=ids["a"],
+    )
+    cand(d, "r1", "log(x)", "fp-log", 1, "mutation:point", parents=["b"], status="rejected", reason="non-finite output")
+    cand(
+        d,
+        "r2",
+        "exp(exp(x))",
+        "fp-expexp",
+        1,
+        "mutation:point",
+        parents=["b"],
+        status="rejected",
+        reason="non-finite output",
+    )
+    cand(d, "r3", "x - x + 1", "fp-const", 1, "mutation:point", parents=["a"], status="rejected", reason="constant")
+    cand(d, "f1", "x ** 9", "fp-x9", 2, "mutation:point", parents=["c"], status="failed", reason="NaN loss")
+    store.add_evaluation(
+        ids["f1"],
+        task="mnist1d",
+        seed=0,
+        budget=5,
+        result=result(None, status="failed", error="NaN loss", val_loss=float("nan")),
+    )
     cand(d, "q", "x * tanh(x)", "fp-q", 2, "mutation:point", parents=["d"], status="queued")
 
     o = ids["other"]

@@ -23,14 +23,42 @@ from support import ROOT, TINY_SPACE
 
 BIN = Path(sys.executable).parent  # the environment's `ray` and `actsearch` commands
 GCS_PORT, DASHBOARD_PORT, CLIENT_PORT = 46379, 48265, 40001
-HEAD_PORTS = ["--dashboard-agent-listen-port", "48266", "--dashboard-agent-grpc-port", "48267",
-              "--runtime-env-agent-port", "48268", "--metrics-export-port", "48269",
-              "--node-manager-port", "48270", "--object-manager-port", "48271",
-              "--min-worker-port", "41000", "--max-worker-port", "41499"]
-NODE_PORTS = ["--dashboard-agent-listen-port", "48276", "--dashboard-agent-grpc-port", "48277",
-              "--runtime-env-agent-port", "48278", "--metrics-export-port", "48279",
-              "--node-manager-port", "48280", "--object-manager-port", "48281",
-              "--min-worker-port", "41500", "--max-worker-port", "41999"]
+HEAD_PORTS = [
+    "--dashboard-agent-listen-port",
+    "48266",
+    "--dashboard-agent-grpc-port",
+    "48267",
+    "--runtime-env-agent-port",
+    "48268",
+    "--metrics-export-port",
+    "48269",
+    "--node-manager-port",
+    "48270",
+    "--object-manager-port",
+    "48271",
+    "--min-worker-port",
+    "41000",
+    "--max-worker-port",
+    "41499",
+]
+NODE_PORTS = [
+    "--dashboard-agent-listen-port",
+    "48276",
+    "--dashboard-agent-grpc-port",
+    "48277",
+    "--runtime-env-agent-port",
+    "48278",
+    "--metrics-export-port",
+    "48279",
+    "--node-manager-port",
+    "48280",
+    "--object-manager-port",
+    "48281",
+    "--min-worker-port",
+    "41500",
+    "--max-worker-port",
+    "41999",
+]
 
 
 def _env() -> dict[str, str]:
@@ -38,15 +66,30 @@ def _env() -> dict[str, str]:
     Ray >= 2.5x turns on token authentication when ~/.ray/auth_token exists (any earlier
     `ray.init()` writes one) but a joining node does not: say explicitly that this
     loopback-only cluster runs without it."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "RAY_ADDRESS": f"http://127.0.0.1:{DASHBOARD_PORT}", "RAY_AUTH_MODE": "disabled"}
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "RAY_ADDRESS": f"http://127.0.0.1:{DASHBOARD_PORT}",
+        "RAY_AUTH_MODE": "disabled",
+    }
 
 
-def _ray(*args: str, timeout: float = 180, check: bool = True, groups: set[int] | None = None,
-         ) -> subprocess.CompletedProcess:
+def _ray(
+    *args: str,
+    timeout: float = 180,
+    check: bool = True,
+    groups: set[int] | None = None,
+) -> subprocess.CompletedProcess:
     """Run the `ray` command; its own session, whose process group `groups` collects."""
-    proc = subprocess.Popen([str(BIN / "ray"), *args], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "ray"), *args],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     if groups is not None:
         groups.add(proc.pid)
     try:
@@ -109,11 +152,40 @@ def cluster():
     head_dir, node_dir = f"{temp}/head", f"{temp}/node"
     groups: set[int] = set()
     try:
-        _ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(GCS_PORT), "--num-cpus", "1",
-             "--include-dashboard=true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(DASHBOARD_PORT),
-             "--ray-client-server-port", str(CLIENT_PORT), "--temp-dir", head_dir, *HEAD_PORTS, groups=groups)
-        _ray("start", "--address", f"127.0.0.1:{GCS_PORT}", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
-             "--temp-dir", node_dir, *NODE_PORTS, groups=groups)
+        _ray(
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(GCS_PORT),
+            "--num-cpus",
+            "1",
+            "--include-dashboard=true",
+            "--dashboard-host",
+            "127.0.0.1",
+            "--dashboard-port",
+            str(DASHBOARD_PORT),
+            "--ray-client-server-port",
+            str(CLIENT_PORT),
+            "--temp-dir",
+            head_dir,
+            *HEAD_PORTS,
+            groups=groups,
+        )
+        _ray(
+            "start",
+            "--address",
+            f"127.0.0.1:{GCS_PORT}",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--num-cpus",
+            "1",
+            "--temp-dir",
+            node_dir,
+            *NODE_PORTS,
+            groups=groups,
+        )
         yield {"head": head_dir, "node": node_dir}
     finally:
         _stop_cluster(temp, groups)
@@ -122,15 +194,27 @@ def cluster():
 def _submit(*args: str, job: str, wait: bool = True) -> subprocess.CompletedProcess:
     """The README's command: ray job submit --working-dir . -- actsearch search --address auto ..."""
     options = ["--submission-id", job] + ([] if wait else ["--no-wait"])
-    return _ray("job", "submit", *options, "--working-dir", ".", "--", "actsearch", "search",
-                "--address", "auto", *args, timeout=600, check=wait)
+    return _ray(
+        "job",
+        "submit",
+        *options,
+        "--working-dir",
+        ".",
+        "--",
+        "actsearch",
+        "search",
+        "--address",
+        "auto",
+        *args,
+        timeout=600,
+        check=wait,
+    )
 
 
 def _node_of_worker(worker: str, cluster: dict[str, str]) -> str:
     """Which node ran the worker `host:pid`: the node whose logs hold that worker process."""
     pid = worker.rsplit(":", 1)[1]
-    found = [name for name in ("head", "node")
-             if list(Path(cluster[name]).glob(f"session_*/logs/*worker*{pid}*"))]
+    found = [name for name in ("head", "node") if list(Path(cluster[name]).glob(f"session_*/logs/*worker*{pid}*"))]
     assert len(found) == 1, (worker, found)
     return found[0]
 
@@ -139,7 +223,9 @@ def _evaluations(db: Path, run: str) -> list[tuple]:
     with sqlite3.connect(db) as con:
         return con.execute(
             "SELECT e.candidate_id, e.worker FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
-            "JOIN runs r ON r.id = c.run_id WHERE r.name = ?", (run,)).fetchall()
+            "JOIN runs r ON r.id = c.run_id WHERE r.name = ?",
+            (run,),
+        ).fetchall()
 
 
 @pytest.mark.slow
@@ -149,8 +235,9 @@ def test_readme_cluster_recipe(cluster, tmp_path: Path) -> None:
 
     db = tmp_path / "cluster.db"  # absolute: the job runs in Ray's copy of the working dir
     space = str(TINY_SPACE.relative_to(ROOT))  # shipped with the working dir
-    done = _submit("--space", space, "--workers", "2", "--db", str(db), "--run", "recipe", "--seed", "5",
-                   job="actsearch-recipe")
+    done = _submit(
+        "--space", space, "--workers", "2", "--db", str(db), "--run", "recipe", "--seed", "5", job="actsearch-recipe"
+    )
     assert "succeeded" in (done.stdout + done.stderr).lower(), done.stdout[-2000:]
 
     store = Store.open(db)
@@ -164,8 +251,22 @@ def test_readme_cluster_recipe(cluster, tmp_path: Path) -> None:
     assert {_node_of_worker(w, cluster) for w in workers} == {"head", "node"}  # both nodes trained
 
     # a job stopped mid-run leaves a run that --resume completes
-    _submit("--space", space, "--workers", "2", "--db", str(db), "--run", "stopped", "--seed", "6",
-            "--generations", "4", job="actsearch-stopped", wait=False)
+    _submit(
+        "--space",
+        space,
+        "--workers",
+        "2",
+        "--db",
+        str(db),
+        "--run",
+        "stopped",
+        "--seed",
+        "6",
+        "--generations",
+        "4",
+        job="actsearch-stopped",
+        wait=False,
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if db.exists() and len(_evaluations(db, "stopped")) >= 2:
@@ -178,8 +279,9 @@ def test_readme_cluster_recipe(cluster, tmp_path: Path) -> None:
     assert stopped.status != "finished"
     before = len(_evaluations(db, "stopped"))
 
-    _submit("--space", space, "--workers", "2", "--db", str(db), "--run", "stopped", "--resume",
-            job="actsearch-resumed")
+    _submit(
+        "--space", space, "--workers", "2", "--db", str(db), "--run", "stopped", "--resume", job="actsearch-resumed"
+    )
     store = Store.open(db)
     resumed = store.find_run("stopped")
     assert resumed.status == "finished"

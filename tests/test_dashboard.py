@@ -26,8 +26,9 @@ def filled(tmp_path):
     with Store.open(path) as store:
         ids = populate(store)
         evil = store.create_run(EVIL, task="mnist1d", space="tiny", seed=3, config={})
-        c = store.add_candidate(evil.id, expr="x*sigmoid(x)", fingerprint="fp-e", complexity=4, generation=0,
-                                origin="init", status="queued")
+        c = store.add_candidate(
+            evil.id, expr="x*sigmoid(x)", fingerprint="fp-e", complexity=4, generation=0, origin="init", status="queued"
+        )
         store.add_evaluation(c.id, task="mnist1d", seed=0, budget=5, result=result(0.5))
         store.finish_candidate(c.id, fitness=0.5, status="evaluated")
         ids["evil"], ids["evil_candidate"] = evil.id, c.id
@@ -71,15 +72,19 @@ def test_foreign_missing_and_newer_databases_are_refused_with_one_line(tmp_path)
     Store.open(newer).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("update alembic_version set version_num = '9999'")
-    cases = ((foreign, "not an actsearch database"), (newer, "newer actsearch"),
-             (tmp_path / "missing.db", "no actsearch database"))
+    cases = (
+        (foreign, "not an actsearch database"),
+        (newer, "newer actsearch"),
+        (tmp_path / "missing.db", "no actsearch database"),
+    )
     for path, message in cases:
         with pytest.raises(StoreError, match=message):
             open_readonly(path)
     # The commands end in that one line and exit code 2, before serving or writing anything.
-    for args, message in ((["dashboard", "--db", str(foreign), "--port", "1"], "not an actsearch database"),
-                          (["report", "--html", "-o", str(tmp_path / "r.html"), "--db", str(newer)],
-                           "newer actsearch")):
+    for args, message in (
+        (["dashboard", "--db", str(foreign), "--port", "1"], "not an actsearch database"),
+        (["report", "--html", "-o", str(tmp_path / "r.html"), "--db", str(newer)], "newer actsearch"),
+    ):
         proc = run_cli(*args, timeout=120)
         assert proc.returncode == 2, proc.stderr
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -25,18 +25,44 @@ from actsearch.dashboard.queries import open_readonly
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 EVIL = "<script>alert(1)</script>"
 WAIT_MS = 30_000
-POINTS_JS = ("() => { const d = document.querySelector('.plot-points');"
-             " return d && d.data ? d.data[0].x.length + d.data[1].x.length : -1; }")
+POINTS_JS = (
+    "() => { const d = document.querySelector('.plot-points');"
+    " return d && d.data ? d.data[0].x.length + d.data[1].x.length : -1; }"
+)
 
 
 def _search(db: Path, run: str, workdir: Path, generations: int = 2) -> list[str]:
-    return [sys.executable, "-m", "actsearch", "search", "--space", str(TINY_SPACE), "--db", str(db),
-            "--run", run, "--seed", "1", "--executor", "local", "--generations", str(generations),
-            "--no-export"]
+    return [
+        sys.executable,
+        "-m",
+        "actsearch",
+        "search",
+        "--space",
+        str(TINY_SPACE),
+        "--db",
+        str(db),
+        "--run",
+        run,
+        "--seed",
+        "1",
+        "--executor",
+        "local",
+        "--generations",
+        str(generations),
+        "--no-export",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +70,14 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store filled by a real search whose run is named like an XSS attempt."""
     workdir = tmp_path_factory.mktemp("dashboard")
     db = workdir / "results.db"
-    proc = subprocess.run(_search(db, EVIL, workdir), cwd=workdir, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        _search(db, EVIL, workdir),
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return db
 
@@ -60,8 +92,12 @@ def _free_port() -> int:
 def server(store_file: Path):
     """`actsearch dashboard` on 127.0.0.1 and a free port; yields its base URL."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "actsearch", "dashboard", "--db", str(store_file),
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actsearch", "dashboard", "--db", str(store_file), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -184,9 +220,14 @@ def test_search_and_dashboard_on_one_file_results_appear_live(browser, server, s
     w = Watched(browser)
     page = w.page
     page.goto(server)
-    proc = subprocess.Popen(_search(store_file, "live-1", tmp_path, generations=5), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.Popen(
+        _search(store_file, "live-1", tmp_path, generations=5),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     try:
         link = page.locator(".runs-table a", has_text="live-1")
         link.wait_for(timeout=180_000)  # the runs table updates itself
@@ -223,9 +264,11 @@ def test_search_and_dashboard_on_one_file_results_appear_live(browser, server, s
     page.goto(server)
     page.wait_for_selector(".runs-table tbody tr:nth-child(2)")
     _shot(page, "runs", tmp_path)
-    others = page.evaluate("fetch('/api/runs/' + document.querySelector('.runs-table tbody tr a')"
-                           ".getAttribute('href').split('/').pop()).then(r => r.json())"
-                           ".then(d => d.leaderboard.filter(r => !r.is_baseline).map(r => r.candidate_id))")
+    others = page.evaluate(
+        "fetch('/api/runs/' + document.querySelector('.runs-table tbody tr a')"
+        ".getAttribute('href').split('/').pop()).then(r => r.json())"
+        ".then(d => d.leaderboard.filter(r => !r.is_baseline).map(r => r.candidate_id))"
+    )
     page.goto(f"{server}/compare?ids={','.join(ids + [str(i) for i in others[1:3]])}")
     page.wait_for_selector(".plot-curves .scatterlayer")
     _shot(page, "compare", tmp_path)
@@ -250,12 +293,12 @@ def test_html_report_opens_offline(browser, store_file, tmp_path):
     w.page.wait_for_function(
         "n => { const d = document.querySelector('section.view:not([hidden]) .plot-points');"
         " return d && d.data && d.data[0].x.length + d.data[1].x.length === n; }",
-        arg=_final_points(store_file, run_name))
+        arg=_final_points(store_file, run_name),
+    )
     section.locator(".leaderboard tbody tr a").first.click()
     candidate = w.page.locator("section.view:not([hidden])")
     assert re.fullmatch(r"candidate-\d+", candidate.get_attribute("id"))
-    w.page.wait_for_function("() => document.querySelector('section.view:not([hidden]) .plot-curve')"
-                             ".data.length === 5")
+    w.page.wait_for_function("() => document.querySelector('section.view:not([hidden]) .plot-curve').data.length === 5")
     w.page.goto(out.as_uri() + "#compare")
     w.page.wait_for_selector("#compare .plot-curves .scatterlayer")
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []

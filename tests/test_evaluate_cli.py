@@ -11,12 +11,30 @@ pytestmark = pytest.mark.slow
 
 
 def test_evaluate_several_expressions_and_seeds_prints_a_list() -> None:
-    proc = run_cli("evaluate", "--task", "digits-mlp", "--expr", "x * sigmoid(x)", "--expr", "tanh(x)",
-                   "--seeds", "2", "--seed", "5", "--epochs", "1", "--json")
+    proc = run_cli(
+        "evaluate",
+        "--task",
+        "digits-mlp",
+        "--expr",
+        "x * sigmoid(x)",
+        "--expr",
+        "tanh(x)",
+        "--seeds",
+        "2",
+        "--seed",
+        "5",
+        "--epochs",
+        "1",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(proc.stdout.strip().splitlines()[-1])
     assert [(r["expr"], r["seed"]) for r in rows] == [
-        ("x*sigmoid(x)", 5), ("x*sigmoid(x)", 6), ("tanh(x)", 5), ("tanh(x)", 6)]
+        ("x*sigmoid(x)", 5),
+        ("x*sigmoid(x)", 6),
+        ("tanh(x)", 5),
+        ("tanh(x)", 6),
+    ]
     for r in rows:
         assert r["status"] == "ok" and 0.1 < r["val_accuracy"] <= 1
         assert r["epochs"] == 1 and r["batch_size"] == 64 and r["steps"] > 0

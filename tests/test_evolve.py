@@ -15,8 +15,11 @@ def _factory(seed: int = 0) -> TreeFactory:
 
 
 def _drive(seed: int, strategy: str = "generational", fitness=lambda i: (i * 7919) % 101 / 100, asks: int = 24):
-    space = SPACE.model_copy(update={"evolution": SPACE.evolution.model_copy(
-        update={"strategy": strategy, "population": 8, "generations": 3})})
+    space = SPACE.model_copy(
+        update={
+            "evolution": SPACE.evolution.model_copy(update={"strategy": strategy, "population": 8, "generations": 3})
+        }
+    )
     factory = TreeFactory(space, random.Random(seed))
     strat = make_strategy(factory, space.evolution)
     proposals = []

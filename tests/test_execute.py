@@ -124,8 +124,11 @@ def test_search_across_two_node_cluster(tmp_path) -> None:
     try:
         ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
         db = tmp_path / "cluster.db"
-        outcome = run_search(SearchRequest(space=str(TINY_SPACE), db=str(db), run="two-nodes", seed=2,
-                                           workers=2, address=cluster.address))
+        outcome = run_search(
+            SearchRequest(
+                space=str(TINY_SPACE), db=str(db), run="two-nodes", seed=2, workers=2, address=cluster.address
+            )
+        )
         store = Store.open(db)
         workers = {e.worker for c in store.candidates(outcome.run.id) for e in store.evaluations(c.id)}
         assert len(workers) == 2, workers

@@ -21,8 +21,9 @@ def _trial(i: int, expr: str = "relu(x)", seed: int = 0, epochs: int = 2, hurdle
 
 
 def test_take_batch_groups_one_kind_oldest_first() -> None:
-    queue = deque([_trial(1), _trial(2, epochs=3), _trial(3), _trial(4, hurdle=(1, 0.5)), _trial(5),
-                   _trial(6, hurdle=(1, 0.7))])
+    queue = deque(
+        [_trial(1), _trial(2, epochs=3), _trial(3), _trial(4, hurdle=(1, 0.5)), _trial(5), _trial(6, hurdle=(1, 0.7))]
+    )
     assert [t.trial_id for t in take_batch(queue, 2)] == [1, 3]
     assert [t.trial_id for t in queue] == [2, 4, 5, 6]
     assert [t.trial_id for t in take_batch(queue, 8)] == [2]
@@ -90,8 +91,9 @@ def test_search_on_ray_with_batches(tmp_path) -> None:
     db = tmp_path / "batched.db"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        outcome = run_search(SearchRequest(space=str(TINY_SPACE), db=str(db), run="batched", seed=3,
-                                           workers=2, batch_candidates=3))
+        outcome = run_search(
+            SearchRequest(space=str(TINY_SPACE), db=str(db), run="batched", seed=3, workers=2, batch_candidates=3)
+        )
     finally:
         ray.shutdown()
     store = Store.open(db)

@@ -40,10 +40,13 @@ def test_equivalent_forms_print_the_same(group):
     assert len({a.fingerprint for a in acts}) == 1
 
 
-@pytest.mark.parametrize("a, b", [
-    ("swish(x)", "x/(1 + exp(-x))"),
-    ("softplus(x)", "log(1 + exp(x))"),  # differ only by the log's eps: equal at 6 digits? no -> see below
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("swish(x)", "x/(1 + exp(-x))"),
+        ("softplus(x)", "log(1 + exp(x))"),  # differ only by the log's eps: equal at 6 digits? no -> see below
+    ],
+)
 def test_fingerprint_of_known_identities(a, b):
     fa, fb = Activation.parse(a), Activation.parse(b)
     ya, yb = fa.numpy(PROBE_POINTS), fb.numpy(PROBE_POINTS)
@@ -59,8 +62,25 @@ def test_protected_forms_stay_opaque():
 
 
 def test_different_functions_have_different_fingerprints():
-    texts = ["x", "-x", "relu(x)", "x*sigmoid(x)", "tanh(x)", "sigmoid(x)", "x**2", "x**3", "abs(x)",
-             "gelu(x)", "elu(x)", "selu(x)", "softplus(x)", "leaky_relu(x)", "exp(x)", "log(x)", "sin(x)"]
+    texts = [
+        "x",
+        "-x",
+        "relu(x)",
+        "x*sigmoid(x)",
+        "tanh(x)",
+        "sigmoid(x)",
+        "x**2",
+        "x**3",
+        "abs(x)",
+        "gelu(x)",
+        "elu(x)",
+        "selu(x)",
+        "softplus(x)",
+        "leaky_relu(x)",
+        "exp(x)",
+        "log(x)",
+        "sin(x)",
+    ]
     assert len({Activation.parse(t).fingerprint for t in texts}) == len(texts)
 
 
@@ -73,8 +93,16 @@ def test_fingerprint_is_hex16_and_handles_nonfinite():
 
 
 def test_canonical_preserves_values():
-    for text in ["log(1 + exp(x))", "(x + 1)**2 - x", "x*(x + 1) - sigmoid(x)*x", "sqrt(x*x + 1)",
-                 "max(x, 2*x) + min(x, 0)", "tanh(asinh(x))", "exp(-abs(x - 1))", "x/3 - x/7"]:
+    for text in [
+        "log(1 + exp(x))",
+        "(x + 1)**2 - x",
+        "x*(x + 1) - sigmoid(x)*x",
+        "sqrt(x*x + 1)",
+        "max(x, 2*x) + min(x, 0)",
+        "tanh(asinh(x))",
+        "exp(-abs(x - 1))",
+        "x/3 - x/7",
+    ]:
         raw = eval_numpy(parse_tree(text), PROBE_POINTS)
         assert np.allclose(Activation.parse(text).numpy(PROBE_POINTS), raw, rtol=1e-6, atol=1e-9), text
 
@@ -110,16 +138,55 @@ def test_registry():
         get_primitive("nope")
     for name, p in REGISTRY.items():
         assert p.name == name and p.arity in (1, 2) and p.doc
-    required = {"exp", "log", "add", "sub", "mul", "div", "neg", "square", "cube", "pow", "sqrt", "sigmoid",
-                "tanh", "relu", "softplus", "abs", "min", "max", "gelu", "elu", "selu", "swish", "sin", "cos",
-                "sinh", "cosh", "asinh", "atan", "erf", "sinc", "gaussian", "hard_sigmoid", "leaky_relu",
-                "identity", "min0", "sigmoid_mul", "gauss_diff", "exp_abs_diff"}
+    required = {
+        "exp",
+        "log",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "neg",
+        "square",
+        "cube",
+        "pow",
+        "sqrt",
+        "sigmoid",
+        "tanh",
+        "relu",
+        "softplus",
+        "abs",
+        "min",
+        "max",
+        "gelu",
+        "elu",
+        "selu",
+        "swish",
+        "sin",
+        "cos",
+        "sinh",
+        "cosh",
+        "asinh",
+        "atan",
+        "erf",
+        "sinc",
+        "gaussian",
+        "hard_sigmoid",
+        "leaky_relu",
+        "identity",
+        "min0",
+        "sigmoid_mul",
+        "gauss_diff",
+        "exp_abs_diff",
+    }
     assert required <= set(REGISTRY)
 
 
 def test_canonicalisation_is_fast():
-    texts = ["x*sigmoid(1.5*x) + tanh(x)**2 - 0.5*x", "(x + sin(x))*(x - sin(x)) + exp(-x*x)",
-             "max(x, 0.1*x) * softplus(x) - log(1 + abs(x))"]
+    texts = [
+        "x*sigmoid(1.5*x) + tanh(x)**2 - 0.5*x",
+        "(x + sin(x))*(x - sin(x)) + exp(-x*x)",
+        "max(x, 0.1*x) * softplus(x) - log(1 + abs(x))",
+    ]
     start = time.perf_counter()
     for text in texts:
         Activation.parse(text)

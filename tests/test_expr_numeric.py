@@ -112,8 +112,11 @@ def test_tf_function_shapes_and_dtypes():
 def _load_module(path, helpers, signature, code):
     import importlib.util
 
-    path.write_text("import tensorflow as tf\n\n\n" + "\n\n".join(helpers)
-                    + f"\n\ndef activation({signature}):\n    return {code}\n")
+    path.write_text(
+        "import tensorflow as tf\n\n\n"
+        + "\n\n".join(helpers)
+        + f"\n\ndef activation({signature}):\n    return {code}\n"
+    )
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -131,5 +134,4 @@ def test_tf_source_is_standalone(tmp_path):
     helpers, pcode = tf_source(act, parametric=True)
     assert pcode == "x*op_sigmoid(c0*x) + op_div(op_log(x), c1) + op_pow(x, 2.5)"
     fn = _load_module(tmp_path / "param_act.py", helpers, "x, c0, c1", pcode)
-    assert np.allclose(fn(tf.constant(xs, tf.float32), *act.parameters).numpy(), act.numpy(xs),
-                       rtol=1e-4, atol=1e-4)
+    assert np.allclose(fn(tf.constant(xs, tf.float32), *act.parameters).numpy(), act.numpy(xs), rtol=1e-4, atol=1e-4)

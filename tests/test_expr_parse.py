@@ -12,15 +12,57 @@ from actsearch.expr import Activation, ParseError, parse
 from actsearch.expr.ast import Call, Const, Var
 
 ROUND_TRIP = [
-    "x", "x * sigmoid(1.5*x)", "max(x, 0)", "min(x, 0)", "log(1 + exp(x))", "-x**2", "(-x)**2",
-    "x**3 - 2*x", "exp(-x*x)", "tanh(sigmoid(exp(x)))", "relu(x) + 0.1*sin(x)", "x/(1 + abs(x))",
-    "x*tanh(softplus(x))", "gelu(x)", "swish(x)", "x*erf(x)", "atan(x) + asinh(x)", "sinc(x)",
-    "gaussian(x)", "hard_sigmoid(x)*x", "leaky_relu(x)", "elu(x) - selu(x)", "cube(x) + square(x)",
-    "sqrt(x)", "sqrt(x*x + 1)", "sinh(x) - cosh(x)", "pow(x, 2.5)", "2**-x", "x**-1", "x**(x**2)",
-    "(x + 1)**2", "x/3 + 1/7", "add(x, 1)", "mul(x, sigmoid(x))", "sub(div(x, 2), neg(x))",
-    "sigmoid_mul(x, x)", "gauss_diff(x, 1)", "exp_abs_diff(x, -1)", "max(x, min(x, 0.5*x))",
-    "1e-3*x + 1.5e2", "-(x - 1)*(x + 2)", "x - (x - (x - 1))", "exp(exp(x))", "log(log(x))",
-    "+x", "- - x", "x * -2", "((x))", "  x\t+\n1 ", "softsign(x)*mish(x)", "cos(x)**2 + sin(x)**2",
+    "x",
+    "x * sigmoid(1.5*x)",
+    "max(x, 0)",
+    "min(x, 0)",
+    "log(1 + exp(x))",
+    "-x**2",
+    "(-x)**2",
+    "x**3 - 2*x",
+    "exp(-x*x)",
+    "tanh(sigmoid(exp(x)))",
+    "relu(x) + 0.1*sin(x)",
+    "x/(1 + abs(x))",
+    "x*tanh(softplus(x))",
+    "gelu(x)",
+    "swish(x)",
+    "x*erf(x)",
+    "atan(x) + asinh(x)",
+    "sinc(x)",
+    "gaussian(x)",
+    "hard_sigmoid(x)*x",
+    "leaky_relu(x)",
+    "elu(x) - selu(x)",
+    "cube(x) + square(x)",
+    "sqrt(x)",
+    "sqrt(x*x + 1)",
+    "sinh(x) - cosh(x)",
+    "pow(x, 2.5)",
+    "2**-x",
+    "x**-1",
+    "x**(x**2)",
+    "(x + 1)**2",
+    "x/3 + 1/7",
+    "add(x, 1)",
+    "mul(x, sigmoid(x))",
+    "sub(div(x, 2), neg(x))",
+    "sigmoid_mul(x, x)",
+    "gauss_diff(x, 1)",
+    "exp_abs_diff(x, -1)",
+    "max(x, min(x, 0.5*x))",
+    "1e-3*x + 1.5e2",
+    "-(x - 1)*(x + 2)",
+    "x - (x - (x - 1))",
+    "exp(exp(x))",
+    "log(log(x))",
+    "+x",
+    "- - x",
+    "x * -2",
+    "((x))",
+    "  x\t+\n1 ",
+    "softsign(x)*mish(x)",
+    "cos(x)**2 + sin(x)**2",
     "x - -0.25",
 ]
 
@@ -112,8 +154,18 @@ def test_hostile_input_is_a_parse_error(label):
 
 
 def test_error_positions_point_at_the_problem():
-    cases = {"x + foo(x)": 4, "x.real": 1, "x[0]": 1, "2x": 1, "(x + 1": 6, "x + 1)": 5, "x + \u00e9": 4,
-             "max(x)": 0, "1e7*x": 0, "x ^ 2": 2}
+    cases = {
+        "x + foo(x)": 4,
+        "x.real": 1,
+        "x[0]": 1,
+        "2x": 1,
+        "(x + 1": 6,
+        "x + 1)": 5,
+        "x + \u00e9": 4,
+        "max(x)": 0,
+        "1e7*x": 0,
+        "x ^ 2": 2,
+    }
     for text, position in cases.items():
         with pytest.raises(ParseError) as info:
             parse(text)
@@ -144,7 +196,9 @@ def test_from_tree_validates():
 
 
 def test_import_does_not_load_tensorflow():
-    code = "import sys, actsearch.expr as e; e.Activation.parse('x*sigmoid(x)').fingerprint; " \
-           "e.screen('relu(x)'); print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = (
+        "import sys, actsearch.expr as e; e.Activation.parse('x*sigmoid(x)').fingerprint; "
+        "e.screen('relu(x)'); print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

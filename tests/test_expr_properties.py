@@ -55,8 +55,11 @@ def test_canonical_form_keeps_the_function(tree):
 
 OPERATOR_TEXT = st.text(alphabet="x0123456789.eE+-*/(), \t", max_size=60)
 NAME_TEXT = st.lists(
-    st.sampled_from(["x", "1", "2.5", "+", "-", "*", "/", "**", "(", ")", ",", " ", "1e-3", "1e9"]
-                    + sorted(REGISTRY) + ["foo", "lambda", "__class__", ".", "[", "]", "'", "\0"]),
+    st.sampled_from(
+        ["x", "1", "2.5", "+", "-", "*", "/", "**", "(", ")", ",", " ", "1e-3", "1e9"]
+        + sorted(REGISTRY)
+        + ["foo", "lambda", "__class__", ".", "[", "]", "'", "\0"]
+    ),
     max_size=30,
 ).map("".join)
 

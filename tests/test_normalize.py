@@ -15,12 +15,15 @@ def std(text: str):
     return result
 
 
-@pytest.mark.parametrize("family", [
-    ["x**2", "-x**2", "3*x**2 + 2", "0.5 - 0.25*x**2"],
-    ["relu(x)", "-2*relu(x) + 1", "relu(x)*0.1"],
-    ["tanh(x)", "-tanh(x)", "4*tanh(x) - 7"],
-    ["exp(x)", "0.5*exp(x) - 3"],
-])
+@pytest.mark.parametrize(
+    "family",
+    [
+        ["x**2", "-x**2", "3*x**2 + 2", "0.5 - 0.25*x**2"],
+        ["relu(x)", "-2*relu(x) + 1", "relu(x)*0.1"],
+        ["tanh(x)", "-tanh(x)", "4*tanh(x) - 7"],
+        ["exp(x)", "0.5*exp(x) - 3"],
+    ],
+)
 def test_scale_sign_and_shift_variants_share_one_fingerprint(family: list[str]) -> None:
     assert len({std(text).fingerprint for text in family}) == 1
 

@@ -21,9 +21,28 @@ BASELINES = 2
 def _start(db: Path, run: str, cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "actsearch", "search", "--space", str(SPACE), "--db", str(db), "--run", run,
-         "--seed", "5", "--workers", "2", "--no-export"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "actsearch",
+            "search",
+            "--space",
+            str(SPACE),
+            "--db",
+            str(db),
+            "--run",
+            run,
+            "--seed",
+            "5",
+            "--workers",
+            "2",
+            "--no-export",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -46,15 +65,22 @@ def _wait_until_told(proc: subprocess.Popen, db: Path, count: int, timeout: floa
 def _summary(db: Path, run: str) -> dict:
     with sqlite3.connect(db) as conn:
         q = lambda sql: conn.execute(sql, (run,)).fetchall()  # noqa: E731
-        genotypes = q("select c.genotype from candidates c join runs r on r.id = c.run_id "
-                      "where r.name = ? and not c.is_baseline order by c.ask_seq")
-        statuses = dict(q("select c.status, count(*) from candidates c join runs r on r.id = c.run_id "
-                          "where r.name = ? group by c.status"))
-        trained = q("select c.fingerprint, count(*) from evaluations e join candidates c on c.id = e.candidate_id "
-                    "join runs r on r.id = c.run_id where r.name = ? and not e.is_partial group by c.fingerprint")
+        genotypes = q(
+            "select c.genotype from candidates c join runs r on r.id = c.run_id "
+            "where r.name = ? and not c.is_baseline order by c.ask_seq"
+        )
+        statuses = dict(
+            q(
+                "select c.status, count(*) from candidates c join runs r on r.id = c.run_id "
+                "where r.name = ? group by c.status"
+            )
+        )
+        trained = q(
+            "select c.fingerprint, count(*) from evaluations e join candidates c on c.id = e.candidate_id "
+            "join runs r on r.id = c.run_id where r.name = ? and not e.is_partial group by c.fingerprint"
+        )
         (status,) = q("select status from runs where name = ?")[0]
-    return {"genotypes": [g for (g,) in genotypes], "statuses": statuses,
-            "trained": dict(trained), "status": status}
+    return {"genotypes": [g for (g,) in genotypes], "statuses": statuses, "trained": dict(trained), "status": status}
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +102,9 @@ def test_sigkill_mid_generation_then_resume(uninterrupted: dict, tmp_path: Path)
     before = _summary(db, "killed")
     assert before["status"] == "running" and len(before["trained"]) < TRAININGS + BASELINES
 
-    resumed = run_cli("search", "--db", str(db), "--run", "killed", "--resume", "--workers", "2",
-                      "--no-export", cwd=tmp_path)
+    resumed = run_cli(
+        "search", "--db", str(db), "--run", "killed", "--resume", "--workers", "2", "--no-export", cwd=tmp_path
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed run 'killed'" in resumed.stdout
     after = _summary(db, "killed")
@@ -140,8 +167,9 @@ class _StopAfter:
         self.executor.shutdown()
 
 
-MULTI_SEED_SPACE = SPACE.read_text().replace("budget: {epochs: 300, reevaluate_top: 0}",
-                                             "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}")
+MULTI_SEED_SPACE = SPACE.read_text().replace(
+    "budget: {epochs: 300, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
+)
 
 
 @pytest.fixture(scope="module")

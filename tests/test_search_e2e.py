@@ -71,8 +71,21 @@ def test_top_json(tiny_search: dict) -> None:
 def test_same_seed_proposes_same_candidates(tiny_search: dict, tmp_path: Path) -> None:
     """A second run with the same seed and space proposes the same genotypes (local executor)."""
     db = tmp_path / "again.db"
-    proc = run_cli("search", "--space", str(TINY_SPACE), "--db", str(db), "--run", "tiny-1",
-                   "--seed", "1", "--executor", "local", "--no-export", cwd=tmp_path)
+    proc = run_cli(
+        "search",
+        "--space",
+        str(TINY_SPACE),
+        "--db",
+        str(db),
+        "--run",
+        "tiny-1",
+        "--seed",
+        "1",
+        "--executor",
+        "local",
+        "--no-export",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     sql = "select genotype from candidates where not is_baseline order by ask_seq"
     assert _rows(db, sql) == _rows(tiny_search["db"], sql)
@@ -82,8 +95,9 @@ def test_export_reloads_keras_model_in_fresh_process(tiny_search: dict, tmp_path
     module = tmp_path / "best_act.py"
     proc = run_cli("export", "--db", str(tiny_search["db"]), "--run", "tiny-1", "--rank", "1", "-o", str(module))
     assert proc.returncode == 0, proc.stderr
-    expr = json.loads(run_cli("top", "--db", str(tiny_search["db"]), "--run", "tiny-1", "-k", "1",
-                              "--format", "json").stdout)[0]["expr"]
+    expr = json.loads(
+        run_cli("top", "--db", str(tiny_search["db"]), "--run", "tiny-1", "-k", "1", "--format", "json").stdout
+    )[0]["expr"]
     save = textwrap.dedent(f"""
         import numpy as np, keras
         from best_act import activation
@@ -105,15 +119,25 @@ def test_export_reloads_keras_model_in_fresh_process(tiny_search: dict, tmp_path
         print("reloaded", model.layers[0].activation.__name__)
     """)
     for script in (save, load):
-        done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
     assert "reloaded actsearch_" in done.stdout
 
 
 def test_evaluate_json(tmp_path: Path) -> None:
-    proc = run_cli("evaluate", "--task", "mnist1d-mlp", "--expr", "x * sigmoid(1.5*x)", "--seed", "3",
-                   "--epochs", "1", "--json", cwd=tmp_path)
+    proc = run_cli(
+        "evaluate",
+        "--task",
+        "mnist1d-mlp",
+        "--expr",
+        "x * sigmoid(1.5*x)",
+        "--seed",
+        "3",
+        "--epochs",
+        "1",
+        "--json",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     for key in ("val_accuracy", "val_loss", "train_seconds", "epochs", "steps", "batch_size"):
@@ -154,8 +178,9 @@ def test_runs_show_and_csv(tiny_search: dict) -> None:
     show = run_cli("show", str(best_id), "--db", db)
     assert show.returncode == 0 and "evaluations" in show.stdout and "fingerprint" in show.stdout
     with sqlite3.connect(db) as conn:
-        child = conn.execute("select c.id from candidates c join candidate_parents p on p.child_id = c.id "
-                             "limit 1").fetchone()
+        child = conn.execute(
+            "select c.id from candidates c join candidate_parents p on p.child_id = c.id limit 1"
+        ).fetchone()
         rejected = conn.execute("select id, reason from candidates where status = 'rejected' limit 1").fetchone()
     if child:
         assert "lineage" in run_cli("show", str(child[0]), "--db", db).stdout
@@ -175,8 +200,25 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_validate_scores_on_the_test_split(tiny_search: dict, tmp_path: Path) -> None:
-    proc = run_cli("validate", "--db", str(tiny_search["db"]), "--run", "tiny-1", "--top", "1",
-                   "--tasks", "digits-mlp", "--seeds", "2", "--epochs", "2", "--workers", "2", "--json", cwd=tmp_path)
+    proc = run_cli(
+        "validate",
+        "--db",
+        str(tiny_search["db"]),
+        "--run",
+        "tiny-1",
+        "--top",
+        "1",
+        "--tasks",
+        "digits-mlp",
+        "--seeds",
+        "2",
+        "--epochs",
+        "2",
+        "--workers",
+        "2",
+        "--json",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     scores = report["scores"]

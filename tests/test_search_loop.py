@@ -28,8 +28,9 @@ def _settings(tmp_path: Path) -> SearchSettings:
 
 def _start(db: Path, settings: SearchSettings, name: str = "r") -> tuple[Store, RunRecord]:
     store = Store.open(db)
-    run = store.create_run(name, task=settings.task, space=settings.space.name, seed=settings.seed,
-                           config=settings.to_config())
+    run = store.create_run(
+        name, task=settings.task, space=settings.space.name, seed=settings.seed, config=settings.to_config()
+    )
     return store, run
 
 
@@ -41,10 +42,18 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 def _state(db: Path) -> dict:
     """What a finished run holds, in a form two runs can be compared by."""
     return {
-        "candidates": _rows(db, "select genotype, expr, status, fitness, fitness_std, equivalent_to is not null,"
-                                " is_baseline from candidates order by coalesce(ask_seq, -id), id"),
-        "trained": Counter(_rows(db, "select c.fingerprint, e.seed from evaluations e join candidates c"
-                                     " on c.id = e.candidate_id where not e.is_partial")),
+        "candidates": _rows(
+            db,
+            "select genotype, expr, status, fitness, fitness_std, equivalent_to is not null,"
+            " is_baseline from candidates order by coalesce(ask_seq, -id), id",
+        ),
+        "trained": Counter(
+            _rows(
+                db,
+                "select c.fingerprint, e.seed from evaluations e join candidates c"
+                " on c.id = e.candidate_id where not e.is_partial",
+            )
+        ),
         "status": _rows(db, "select status from runs")[0][0],
     }
 
@@ -105,15 +114,17 @@ def test_fitness_is_the_mean_over_seeds_with_its_spread(tmp_path: Path) -> None:
 
 def _seeds_space(tmp_path: Path) -> Path:
     space = tmp_path / "seeds.yaml"
-    space.write_text(SPACE.read_text().replace("budget: {epochs: 300, reevaluate_top: 0}",
-                                               "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"))
+    space.write_text(
+        SPACE.read_text().replace(
+            "budget: {epochs: 300, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
+        )
+    )
     return space
 
 
 @pytest.mark.parametrize("seeds", [1, 2])
 @pytest.mark.parametrize("stop_at", ["start", "first", "third", "middle", "last"])
-def test_resume_after_a_stop_anywhere_gives_the_uninterrupted_run(tmp_path: Path, stop_at: str,
-                                                                  seeds: int) -> None:
+def test_resume_after_a_stop_anywhere_gives_the_uninterrupted_run(tmp_path: Path, stop_at: str, seeds: int) -> None:
     """Stopped after any share of the results (between seeds of one candidate, too): same run."""
     settings = settings_for(SearchRequest(space=str(_seeds_space(tmp_path)) if seeds == 2 else str(SPACE), seed=5))
     store, run = _start(tmp_path / "full.db", settings)
@@ -123,8 +134,12 @@ def test_resume_after_a_stop_anywhere_gives_the_uninterrupted_run(tmp_path: Path
     store, run = _start(tmp_path / "stopped.db", settings)
     with pytest.raises(KeyboardInterrupt):
         n = len(full.submitted)  # odd stops fall between the seeds of one candidate
-        Search(settings, store, _StopAfter({"start": 0, "first": 1, "third": 3, "middle": n // 2 | 1,
-                                            "last": n - 1}[stop_at]), run).run()
+        Search(
+            settings,
+            store,
+            _StopAfter({"start": 0, "first": 1, "third": 3, "middle": n // 2 | 1, "last": n - 1}[stop_at]),
+            run,
+        ).run()
     store.set_run_status(run.id, "interrupted")
     resumed = FakeExecutor()
     Search(settings, store, resumed, store.set_run_status(run.id, "running")).run()
@@ -153,9 +168,12 @@ def test_observer_sees_every_part_of_the_loop(tmp_path: Path) -> None:
 
 def test_hurdle_stops_weak_candidates_and_stores_the_readings(tmp_path: Path) -> None:
     space = tmp_path / "hurdle.yaml"
-    space.write_text(SPACE.read_text().replace(
-        "budget: {epochs: 300, reevaluate_top: 0}",
-        "budget: {epochs: 4, reevaluate_top: 0, hurdle: {epochs: 2, quantile: 0.5, min_observations: 2}}"))
+    space.write_text(
+        SPACE.read_text().replace(
+            "budget: {epochs: 300, reevaluate_top: 0}",
+            "budget: {epochs: 4, reevaluate_top: 0, hurdle: {epochs: 2, quantile: 0.5, min_observations: 2}}",
+        )
+    )
     settings = settings_for(SearchRequest(space=str(space), seed=5))
     store, run = _start(tmp_path / "h.db", settings)
     Search(settings, store, FakeExecutor(), run).run()

@@ -26,8 +26,14 @@ def _search(tmp_path: Path, strategy: str = "regularized", normalize: bool = Tru
 
     space = tmp_path / f"{strategy}-{normalize}.yaml"
     space.write_text(SPACE.replace("STRATEGY", strategy).replace("NORMALIZE", str(normalize).lower()))
-    request = SearchRequest(space=str(space), db=str(tmp_path / "r.db"), run=f"{strategy}-{normalize}", seed=1,
-                            executor="local", **overrides)
+    request = SearchRequest(
+        space=str(space),
+        db=str(tmp_path / "r.db"),
+        run=f"{strategy}-{normalize}",
+        seed=1,
+        executor="local",
+        **overrides,
+    )
     return run_search(request)
 
 
@@ -37,7 +43,9 @@ def _evolved_trainings(tmp_path: Path, run: str) -> int:
     with sqlite3.connect(tmp_path / "r.db") as conn:
         return conn.execute(
             "select count(*) from evaluations e join candidates c on c.id = e.candidate_id join runs r "
-            "on r.id = c.run_id where r.name = ? and not c.is_baseline and not e.is_partial", (run,)).fetchone()[0]
+            "on r.id = c.run_id where r.name = ? and not c.is_baseline and not e.is_partial",
+            (run,),
+        ).fetchone()[0]
 
 
 @pytest.mark.slow
@@ -65,8 +73,9 @@ def test_normalised_candidates_are_trained_as_standardised_expressions(tmp_path:
 
     _search(tmp_path, "random")
     with sqlite3.connect(tmp_path / "r.db") as conn:
-        rows = conn.execute("select expr, genotype, fingerprint from candidates where status = 'evaluated' "
-                            "and not is_baseline").fetchall()
+        rows = conn.execute(
+            "select expr, genotype, fingerprint from candidates where status = 'evaluated' and not is_baseline"
+        ).fetchall()
     for expr, genotype, fingerprint in rows:
         standard = standardise(Activation.parse(genotype))
         assert standard is not None and (str(standard.activation), standard.fingerprint) == (expr, fingerprint)
@@ -79,22 +88,26 @@ def test_an_exhausted_space_stops_with_a_clear_message(tmp_path: Path, monkeypat
     monkeypatch.setattr(loop, "IDLE_CAP", 15)
     space = tmp_path / "tiny.yaml"
     # neg and add of x only: with normalisation every tree is +-x (or rejected as constant): one function
-    space.write_text(SPACE.replace("unary: [square, neg, tanh, relu, abs, exp]", "unary: [neg]")
-                     .replace("binary: [add, mul]", "binary: [add]")
-                     .replace("probability: 0.3", "probability: 0.0")
-                     .replace("STRATEGY", "random").replace("NORMALIZE", "true"))
+    space.write_text(
+        SPACE.replace("unary: [square, neg, tanh, relu, abs, exp]", "unary: [neg]")
+        .replace("binary: [add, mul]", "binary: [add]")
+        .replace("probability: 0.3", "probability: 0.0")
+        .replace("STRATEGY", "random")
+        .replace("NORMALIZE", "true")
+    )
     from actsearch.search import SearchRequest, run_search
 
-    outcome = run_search(SearchRequest(space=str(space), db=str(tmp_path / "x.db"), run="x", seed=0,
-                                       executor="local"))
+    outcome = run_search(SearchRequest(space=str(space), db=str(tmp_path / "x.db"), run="x", seed=0, executor="local"))
     assert outcome.counts["evaluated"] == 1
     message = outcome.stopped_early
     assert message and "exhausted" in message and "1 of 7 trainings" in message
     assert outcome.run.status == "finished"
 
 
-REEVALUATE = SPACE.replace("budget: {epochs: 1, trainings: 7, reevaluate_top: 0}",
-                        "budget: {epochs: 1, trainings: 6, reevaluate_top: 2, reevaluate_seeds: 2}")
+REEVALUATE = SPACE.replace(
+    "budget: {epochs: 1, trainings: 7, reevaluate_top: 0}",
+    "budget: {epochs: 1, trainings: 6, reevaluate_top: 2, reevaluate_seeds: 2}",
+)
 
 
 class _StopAfter:
@@ -124,8 +137,10 @@ def _seeds_by_expr(db: Path) -> dict[str, list[int]]:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("select c.expr, e.seed from evaluations e join candidates c on c.id = e.candidate_id "
-                            "where not e.is_partial order by c.expr, e.seed").fetchall()
+        rows = conn.execute(
+            "select c.expr, e.seed from evaluations e join candidates c on c.id = e.candidate_id "
+            "where not e.is_partial order by c.expr, e.seed"
+        ).fetchall()
     out: dict[str, list[int]] = {}
     for expr, seed in rows:
         out.setdefault(expr, []).append(seed)
@@ -140,8 +155,7 @@ def test_winners_and_baselines_are_reevaluated_with_more_seeds_and_resume_repeat
 
     space = tmp_path / "reevaluate.yaml"
     space.write_text(REEVALUATE.replace("STRATEGY", "random").replace("NORMALIZE", "true"))
-    full = run_search(SearchRequest(space=str(space), db=str(tmp_path / "full.db"), run="r", seed=1,
-                                    executor="local"))
+    full = run_search(SearchRequest(space=str(space), db=str(tmp_path / "full.db"), run="r", seed=1, executor="local"))
     seeds = _seeds_by_expr(tmp_path / "full.db")
     reevaluated = {expr for expr, s in seeds.items() if s == [1, 2, 3]}
     assert len(reevaluated) == 3 and "relu(x)" in reevaluated  # the best two and the baseline

@@ -53,20 +53,52 @@ def test_create_get_and_finish_run(db):
 def test_candidates_crud_and_lineage(db):
     store = db.open()
     run = store.create_run("r", task="t", space="s", seed=0, config={})
-    a = store.add_candidate(run.id, expr="x", fingerprint="fa", complexity=1, generation=0,
-                            parents=[], origin="init", status="queued")
-    b = store.add_candidate(run.id, expr="tanh(x)", fingerprint="fb", complexity=2,
-                            generation=0, parents=[], origin="baseline", is_baseline=True,
-                            status="queued")
-    c = store.add_candidate(run.id, expr="x*tanh(x)", fingerprint="fc", complexity=4,
-                            generation=1, parents=[b.id, a.id], origin="crossover",
-                            status="queued")
-    d = store.add_candidate(run.id, expr="x*tanh(2*x)", fingerprint="fd", complexity=6,
-                            generation=2, parents=[c.id], origin="mutation:point",
-                            status="rejected", reason="not monotonic")
-    e = store.add_candidate(run.id, expr="tanh(x)*x", fingerprint="fc", complexity=4,
-                            generation=2, parents=[c.id], origin="mutation:swap",
-                            status="duplicate", equivalent_to=c.id)
+    a = store.add_candidate(
+        run.id, expr="x", fingerprint="fa", complexity=1, generation=0, parents=[], origin="init", status="queued"
+    )
+    b = store.add_candidate(
+        run.id,
+        expr="tanh(x)",
+        fingerprint="fb",
+        complexity=2,
+        generation=0,
+        parents=[],
+        origin="baseline",
+        is_baseline=True,
+        status="queued",
+    )
+    c = store.add_candidate(
+        run.id,
+        expr="x*tanh(x)",
+        fingerprint="fc",
+        complexity=4,
+        generation=1,
+        parents=[b.id, a.id],
+        origin="crossover",
+        status="queued",
+    )
+    d = store.add_candidate(
+        run.id,
+        expr="x*tanh(2*x)",
+        fingerprint="fd",
+        complexity=6,
+        generation=2,
+        parents=[c.id],
+        origin="mutation:point",
+        status="rejected",
+        reason="not monotonic",
+    )
+    e = store.add_candidate(
+        run.id,
+        expr="tanh(x)*x",
+        fingerprint="fc",
+        complexity=4,
+        generation=2,
+        parents=[c.id],
+        origin="mutation:swap",
+        status="duplicate",
+        equivalent_to=c.id,
+    )
     assert c.parents == (b.id, a.id)
     assert b.is_baseline and not a.is_baseline
     assert d.reason == "not monotonic" and e.equivalent_to == c.id
@@ -92,8 +124,15 @@ def test_candidates_crud_and_lineage(db):
     assert store.candidates(run.id)[2].parents == (b.id, a.id)
 
     counts = store.counts(run.id)
-    assert counts == {"proposed": 0, "rejected": 1, "duplicate": 1, "queued": 3,
-                      "running": 0, "evaluated": 0, "failed": 0}
+    assert counts == {
+        "proposed": 0,
+        "rejected": 1,
+        "duplicate": 1,
+        "queued": 3,
+        "running": 0,
+        "evaluated": 0,
+        "failed": 0,
+    }
 
     assert [x.id for x in store.lineage(d.id)] == [c.id, b.id, a.id]
     assert store.lineage(a.id) == []
@@ -103,17 +142,28 @@ def test_candidates_crud_and_lineage(db):
     with pytest.raises(NotFoundError):
         store.finish_candidate(12345, fitness=None, status="queued")
     with pytest.raises(NotFoundError):
-        store.add_candidate(999, expr="x", fingerprint="f", complexity=1, generation=0,
-                            parents=[], origin="init", status="queued")
+        store.add_candidate(
+            999, expr="x", fingerprint="f", complexity=1, generation=0, parents=[], origin="init", status="queued"
+        )
     with pytest.raises(ValueError, match="origin"):
-        store.add_candidate(run.id, expr="x", fingerprint="f", complexity=1, generation=0,
-                            parents=[], origin="magic", status="queued")
+        store.add_candidate(
+            run.id, expr="x", fingerprint="f", complexity=1, generation=0, parents=[], origin="magic", status="queued"
+        )
     with pytest.raises(ValueError, match="candidate status"):
-        store.add_candidate(run.id, expr="x", fingerprint="f", complexity=1, generation=0,
-                            parents=[], origin="init", status="done")
+        store.add_candidate(
+            run.id, expr="x", fingerprint="f", complexity=1, generation=0, parents=[], origin="init", status="done"
+        )
     with pytest.raises(StoreError):  # a parent that does not exist: foreign key
-        store.add_candidate(run.id, expr="x", fingerprint="f", complexity=1, generation=0,
-                            parents=[777], origin="mutation:point", status="queued")
+        store.add_candidate(
+            run.id,
+            expr="x",
+            fingerprint="f",
+            complexity=1,
+            generation=0,
+            parents=[777],
+            origin="mutation:point",
+            status="queued",
+        )
     assert len(store.candidates(run.id)) == 5  # the failed insert left nothing behind
 
 
@@ -123,10 +173,14 @@ def test_candidates_crud_and_lineage(db):
 def test_evaluations_with_partials(db):
     store = db.open()
     run = store.create_run("r", task="mnist1d", space="s", seed=0, config={})
-    c = store.add_candidate(run.id, expr="x", fingerprint="f", complexity=1, generation=0,
-                            parents=[], origin="init", status="running")
+    c = store.add_candidate(
+        run.id, expr="x", fingerprint="f", complexity=1, generation=0, parents=[], origin="init", status="running"
+    )
     rows = store.add_evaluation(
-        c.id, task="mnist1d", seed=3, budget=10,
+        c.id,
+        task="mnist1d",
+        seed=3,
+        budget=10,
         result=result(0.75, partials=(Partial(2, 0.5, 1.5), Partial(5, 0.7, float("nan")))),
     )
     final, p1, p2 = rows
@@ -136,9 +190,13 @@ def test_evaluations_with_partials(db):
     assert p1.val_accuracy == 0.5 and p1.fitness is None and p1.status == "ok"
     assert p2.val_loss is None  # NaN stored as NULL
 
-    failed = store.add_evaluation(c.id, task="mnist1d", seed=4, budget=10,
-                                  result=result(None, status="failed", error="boom",
-                                                val_loss=float("nan")))
+    failed = store.add_evaluation(
+        c.id,
+        task="mnist1d",
+        seed=4,
+        budget=10,
+        result=result(None, status="failed", error="boom", val_loss=float("nan")),
+    )
     assert len(failed) == 1 and failed[0].error == "boom" and failed[0].val_loss is None
 
     assert store.evaluations(c.id) == rows + failed
@@ -172,8 +230,7 @@ def test_leaderboard_ordering_and_baselines(db):
     assert [r.candidate_id for r in store.leaderboard(run="demo")] == [r.candidate_id for r in board]
 
     across = store.leaderboard(k=3)
-    assert [(r.run, r.candidate_id) for r in across] == [
-        ("other", ids["o-a"]), ("demo", ids["d"]), ("demo", ids["c"])]
+    assert [(r.run, r.candidate_id) for r in across] == [("other", ids["o-a"]), ("demo", ids["d"]), ("demo", ids["c"])]
     assert len(store.leaderboard(k=None)) == 7
     assert store.leaderboard(task="cifar10") == []
     assert len(store.leaderboard(task="mnist1d", k=100)) == 7
@@ -181,12 +238,15 @@ def test_leaderboard_ordering_and_baselines(db):
 
     # ties: the simpler expression first, then the older one
     run = store.create_run("ties", task="t", space="s", seed=0, config={})
-    big = store.add_candidate(run.id, expr="x+x+x", fingerprint="1", complexity=5, generation=0,
-                              parents=[], origin="init", status="evaluated")
-    small = store.add_candidate(run.id, expr="x", fingerprint="2", complexity=1, generation=0,
-                                parents=[], origin="init", status="evaluated")
-    unknown = store.add_candidate(run.id, expr="y", fingerprint="3", complexity=None,
-                                  generation=0, parents=[], origin="init", status="evaluated")
+    big = store.add_candidate(
+        run.id, expr="x+x+x", fingerprint="1", complexity=5, generation=0, parents=[], origin="init", status="evaluated"
+    )
+    small = store.add_candidate(
+        run.id, expr="x", fingerprint="2", complexity=1, generation=0, parents=[], origin="init", status="evaluated"
+    )
+    unknown = store.add_candidate(
+        run.id, expr="y", fingerprint="3", complexity=None, generation=0, parents=[], origin="init", status="evaluated"
+    )
     for c in (big, small, unknown):
         store.finish_candidate(c.id, fitness=0.5)
     assert [r.candidate_id for r in store.leaderboard(run="ties")] == [small.id, big.id, unknown.id]
@@ -204,8 +264,15 @@ def test_runs_summary_and_counts(db):
     other = runs["other"]
     assert other.status == "finished" and other.finished_at is not None
     assert other.evaluations == 2 and other.best_expr == "x * sigmoid(2 * x)"
-    assert store.counts(ids["demo"]) == {"proposed": 0, "rejected": 3, "duplicate": 1,
-                                         "queued": 1, "running": 0, "evaluated": 5, "failed": 1}
+    assert store.counts(ids["demo"]) == {
+        "proposed": 0,
+        "rejected": 3,
+        "duplicate": 1,
+        "queued": 1,
+        "running": 0,
+        "evaluated": 5,
+        "failed": 1,
+    }
     empty = store.create_run("empty", task="t", space="s", seed=0, config={})
     summary = {r.name: r for r in store.runs()}["empty"]
     assert (summary.candidates, summary.evaluations, summary.best_fitness) == (0, 0, None)
@@ -218,12 +285,10 @@ def test_runs_summary_and_counts(db):
 def test_rows_persist_across_reopen(db):
     store = db.open()
     ids = populate(store)
-    before = (store.runs(), store.leaderboard(k=None), store.candidates(ids["demo"]),
-              store.evaluations(ids["d"]))
+    before = (store.runs(), store.leaderboard(k=None), store.candidates(ids["demo"]), store.evaluations(ids["d"]))
     store.close()
     again = db.open()
-    after = (again.runs(), again.leaderboard(k=None), again.candidates(ids["demo"]),
-             again.evaluations(ids["d"]))
+    after = (again.runs(), again.leaderboard(k=None), again.candidates(ids["demo"]), again.evaluations(ids["d"]))
     assert after == before
     assert again.find_run("demo").config == {"generations": 3, "population": 4}
 
@@ -297,25 +362,33 @@ def test_old_schema_is_migrated_keeping_rows(db):
         cols = {c["name"] for c in sa_inspect(conn).get_columns("candidates")}
         assert "complexity" not in cols and "fitness_std" not in cols
         now = "2024-01-01 00:00:00"
-        conn.execute(text(
-            "INSERT INTO runs (name, status, task, space, seed, config, created_at, updated_at,"
-            " actsearch_version) VALUES ('old', 'finished', 'mnist1d', 's', 3, '{\"a\": 1}',"
-            f" '{now}', '{now}', '0.0.1')"))
+        conn.execute(
+            text(
+                "INSERT INTO runs (name, status, task, space, seed, config, created_at, updated_at,"
+                " actsearch_version) VALUES ('old', 'finished', 'mnist1d', 's', 3, '{\"a\": 1}',"
+                f" '{now}', '{now}', '0.0.1')"
+            )
+        )
         run_id = conn.execute(text("SELECT id FROM runs WHERE name = 'old'")).scalar_one()
         cid = {}
         for n, expr in ((1, "x"), (2, "x*x")):
-            conn.execute(text(
-                "INSERT INTO candidates (run_id, expr, fingerprint, generation, origin,"
-                " is_baseline, status, fitness, created_at, updated_at) VALUES"
-                f" ({run_id}, '{expr}', 'f{n}', {n - 1}, 'init', false, 'evaluated', 0.{n},"
-                f" '{now}', '{now}')"))
-            cid[n] = conn.execute(
-                text(f"SELECT id FROM candidates WHERE expr = '{expr}'")).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO candidates (run_id, expr, fingerprint, generation, origin,"
+                    " is_baseline, status, fitness, created_at, updated_at) VALUES"
+                    f" ({run_id}, '{expr}', 'f{n}', {n - 1}, 'init', false, 'evaluated', 0.{n},"
+                    f" '{now}', '{now}')"
+                )
+            )
+            cid[n] = conn.execute(text(f"SELECT id FROM candidates WHERE expr = '{expr}'")).scalar_one()
         conn.execute(text(f"INSERT INTO candidate_parents VALUES ({cid[2]}, 0, {cid[1]})"))
-        conn.execute(text(
-            "INSERT INTO evaluations (candidate_id, task, seed, budget, status, is_partial,"
-            " fitness, val_accuracy, epochs, created_at) VALUES"
-            f" ({cid[2]}, 'mnist1d', 0, 5, 'ok', false, 0.2, 0.2, 5, '{now}')"))
+        conn.execute(
+            text(
+                "INSERT INTO evaluations (candidate_id, task, seed, budget, status, is_partial,"
+                " fitness, val_accuracy, epochs, created_at) VALUES"
+                f" ({cid[2]}, 'mnist1d', 0, 5, 'ok', false, 0.2, 0.2, 5, '{now}')"
+            )
+        )
     assert _revision(db) == {"0001"}
 
     store = db.open()
@@ -324,12 +397,22 @@ def test_old_schema_is_migrated_keeping_rows(db):
     assert run.config == {"a": 1} and run.notes is None and run.status == "finished"
     cands = store.candidates(run.id)
     assert [(c.expr, c.complexity, c.fitness_std, c.parents) for c in cands] == [
-        ("x", None, None, ()), ("x*x", None, None, (cid[1],))]
+        ("x", None, None, ()),
+        ("x*x", None, None, (cid[1],)),
+    ]
     assert [e.fitness for e in store.evaluations(cid[2])] == [0.2]
     assert [r.candidate_id for r in store.leaderboard(run="old")] == [cid[2], cid[1]]
     # the migrated database takes new rows with the new columns
-    c = store.add_candidate(run.id, expr="tanh(x)", fingerprint="f3", complexity=2,
-                            generation=2, parents=[cid[2]], origin="mutation:point", status="queued")
+    c = store.add_candidate(
+        run.id,
+        expr="tanh(x)",
+        fingerprint="f3",
+        complexity=2,
+        generation=2,
+        parents=[cid[2]],
+        origin="mutation:point",
+        status="queued",
+    )
     assert store.finish_candidate(c.id, fitness=0.5, fitness_std=0.1).fitness_std == 0.1
     assert store.create_run("new", task="t", space="s", seed=0, config={}, notes="migrated").notes == "migrated"
 
@@ -412,9 +495,14 @@ def test_import_is_light(tmp_path):
         "heavy = {'alembic', 'tensorflow', 'ray'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=60,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
 
 

@@ -51,8 +51,11 @@ def test_two_writer_processes(db):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, db.url, f"w{i}", str(N), str(start)],
-            cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=REPO,
+            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(2)
     ]

@@ -41,12 +41,10 @@ def test_doc_queries_run_as_written(db):
     assert math.isclose(rows[0][4], 0.91) and rows[0][5] == 2
 
     rows = run_sql(db, reasons)
-    assert rows == [("demo", "non-finite output", 2), ("demo", "constant", 1),
-                    ("other", "non-finite output", 1)]
+    assert rows == [("demo", "non-finite output", 2), ("demo", "constant", 1), ("other", "non-finite output", 1)]
 
     rows = run_sql(db, ancestry)
-    assert [(r[0], r[1]) for r in rows] == [
-        (0, ids["d"]), (1, ids["b"]), (1, ids["c"]), (2, ids["a"])]
+    assert [(r[0], r[1]) for r in rows] == [(0, ids["d"]), (1, ids["b"]), (1, ids["c"]), (2, ids["a"])]
     assert rows[0][3] == "crossover" and rows[2][3] == "mutation:point"
 
 

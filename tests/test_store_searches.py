@@ -16,9 +16,27 @@ from support import PG_ENV, ROOT, TINY_SPACE, in_ci, run_cli
 
 def _search(db: str, run: str, cwd: Path, seed: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "actsearch", "search", "--space", str(TINY_SPACE), "--db", db, "--run", run,
-         "--seed", str(seed), "--executor", "local", "--no-export"],
-        cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "actsearch",
+            "search",
+            "--space",
+            str(TINY_SPACE),
+            "--db",
+            db,
+            "--run",
+            run,
+            "--seed",
+            str(seed),
+            "--executor",
+            "local",
+            "--no-export",
+        ],
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
@@ -31,11 +49,19 @@ def test_two_searches_share_one_sqlite_file(tmp_path: Path) -> None:
         assert proc.returncode == 0, err[-3000:]
         assert "locked" not in err
     with sqlite3.connect(db) as conn:
-        proposed = dict(conn.execute("select r.name, count(*) from candidates c join runs r on r.id = c.run_id "
-                                     "where not c.is_baseline group by r.name").fetchall())
-        spent = dict(conn.execute("select r.name, count(*) from candidates c join runs r on r.id = c.run_id "
-                                  "where not c.is_baseline and c.status in ('evaluated', 'failed') "
-                                  "group by r.name").fetchall())
+        proposed = dict(
+            conn.execute(
+                "select r.name, count(*) from candidates c join runs r on r.id = c.run_id "
+                "where not c.is_baseline group by r.name"
+            ).fetchall()
+        )
+        spent = dict(
+            conn.execute(
+                "select r.name, count(*) from candidates c join runs r on r.id = c.run_id "
+                "where not c.is_baseline and c.status in ('evaluated', 'failed') "
+                "group by r.name"
+            ).fetchall()
+        )
         statuses = {s for (s,) in conn.execute("select status from runs")}
         evaluations = conn.execute("select count(*) from evaluations").fetchone()[0]
         trained = conn.execute("select count(*) from candidates where status in ('evaluated', 'failed')").fetchone()[0]
@@ -54,8 +80,21 @@ def test_search_on_postgresql(backend: str, tmp_path: Path) -> None:
     url = os.environ.get(PG_ENV)
     assert url, f"{PG_ENV} is not set: run `source .ci/postgres.sh` (CI must test PostgreSQL)"
     run = f"pg-{uuid.uuid4().hex[:8]}"
-    proc = run_cli("search", "--space", str(TINY_SPACE), "--db", url, "--run", run, "--seed", "3",
-                   "--executor", "local", "--no-export", cwd=tmp_path)
+    proc = run_cli(
+        "search",
+        "--space",
+        str(TINY_SPACE),
+        "--db",
+        url,
+        "--run",
+        run,
+        "--seed",
+        "3",
+        "--executor",
+        "local",
+        "--no-export",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     top = run_cli("top", "--db", url, "--run", run, "--format", "json", cwd=ROOT)
     rows = json.loads(top.stdout)

@@ -28,10 +28,22 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "my_task.py"
 BUILTINS = ["mnist1d-mlp", "mnist1d-cnn", "digits-mlp", "digits-cnn"]
 SHAPES = {
-    "mnist1d": {"x_train": (3200, 40), "y_train": (3200,), "x_val": (800, 40),
-                "y_val": (800,), "x_test": (1000, 40), "y_test": (1000,)},
-    "digits": {"x_train": (1078, 64), "y_train": (1078,), "x_val": (359, 64),
-               "y_val": (359,), "x_test": (360, 64), "y_test": (360,)},
+    "mnist1d": {
+        "x_train": (3200, 40),
+        "y_train": (3200,),
+        "x_val": (800, 40),
+        "y_val": (800,),
+        "x_test": (1000, 40),
+        "y_test": (1000,),
+    },
+    "digits": {
+        "x_train": (1078, 64),
+        "y_train": (1078,),
+        "x_val": (359, 64),
+        "y_val": (359,),
+        "x_test": (360, 64),
+        "y_test": (360,),
+    },
 }
 
 
@@ -48,8 +60,7 @@ def test_import_tasks_does_not_import_tensorflow() -> None:
         sys.exit(1 if bad else 0)
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -87,8 +98,7 @@ def test_stratified_split_is_a_fixed_partition() -> None:
         assert set(y[part]) == set(range(10))
 
 
-def test_mnist1d_generated_locally_cached_and_identical(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mnist1d_generated_locally_cached_and_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reference = load_mnist1d()
     monkeypatch.setenv("ACTSEARCH_CACHE", str(tmp_path))
     state = np.random.get_state()
@@ -158,8 +168,7 @@ def test_user_task_from_file_loads_and_trains() -> None:
     assert result.fitness < 0
 
 
-def test_user_task_relative_path_and_module_form(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_task_relative_path_and_module_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     assert get_task("examples/my_task.py:make_task").name == "moons-mlp"
     pkg = tmp_path / "mytasks_pkg"
@@ -182,14 +191,16 @@ def _write(tmp_path: Path, body: str) -> Path:
         ("def make_task(:\n    pass\n", "make_task", r"cannot import .*SyntaxError"),
         ("x = 1\n", "make_task", r"has no function 'make_task'"),
         ("def make_task():\n    return 42\n", "make_task", r"returned int, expected actsearch.tasks.Task"),
-        ("def make_task():\n    raise RuntimeError('no data here')\n", "make_task",
-         r"make_task\(\) raised RuntimeError: no data here"),
+        (
+            "def make_task():\n    raise RuntimeError('no data here')\n",
+            "make_task",
+            r"make_task\(\) raised RuntimeError: no data here",
+        ),
         ("import no_such_module_xyz\n", "make_task", r"cannot import .*no_such_module_xyz"),
         ("make_task = 3\n", "make_task", r"not callable"),
     ],
 )
-def test_broken_user_task_gives_one_line_task_error(tmp_path: Path, body: str, func: str,
-                                                    match: str) -> None:
+def test_broken_user_task_gives_one_line_task_error(tmp_path: Path, body: str, func: str, match: str) -> None:
     path = _write(tmp_path, body)
     spec = f"{path}:{func}"
     with pytest.raises(TaskError, match=match) as info:
@@ -225,14 +236,19 @@ def test_check_task_catches_build_errors() -> None:
         inputs = keras.Input(shape=(63,))  # wrong input size
         return keras.Model(inputs, keras.layers.Dense(10, activation=activation)(inputs))
 
-    task = Task(name="bad", data=data, build_model=bad_model,
-                budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3))
+    task = Task(
+        name="bad", data=data, build_model=bad_model, budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3)
+    )
     with pytest.raises(TaskError, match=r"task 'bad': model check failed") as info:
         check_task(task)
     assert "\n" not in str(info.value)
 
-    not_a_model = Task(name="nm", data=data, build_model=lambda act: "model",
-                       budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3))
+    not_a_model = Task(
+        name="nm",
+        data=data,
+        build_model=lambda act: "model",
+        budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3),
+    )
     with pytest.raises(TaskError, match="expected keras.Model"):
         check_task(not_a_model)
 
@@ -242,8 +258,7 @@ def test_task_checks_its_fields() -> None:
     with pytest.raises(TaskError, match="load_data or data"):
         Task(name="t", build_model=lambda a: None, budget=budget)
     with pytest.raises(TaskError, match="unknown loss"):
-        Task(name="t", build_model=lambda a: None, budget=budget,
-             data=get_task("digits-mlp").get_data(), loss="hinge")
+        Task(name="t", build_model=lambda a: None, budget=budget, data=get_task("digits-mlp").get_data(), loss="hinge")
     with pytest.raises(TaskError, match="x_train has 3 rows but y_train has 2"):
         z = np.zeros((3, 2), np.float32)
         TaskData(z, np.zeros(2), z, np.zeros(3), z, np.zeros(3))

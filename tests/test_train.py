@@ -102,8 +102,7 @@ def test_train_seeds(task, resident) -> None:
     assert len(results) == 2 and all(r.status == "ok" for r in results)
     assert mean == pytest.approx(np.mean([r.fitness for r in results]))
     assert std == pytest.approx(np.std([r.fitness for r in results]))  # population spread
-    mean, std, results = train_seeds(task, lambda x: x * float("nan"), [0], data=resident,
-                                     epochs=1)
+    mean, std, results = train_seeds(task, lambda x: x * float("nan"), [0], data=resident, epochs=1)
     assert (mean, std) == (None, None) and results[0].status == "failed"
 
 
@@ -113,8 +112,9 @@ def test_keras_activation_name(task, resident) -> None:
 
 
 def test_other_optimizer_and_small_last_batch(task) -> None:
-    small = dataclasses.replace(task, budget=dataclasses.replace(
-        task.budget, batch_size=96, optimizer="sgd", learning_rate=0.05))
+    small = dataclasses.replace(
+        task, budget=dataclasses.replace(task.budget, batch_size=96, optimizer="sgd", learning_rate=0.05)
+    )
     r = train(small, tf.nn.relu, seed=0, epochs=1)
     assert r.status == "ok", r.error
     assert r.steps == math.ceil(3200 / 96) == 34
@@ -179,8 +179,14 @@ def test_traced_graphs_do_not_accumulate_over_trainings(tmp_path) -> None:
 
     n = 25
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-c", _GRAPH_COUNT_SCRIPT, str(n)],
-                          capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", _GRAPH_COUNT_SCRIPT, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
     assert len(counts) == n
@@ -203,8 +209,9 @@ def test_memory_fix_still_reaches_tensorflows_gradient_registry(task, resident) 
     registry = trainer._gradient_registry()
     assert registry is not None, "ops._gradient_registry moved: the trainer's memory fix is off"
     before = trainer._custom_gradient_names()
-    r = trainer._train_impl(task, "relu", seed=0, data=resident, epochs=1, hurdle=None, parametric=False,
-                            jit_compile=None)  # a training without the clean-up
+    r = trainer._train_impl(
+        task, "relu", seed=0, data=resident, epochs=1, hurdle=None, parametric=False, jit_compile=None
+    )  # a training without the clean-up
     assert r.status == "ok", r.error
     added = trainer._custom_gradient_names() - before
     assert added, "a training no longer registers CustomGradient entries: revisit the memory fix"

@@ -74,8 +74,9 @@ def test_hurdle_stops_members_individually(task, resident) -> None:
             assert h.val_loss == pytest.approx(f.val_loss, abs=1e-5)
     # a member's own threshold replaces the batch's: only the top member passes its own
     top = int(np.argmax(at_hurdle))
-    own = [Member(m.activation, m.seed, threshold=max(at_hurdle) if j == top else np.inf)
-           for j, m in enumerate(members)]
+    own = [
+        Member(m.activation, m.seed, threshold=max(at_hurdle) if j == top else np.inf) for j, m in enumerate(members)
+    ]
     statuses = [r.status for r in train_batch(task, own, data=resident, epochs=3, hurdle=(1, -np.inf))]
     assert statuses == ["ok" if j == top else "stopped" for j in range(3)]
 

@@ -44,12 +44,28 @@ def test_user_task_file_searches_through_the_cli(tmp_path: Path, form: str) -> N
     task = tmp_path / "my_task.py"
     task.write_text(TASK_FILE.replace("{form}", form))
     db = tmp_path / "user.db"
-    proc = run_cli("search", "--space", str(TINY_SPACE), "--task", f"{task}:make_task", "--db", str(db),
-                   "--run", "user", "--population", "3", "--generations", "1", "--executor", "local",
-                   "--no-export", cwd=tmp_path)
+    proc = run_cli(
+        "search",
+        "--space",
+        str(TINY_SPACE),
+        "--task",
+        f"{task}:make_task",
+        "--db",
+        str(db),
+        "--run",
+        "user",
+        "--population",
+        "3",
+        "--generations",
+        "1",
+        "--executor",
+        "local",
+        "--no-export",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "leaderboard" in proc.stdout
     with sqlite3.connect(db) as conn:
-        task_name, = conn.execute("select task from runs").fetchone()
-        trained, = conn.execute("select count(*) from evaluations where status = 'ok'").fetchone()
+        (task_name,) = conn.execute("select task from runs").fetchone()
+        (trained,) = conn.execute("select count(*) from evaluations where status = 'ok'").fetchone()
     assert task_name == f"{task}:make_task" and trained >= 2  # the baselines at least

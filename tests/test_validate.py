@@ -44,7 +44,11 @@ def test_better_only_when_every_baseline_is_beaten_significantly() -> None:
 def test_flat_rows_one_per_comparison() -> None:
     rows = flat_rows(scores((0.90, 0.91, 0.92, 0.90)))
     assert [(r["expr"], r["vs"]) for r in rows] == [
-        ("x*tanh(x)", "relu(x)"), ("x*tanh(x)", "tanh(x)"), ("relu(x)", None), ("tanh(x)", None)]
+        ("x*tanh(x)", "relu(x)"),
+        ("x*tanh(x)", "tanh(x)"),
+        ("relu(x)", None),
+        ("tanh(x)", None),
+    ]
     assert rows[0]["ci_low"] < rows[0]["diff"] < rows[0]["ci_high"] and rows[0]["better"] is True
 
 
@@ -55,13 +59,22 @@ def result(status: str, fitness: float | None) -> EvalResult:
 def test_store_keeps_reusable_results_and_the_seeds_a_run_trained(tmp_path: Path) -> None:
     with Store.open(tmp_path / "v.db") as store:
         run = store.create_run("r", task="digits-mlp", space="tiny", seed=3, config={})
-        cand = store.add_candidate(run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0,
-                                   origin="init", status="evaluated")
+        cand = store.add_candidate(
+            run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0, origin="init", status="evaluated"
+        )
         for seed in (3, 4):
             store.add_evaluation(cand.id, task="digits-mlp", seed=seed, budget=2, result=result("ok", 0.8))
         other = store.create_run("o", task="digits-mlp", space="tiny", seed=7, config={})
-        base = store.add_candidate(other.id, expr="relu(x)", fingerprint="g", complexity=2, generation=0,
-                                   origin="baseline", is_baseline=True, status="evaluated")
+        base = store.add_candidate(
+            other.id,
+            expr="relu(x)",
+            fingerprint="g",
+            complexity=2,
+            generation=0,
+            origin="baseline",
+            is_baseline=True,
+            status="evaluated",
+        )
         store.add_evaluation(base.id, task="digits-mlp", seed=7, budget=2, result=result("ok", 0.7))
 
         v = Validations(store)
@@ -81,12 +94,28 @@ def test_validate_cli_reuses_stored_results_and_refuses_overlapping_seeds(tmp_pa
     db = tmp_path / "v.db"
     with Store.open(db) as store:
         run = store.create_run("r", task="digits-mlp", space="tiny", seed=0, config={})
-        cand = store.add_candidate(run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0,
-                                   origin="init", status="evaluated")
+        cand = store.add_candidate(
+            run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0, origin="init", status="evaluated"
+        )
         store.add_evaluation(cand.id, task="digits-mlp", seed=0, budget=1, result=result("ok", 0.8))
         store.finish_candidate(cand.id, fitness=0.8)
-    args = ("validate", "--db", str(db), "--run", "r", "--top", "1", "--seeds", "2", "--epochs", "1",
-            "--executor", "local", "--format", "json")
+    args = (
+        "validate",
+        "--db",
+        str(db),
+        "--run",
+        "r",
+        "--top",
+        "1",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--executor",
+        "local",
+        "--format",
+        "json",
+    )
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     report = json.loads(first.stdout)

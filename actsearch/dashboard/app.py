@@ -26,8 +26,7 @@ def create_app(store: Store) -> Starlette:
     """The ASGI app; `store` should be opened with `queries.open_readonly`."""
 
     def page(template: str, title: str, data: dict, poll: str) -> HTMLResponse:
-        return HTMLResponse(pages.render(template, live=True, title=title, data=data, poll=poll,
-                                         where=store.where))
+        return HTMLResponse(pages.render(template, live=True, title=title, data=data, poll=poll, where=store.where))
 
     def runs_page(request: Request) -> Response:
         return page("runs.html", "Runs", views.runs_view(store), "/api/runs")
@@ -58,14 +57,14 @@ def create_app(store: Store) -> Starlette:
         return JSONResponse(_found(lambda: views.candidate_view(store, request.path_params["candidate_id"])))
 
     def plotly_js(request: Request) -> Response:
-        return FileResponse(pages.plotly_js_path(), media_type="text/javascript",
-                            headers={"Cache-Control": "public, max-age=86400"})
+        return FileResponse(
+            pages.plotly_js_path(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     async def not_found(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        html = pages.render("notfound.html", live=True, title="Not found", message=exc.detail,
-                            where=store.where)
+        html = pages.render("notfound.html", live=True, title="Not found", message=exc.detail, where=store.where)
         return HTMLResponse(html, status_code=exc.status_code)
 
     routes = [
@@ -105,8 +104,10 @@ def exposure_warning(host: str) -> str | None:
     """What to tell a user who serves the page beyond this machine (None on loopback)."""
     if host in LOOPBACK:
         return None
-    return (f"listening on {host}: the dashboard has no authentication; anyone who can reach "
-            "this port can read every result in the store")
+    return (
+        f"listening on {host}: the dashboard has no authentication; anyone who can reach "
+        "this port can read every result in the store"
+    )
 
 
 def serve(store: Store, host: str, port: int) -> None:

@@ -21,8 +21,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("actsearch.dashboard", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env = Environment(
+        loader=PackageLoader("actsearch.dashboard", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
     env.filters["json_script"] = json_script
     return env
 
@@ -41,8 +43,11 @@ def plotly_js_path() -> Path:
 @lru_cache(maxsize=1)
 def _inline_assets() -> dict[str, Markup]:
     plotly = plotly_js_path().read_text(encoding="utf-8").replace("</script", "<\\/script")
-    return {"plotly": Markup(plotly), "script": Markup((STATIC / "dashboard.js").read_text(encoding="utf-8")),
-            "style": Markup((STATIC / "dashboard.css").read_text(encoding="utf-8"))}
+    return {
+        "plotly": Markup(plotly),
+        "script": Markup((STATIC / "dashboard.js").read_text(encoding="utf-8")),
+        "style": Markup((STATIC / "dashboard.css").read_text(encoding="utf-8")),
+    }
 
 
 def render(template: str, *, live: bool, title: str, **context: Any) -> str:

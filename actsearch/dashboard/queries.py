@@ -74,12 +74,16 @@ def _check_schema(engine: Engine, where: str) -> None:
     unknown = revisions - set(schema.KNOWN_REVISIONS)
     if unknown or not tables >= schema.ACTSEARCH_TABLES:
         if tables >= schema.ACTSEARCH_TABLES:
-            raise StoreError(f"{where} was created by a newer actsearch (schema revision "
-                             f"{', '.join(sorted(unknown))}); upgrade actsearch to open it")
+            raise StoreError(
+                f"{where} was created by a newer actsearch (schema revision "
+                f"{', '.join(sorted(unknown))}); upgrade actsearch to open it"
+            )
         raise StoreError(f"{where} is not an actsearch database")
     if revisions != {schema.HEAD}:
-        raise StoreError(f"{where} has an older schema; run `actsearch runs --db ...` once to "
-                         "upgrade it (the dashboard never writes)")
+        raise StoreError(
+            f"{where} has an older schema; run `actsearch runs --db ...` once to "
+            "upgrade it (the dashboard never writes)"
+        )
 
 
 def _engine(store: Store) -> Engine:
@@ -129,45 +133,86 @@ def planned_proposals(config: dict[str, Any]) -> int | None:
 
 def run_rows(store: Store, run_id: int | None = None) -> list[RunRow]:
     """Every run (or one), oldest first, with trainings, best candidate and best baseline."""
+
     def one_run(query, column=Candidate.run_id):
         return query if run_id is None else query.where(column == run_id)
 
     with _engine(store).connect() as conn:
-        runs = conn.execute(one_run(select(Run.id, Run.name, Run.status, Run.task, Run.space, Run.config,
-                                           Run.created_at, Run.finished_at), Run.id)
-                            .order_by(Run.created_at, Run.id)).all()
-        trainings = dict(conn.execute(one_run(
-            select(Candidate.run_id, func.count(Evaluation.id))
-            .join(Evaluation, Evaluation.candidate_id == Candidate.id)
-            .where(Evaluation.is_partial == false()).group_by(Candidate.run_id))).all())
-        proposals = dict(conn.execute(one_run(
-            select(Candidate.run_id, func.count()).where(Candidate.is_baseline == false())
-            .group_by(Candidate.run_id))).all())
+        runs = conn.execute(
+            one_run(
+                select(Run.id, Run.name, Run.status, Run.task, Run.space, Run.config, Run.created_at, Run.finished_at),
+                Run.id,
+            ).order_by(Run.created_at, Run.id)
+        ).all()
+        trainings = dict(
+            conn.execute(
+                one_run(
+                    select(Candidate.run_id, func.count(Evaluation.id))
+                    .join(Evaluation, Evaluation.candidate_id == Candidate.id)
+                    .where(Evaluation.is_partial == false())
+                    .group_by(Candidate.run_id)
+                )
+            ).all()
+        )
+        proposals = dict(
+            conn.execute(
+                one_run(
+                    select(Candidate.run_id, func.count())
+                    .where(Candidate.is_baseline == false())
+                    .group_by(Candidate.run_id)
+                )
+            ).all()
+        )
         top = one_run(
             select(Candidate.run_id, Candidate.is_baseline, func.max(Candidate.fitness).label("fitness"))
             .where(Candidate.fitness.is_not(None), Candidate.status == "evaluated")
-            .group_by(Candidate.run_id, Candidate.is_baseline)).subquery()
+            .group_by(Candidate.run_id, Candidate.is_baseline)
+        ).subquery()
         best: dict[tuple[int, bool], tuple[float | None, int, str]] = {}
         for rid, is_baseline, fitness, cid, expr in conn.execute(
             select(Candidate.run_id, Candidate.is_baseline, Candidate.fitness, Candidate.id, Candidate.expr)
-            .join(top, (top.c.run_id == Candidate.run_id) & (top.c.is_baseline == Candidate.is_baseline)
-                  & (top.c.fitness == Candidate.fitness))
-            .where(Candidate.status == "evaluated").order_by(Candidate.id)
+            .join(
+                top,
+                (top.c.run_id == Candidate.run_id)
+                & (top.c.is_baseline == Candidate.is_baseline)
+                & (top.c.fitness == Candidate.fitness),
+            )
+            .where(Candidate.status == "evaluated")
+            .order_by(Candidate.id)
         ):
             best.setdefault((rid, bool(is_baseline)), (fitness, cid, expr))
-    return [_run_row(r, json.loads(r.config), trainings.get(r.id, 0), proposals.get(r.id, 0),
-                     best.get((r.id, False)), best.get((r.id, True))) for r in runs]
+    return [
+        _run_row(
+            r,
+            json.loads(r.config),
+            trainings.get(r.id, 0),
+            proposals.get(r.id, 0),
+            best.get((r.id, False)),
+            best.get((r.id, True)),
+        )
+        for r in runs
+    ]
 
 
-def _run_row(run: Any, config: dict[str, Any], trainings: int, proposals: int, top: tuple | None,
-             base: tuple | None) -> RunRow:
+def _run_row(
+    run: Any, config: dict[str, Any], trainings: int, proposals: int, top: tuple | None, base: tuple | None
+) -> RunRow:
     """`run`: anything with the runs table's columns; `top`/`base`: (fitness, id, expr) or None."""
     return RunRow(
-        id=run.id, name=run.name, status=run.status, task=run.task, space=run.space,
+        id=run.id,
+        name=run.name,
+        status=run.status,
+        task=run.task,
+        space=run.space,
         strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
-        trainings=trainings, budget=budget_of(config), proposals=proposals, planned=planned_proposals(config),
-        best_fitness=top[0] if top else None, best_id=top[1] if top else None,
-        best_expr=top[2] if top else None, baseline_best=base[0] if base else None,
+        trainings=trainings,
+        budget=budget_of(config),
+        proposals=proposals,
+        planned=planned_proposals(config),
+        best_fitness=top[0] if top else None,
+        best_id=top[1] if top else None,
+        best_expr=top[2] if top else None,
+        baseline_best=base[0] if base else None,
         created_at=_stamp(run.created_at),
         finished_at=None if run.finished_at is None else _stamp(run.finished_at),
     )
@@ -176,8 +221,9 @@ def _run_row(run: Any, config: dict[str, Any], trainings: int, proposals: int, t
 def run_row_from_points(run: RunRecord, points: dict[str, list[Any]], proposals: int) -> RunRow:
     """The runs-table line of one run, from its points and proposal count (no further query)."""
     best: dict[bool, tuple[float, int, str]] = {}
-    for cid, baseline, expr, fitness, status in zip(points["candidate"], points["baseline"], points["expr"],
-                                                    points["candidate_fitness"], points["candidate_status"]):
+    for cid, baseline, expr, fitness, status in zip(
+        points["candidate"], points["baseline"], points["expr"], points["candidate_fitness"], points["candidate_status"]
+    ):
         if status == "evaluated" and fitness is not None:
             key = bool(baseline)
             if key not in best or fitness > best[key][0] or fitness == best[key][0] and cid < best[key][1]:
@@ -192,16 +238,34 @@ def _stamp(value: datetime) -> str:
 # --------------------------------------------------------------------------- one run
 
 
-POINT_COLUMNS = ("evaluation", "candidate", "generation", "fitness", "status", "baseline", "expr",
-                 "candidate_fitness", "candidate_status")
+POINT_COLUMNS = (
+    "evaluation",
+    "candidate",
+    "generation",
+    "fitness",
+    "status",
+    "baseline",
+    "expr",
+    "candidate_fitness",
+    "candidate_status",
+)
 
 
 def run_points(store: Store, run_id: int, after: int = 0) -> dict[str, list[Any]]:
     """The run's final evaluations with id > `after`, oldest first, by column (one
     list per name in POINT_COLUMNS: few Python objects for 10,000 trainings)."""
     query = (
-        select(Evaluation.id, Candidate.id, Candidate.generation, Evaluation.fitness, Evaluation.status,
-               Candidate.is_baseline, Candidate.expr, Candidate.fitness, Candidate.status)
+        select(
+            Evaluation.id,
+            Candidate.id,
+            Candidate.generation,
+            Evaluation.fitness,
+            Evaluation.status,
+            Candidate.is_baseline,
+            Candidate.expr,
+            Candidate.fitness,
+            Candidate.status,
+        )
         .join(Candidate, Candidate.id == Evaluation.candidate_id)
         .where(Candidate.run_id == run_id, Evaluation.is_partial == false(), Evaluation.id > after)
         .order_by(Evaluation.id)
@@ -233,15 +297,20 @@ def rejection_reasons(store: Store, run_id: int) -> dict[str, int]:
     """How many evolved proposals were rejected for each reason."""
     with _engine(store).connect() as conn:
         rows = conn.execute(
-            select(Candidate.reason, func.count()).where(
-                Candidate.run_id == run_id, Candidate.status == "rejected", Candidate.is_baseline == false())
-            .group_by(Candidate.reason).order_by(func.count().desc()))
+            select(Candidate.reason, func.count())
+            .where(Candidate.run_id == run_id, Candidate.status == "rejected", Candidate.is_baseline == false())
+            .group_by(Candidate.reason)
+            .order_by(func.count().desc())
+        )
         return {(reason or "unknown"): n for reason, n in rows}
 
 
 def baselines(store: Store, run_id: int) -> list[dict[str, Any]]:
     """The run's baselines with their fitness (None until trained)."""
     with _engine(store).connect() as conn:
-        rows = conn.execute(select(Candidate.id, Candidate.expr, Candidate.fitness).where(
-            Candidate.run_id == run_id, Candidate.is_baseline.is_(True)).order_by(Candidate.id))
+        rows = conn.execute(
+            select(Candidate.id, Candidate.expr, Candidate.fitness)
+            .where(Candidate.run_id == run_id, Candidate.is_baseline.is_(True))
+            .order_by(Candidate.id)
+        )
         return [{"id": i, "expr": e, "fitness": f} for i, e, f in rows]

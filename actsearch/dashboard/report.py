@@ -30,13 +30,20 @@ def write_html_report(store: Store, path: Path, run_name: str | None = None) -> 
         ranked = [row["candidate_id"] for row in view["leaderboard"]]
         candidate_ids += ranked[:CANDIDATES_PER_RUN]
         shown = {expr for _, expr in compared}
-        compared += [(row["candidate_id"], row["expr"]) for row in view["leaderboard"]
-                     if not row["is_baseline"] and row["expr"] not in shown][:COMPARED_PER_RUN]
+        compared += [
+            (row["candidate_id"], row["expr"])
+            for row in view["leaderboard"]
+            if not row["is_baseline"] and row["expr"] not in shown
+        ][:COMPARED_PER_RUN]
     html = pages.render(
-        "report.html", live=False, title="actsearch report", where=store.where,
+        "report.html",
+        live=False,
+        title="actsearch report",
+        where=store.where,
         generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         report_runs=[{"id": r["id"], "name": r["name"]} for r in chosen],
-        runs_data={**runs, "runs": chosen}, run_views=run_views,
+        runs_data={**runs, "runs": chosen},
+        run_views=run_views,
         candidate_views=[views.candidate_view(store, cid) for cid in dict.fromkeys(candidate_ids)],
         compare_data=views.compare_view(store, [cid for cid, _ in compared]),
     )

@@ -22,8 +22,12 @@ from actsearch.store import CandidateRecord, Store
 
 CURVE_RANGE = (-5.0, 5.0)
 CURVE_POINTS = 201
-REFERENCES = {"relu": DEFAULT_BASELINES[0], "Swish": DEFAULT_BASELINES[1],
-              "GELU": DEFAULT_BASELINES[2], "tanh": DEFAULT_BASELINES[3]}
+REFERENCES = {
+    "relu": DEFAULT_BASELINES[0],
+    "Swish": DEFAULT_BASELINES[1],
+    "GELU": DEFAULT_BASELINES[2],
+    "tanh": DEFAULT_BASELINES[3],
+}
 LEADERBOARD_ROWS = 25
 POINT_FIELDS = ("evaluation", "candidate", "generation", "fitness", "baseline", "expr")
 
@@ -60,17 +64,19 @@ def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     top = next((r for r in leaders if not r.is_baseline), None)
     if top is not None:  # on ties, the leaderboard's order (simpler first) decides
         row = replace(row, best_fitness=top.fitness, best_id=top.candidate_id, best_expr=top.expr)
-    view = clean({
-        "view": "run",
-        "run": {**asdict(row), "seed": run.seed, "notes": run.notes},
-        "counts": counts,
-        "reasons": queries.rejection_reasons(store, run_id),
-        "baselines": queries.baselines(store, run_id),
-        "best": queries.best_so_far(points),
-        "after": after,
-        "last": evaluations[-1] if evaluations else after,
-        "leaderboard": [asdict(r) for r in leaders],
-    })
+    view = clean(
+        {
+            "view": "run",
+            "run": {**asdict(row), "seed": run.seed, "notes": run.notes},
+            "counts": counts,
+            "reasons": queries.rejection_reasons(store, run_id),
+            "baselines": queries.baselines(store, run_id),
+            "best": queries.best_so_far(points),
+            "after": after,
+            "last": evaluations[-1] if evaluations else after,
+            "leaderboard": [asdict(r) for r in leaders],
+        }
+    )
     # The bulk of the page, by column; stored values are never NaN (the store writes NULL).
     start = bisect.bisect_right(evaluations, after)
     view["points"] = {name: points[name][start:] for name in POINT_FIELDS}
@@ -108,9 +114,16 @@ def export_command(candidate: CandidateRecord) -> str:
 
 
 def _brief(c: CandidateRecord) -> dict[str, Any]:
-    return {"id": c.id, "expr": c.expr, "generation": c.generation, "origin": c.origin,
-            "parents": list(c.parents), "status": c.status, "fitness": c.fitness,
-            "is_baseline": c.is_baseline}
+    return {
+        "id": c.id,
+        "expr": c.expr,
+        "generation": c.generation,
+        "origin": c.origin,
+        "parents": list(c.parents),
+        "status": c.status,
+        "fitness": c.fitness,
+        "is_baseline": c.is_baseline,
+    }
 
 
 def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
@@ -120,28 +133,49 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
     evaluations = store.evaluations(candidate_id)
     finals = [e for e in evaluations if not e.is_partial]
     partials = [e for e in evaluations if e.is_partial]
-    return clean({
-        "view": "candidate",
-        "candidate": {**_brief(candidate), "run_id": run.id, "run": run.name, "task": run.task,
-                      "fingerprint": candidate.fingerprint, "complexity": candidate.complexity,
-                      "reason": candidate.reason, "equivalent_to": candidate.equivalent_to,
-                      "fitness_std": candidate.fitness_std, "genotype": candidate.genotype,
-                      "latex": _latex(candidate.expr)},
-        "x": _finite(xs),
-        "curve": curve(candidate.expr, xs),
-        "references": references(xs),
-        "lineage": [_brief(a) for a in store.lineage(candidate_id)],
-        "evaluations": [_evaluation(e) for e in finals],
-        "partials": [_evaluation(e) for e in partials],
-        "export": export_command(candidate),
-    })
+    return clean(
+        {
+            "view": "candidate",
+            "candidate": {
+                **_brief(candidate),
+                "run_id": run.id,
+                "run": run.name,
+                "task": run.task,
+                "fingerprint": candidate.fingerprint,
+                "complexity": candidate.complexity,
+                "reason": candidate.reason,
+                "equivalent_to": candidate.equivalent_to,
+                "fitness_std": candidate.fitness_std,
+                "genotype": candidate.genotype,
+                "latex": _latex(candidate.expr),
+            },
+            "x": _finite(xs),
+            "curve": curve(candidate.expr, xs),
+            "references": references(xs),
+            "lineage": [_brief(a) for a in store.lineage(candidate_id)],
+            "evaluations": [_evaluation(e) for e in finals],
+            "partials": [_evaluation(e) for e in partials],
+            "export": export_command(candidate),
+        }
+    )
 
 
 def _evaluation(e: Any) -> dict[str, Any]:
-    return {"id": e.id, "task": e.task, "seed": e.seed, "budget": e.budget, "status": e.status,
-            "fitness": e.fitness, "val_accuracy": e.val_accuracy, "val_loss": e.val_loss,
-            "seconds": e.train_seconds, "epochs": e.epochs, "worker": e.worker, "error": e.error,
-            "partial_of": e.partial_of}
+    return {
+        "id": e.id,
+        "task": e.task,
+        "seed": e.seed,
+        "budget": e.budget,
+        "status": e.status,
+        "fitness": e.fitness,
+        "val_accuracy": e.val_accuracy,
+        "val_loss": e.val_loss,
+        "seconds": e.train_seconds,
+        "epochs": e.epochs,
+        "worker": e.worker,
+        "error": e.error,
+        "partial_of": e.partial_of,
+    }
 
 
 # --------------------------------------------------------------------------- compare
@@ -154,8 +188,16 @@ def compare_view(store: Store, ids: Iterable[int]) -> dict[str, Any]:
     rows = []
     for candidate_id in dict.fromkeys(ids):
         c = store.candidate(candidate_id)  # NotFoundError for an unknown id
-        rows.append({**_brief(c), "run_id": c.run_id, "run": names.get(c.run_id, str(c.run_id)),
-                     "fitness_std": c.fitness_std, "complexity": c.complexity, **curve(c.expr, xs)})
+        rows.append(
+            {
+                **_brief(c),
+                "run_id": c.run_id,
+                "run": names.get(c.run_id, str(c.run_id)),
+                "fitness_std": c.fitness_std,
+                "complexity": c.complexity,
+                **curve(c.expr, xs),
+            }
+        )
     return clean({"view": "compare", "x": _finite(xs), "candidates": rows, "references": references(xs)})
 
 

@@ -5,5 +5,11 @@ from actsearch.evolve.strategies import STRATEGIES, Member, Proposal, Strategy, 
 from actsearch.evolve.trees import TreeFactory
 
 __all__ = [
-    "STRATEGIES", "FingerprintCache", "Member", "Proposal", "Strategy", "TreeFactory", "make_strategy",
+    "STRATEGIES",
+    "FingerprintCache",
+    "Member",
+    "Proposal",
+    "Strategy",
+    "TreeFactory",
+    "make_strategy",
 ]

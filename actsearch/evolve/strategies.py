@@ -69,10 +69,10 @@ class Strategy(ABC):
     @abstractmethod
     def _on_told(self, member: Member) -> None: ...
 
-    def _propose(self, individual: Individual, generation: int, origin: str,
-                 parents: tuple[Member, ...] = ()) -> Proposal:
-        proposal = Proposal(self.proposed, individual, generation, origin,
-                            tuple(p.candidate_id for p in parents))
+    def _propose(
+        self, individual: Individual, generation: int, origin: str, parents: tuple[Member, ...] = ()
+    ) -> Proposal:
+        proposal = Proposal(self.proposed, individual, generation, origin, tuple(p.candidate_id for p in parents))
         self.proposed += 1
         return proposal
 

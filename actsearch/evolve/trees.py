@@ -69,8 +69,11 @@ class TreeFactory:
         tree = self.space.tree
         toolbox = base.Toolbox()
         toolbox.register(
-            "expr", gp.genHalfAndHalf, pset=self.pset,
-            min_=tree.init_min_height, max_=tree.init_max_height,
+            "expr",
+            gp.genHalfAndHalf,
+            pset=self.pset,
+            min_=tree.init_min_height,
+            max_=tree.init_max_height,
         )
         toolbox.register("subtree", gp.genGrow, pset=self.pset, min_=0, max_=2)
         limit = gp.staticLimit(key=operator.attrgetter("height"), max_value=tree.max_height)

@@ -54,8 +54,9 @@ def fair_share(queued: int, idle_workers: int, limit: int) -> int:
     return max(1, min(limit, math.ceil(queued / idle_workers)))
 
 
-def members_per_batch(batch_candidates: int | None, seeds_per_candidate: int, *, use_gpu: bool,
-                      local: bool = False) -> int:
+def members_per_batch(
+    batch_candidates: int | None, seeds_per_candidate: int, *, use_gpu: bool, local: bool = False
+) -> int:
     """Trainings per batch: K candidates x their seeds. K is the space's or the
     command line's ``batch_candidates``; unset, the device default (the local
     executor stays one at a time unless asked)."""

@@ -74,7 +74,10 @@ class RayExecutor:
             self.workers = min(self.workers, self._gpu_slots())
         self._data_ref = ray.put(self.data)
         self._actor_class = ray.remote(TrainingWorker).options(
-            num_cpus=1, num_gpus=self.gpus_per_trial, max_restarts=0, max_concurrency=1,
+            num_cpus=1,
+            num_gpus=self.gpus_per_trial,
+            max_restarts=0,
+            max_concurrency=1,
         )
         self.idle = self._spawn(self.workers)
         self.running: dict[ray.ObjectRef, _Running] = {}
@@ -93,8 +96,12 @@ class RayExecutor:
         if slots < 1:
             raise RuntimeError(f"--gpus-per-trial {self.gpus_per_trial:g}: the Ray cluster has no GPU to give")
         if slots < self.workers:
-            log.warning("%d workers requested but the GPUs fit %d trials at %g GPU each",
-                        self.workers, slots, self.gpus_per_trial)
+            log.warning(
+                "%d workers requested but the GPUs fit %d trials at %g GPU each",
+                self.workers,
+                slots,
+                self.gpus_per_trial,
+            )
         return slots
 
     def _spawn(self, count: int) -> list[Any]:
@@ -104,8 +111,9 @@ class RayExecutor:
         worker that cannot start fail loudly instead of stalling the search.
         """
         actors: list[Any] = [  # Ray actor handles
-            self._actor_class.remote(self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0,
-                                     ray_actor=True)
+            self._actor_class.remote(
+                self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0, ray_actor=True
+            )
             for _ in range(count)
         ]
         try:
@@ -178,8 +186,11 @@ class RayExecutor:
 
     def _lost_worker(self, entry: _Running, err: Exception) -> list[tuple[Trial, EvalResult]]:
         """The actor died mid-training: replace it and retry its trials (bounded)."""
-        log.warning("worker died during trial(s) %s (%s); replacing it",
-                    ", ".join(str(t.trial_id) for t in entry.trials), type(err).__name__)
+        log.warning(
+            "worker died during trial(s) %s (%s); replacing it",
+            ", ".join(str(t.trial_id) for t in entry.trials),
+            type(err).__name__,
+        )
         self.idle.append(self._new_actor())
         failed = []
         for trial, attempt in zip(entry.trials, entry.attempts):
@@ -200,8 +211,9 @@ class RayExecutor:
                 del self.running[ref]
                 ray.kill(entry.actor, no_restart=True)
                 self.idle.append(self._new_actor())
-                message = (f"training exceeded the trial timeout of {self.trial_timeout:g} s"
-                           + (f" (x {len(entry.trials)} members of its batch)" if len(entry.trials) > 1 else ""))
+                message = f"training exceeded the trial timeout of {self.trial_timeout:g} s" + (
+                    f" (x {len(entry.trials)} members of its batch)" if len(entry.trials) > 1 else ""
+                )
                 expired.extend((trial, _failure(entry, "timeout", message)) for trial in entry.trials)
         return expired
 
@@ -224,7 +236,8 @@ class RayExecutor:
 def init_ray(address: str | None = None, **kwargs: Any) -> None:
     """Start local Ray (or join `address`) quietly: no dashboard, worker logs only on request."""
     options: dict[str, Any] = {
-        "include_dashboard": False, "logging_level": logging.WARNING,
+        "include_dashboard": False,
+        "logging_level": logging.WARNING,
         "log_to_driver": bool(os.environ.get("ACTSEARCH_RAY_LOGS")),
     }
     # Without --address, always a new local Ray: never silently join a cluster that

@@ -42,8 +42,9 @@ def _normal_priority() -> None:
 class TrainingWorker:
     """Trains trials of one task; usable in-process or as a Ray actor."""
 
-    def __init__(self, task_spec: str, data: Any, threads: int = 1, use_gpu: bool = False,
-                 ray_actor: bool = False) -> None:
+    def __init__(
+        self, task_spec: str, data: Any, threads: int = 1, use_gpu: bool = False, ray_actor: bool = False
+    ) -> None:
         if ray_actor:
             _normal_priority()
         configure_tensorflow(threads, use_gpu)
@@ -64,8 +65,13 @@ class TrainingWorker:
         started = time.perf_counter()
         try:
             result = train(
-                self.task, trial.expr, seed=trial.seed, data=self.data, epochs=trial.epochs,
-                hurdle=trial.hurdle, parametric=trial.parametric,
+                self.task,
+                trial.expr,
+                seed=trial.seed,
+                data=self.data,
+                epochs=trial.epochs,
+                hurdle=trial.hurdle,
+                parametric=trial.parametric,
             )
         finally:
             self.busy_seconds += time.perf_counter() - started
@@ -83,9 +89,12 @@ class TrainingWorker:
         started = time.perf_counter()
         try:
             results = train_batch(
-                self.task, [Member(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
+                self.task,
+                [Member(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
                 data=self.data,
-                epochs=first.epochs, hurdle=first.hurdle, parametric=first.parametric,
+                epochs=first.epochs,
+                hurdle=first.hurdle,
+                parametric=first.parametric,
             )
         finally:
             self.busy_seconds += time.perf_counter() - started
@@ -97,8 +106,11 @@ class TrainingWorker:
         import resource
 
         info: dict[str, Any] = {
-            "name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
-            "trials": self.trials, "busy_seconds": self.busy_seconds,
+            "name": self.name,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "trials": self.trials,
+            "busy_seconds": self.busy_seconds,
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "rss_mb": _current_rss_mb(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),

@@ -85,12 +85,19 @@ def module_source(activation: Activation, *, parametric: bool = False, module: s
     function = f"actsearch_{activation.fingerprint[:12]}"
     parts = [
         _HEADER.format(
-            expr=activation, latex=activation.latex(), fingerprint=activation.fingerprint, module=module,
-            function=function, expr_literal=repr(str(activation)),
-            layer_usage=("\n    # adaptive: constants learned per layer during training\n"
-                         f"    from {module} import ParametricActivation\n"
-                         "    block = [keras.layers.Dense(64), ParametricActivation()]")
-            if parametric and activation.parameters else "",
+            expr=activation,
+            latex=activation.latex(),
+            fingerprint=activation.fingerprint,
+            module=module,
+            function=function,
+            expr_literal=repr(str(activation)),
+            layer_usage=(
+                "\n    # adaptive: constants learned per layer during training\n"
+                f"    from {module} import ParametricActivation\n"
+                "    block = [keras.layers.Dense(64), ParametricActivation()]"
+            )
+            if parametric and activation.parameters
+            else "",
         ),
         *("\n\n" + helper.strip() + "\n" for helper in helpers),
         _FUNCTION.format(function=function, expr=activation, code=code),
@@ -98,11 +105,15 @@ def module_source(activation: Activation, *, parametric: bool = False, module: s
     if parametric and activation.parameters:
         _, pcode = tf_source(activation, parametric=True)
         names = [f"c{i}" for i in range(len(activation.parameters))]
-        parts.append(_LAYER.format(
-            layer=f"ActsearchLayer_{activation.fingerprint[:12]}", expr=activation,
-            initial=repr(tuple(float(c) for c in activation.parameters)),
-            unpack=f"{', '.join(names)}, = self.constants", code=pcode,
-        ))
+        parts.append(
+            _LAYER.format(
+                layer=f"ActsearchLayer_{activation.fingerprint[:12]}",
+                expr=activation,
+                initial=repr(tuple(float(c) for c in activation.parameters)),
+                unpack=f"{', '.join(names)}, = self.constants",
+                code=pcode,
+            )
+        )
     return "".join(parts).rstrip("\n") + "\n"
 
 

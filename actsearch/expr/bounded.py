@@ -73,8 +73,11 @@ class _Helper:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, _ROOT, str(to_child_r), str(from_child_w), str(os.getpid())],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                env=env, close_fds=True,
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
             )
         finally:
             os.close(to_child_r)
@@ -175,8 +178,13 @@ def run(task: str, *args: Any, seconds: float = ALGEBRA_SECONDS, wall: float = W
     try:
         return helper.call(task, args, seconds, wall)
     except AlgebraError as error:
-        counts["killed" if helper.broken and isinstance(error, AlgebraTimeout) else
-               "timeout" if isinstance(error, AlgebraTimeout) else "error"] += 1
+        counts[
+            "killed"
+            if helper.broken and isinstance(error, AlgebraTimeout)
+            else "timeout"
+            if isinstance(error, AlgebraTimeout)
+            else "error"
+        ] += 1
         raise
     finally:
         if helper.broken:
@@ -195,6 +203,7 @@ def _stop_all() -> None:
 
 
 # -- the helper process ---------------------------------------------------------------------
+
 
 def _die_with_parent(parent: int) -> None:
     """Ask Linux to kill this helper when its parent dies, even in the middle of a C call."""

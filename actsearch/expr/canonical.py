@@ -39,6 +39,7 @@ class Unmappable(Exception):
 
 # -- light normalisation -----------------------------------------------------------------
 
+
 def fold(node: Node) -> Node:
     """Round constants, fold constant sub-trees, drop identity and double negation."""
     if isinstance(node, Var):
@@ -94,6 +95,7 @@ def light(node: Node) -> Node:
 
 
 # -- AST -> sympy --------------------------------------------------------------------------
+
 
 def to_sympy(node: Node) -> sympy.Expr:
     """The sympy expression of a tree (constants become exact rationals)."""
@@ -204,6 +206,7 @@ def from_sympy(expr: sympy.Expr) -> Node:
 
 
 # -- the canonical form --------------------------------------------------------------------
+
 
 def _term_estimate(expr: sympy.Expr) -> int:
     """Upper bound on the number of terms `sympy.expand` can produce (cheap blow-up guard)."""

@@ -28,9 +28,14 @@ class ActivationLayer(keras.layers.Layer):
         self.constants: list[Any] = []
         if self.parametric:
             for i, value in enumerate(self.activation.parameters):
-                self.constants.append(self.add_weight(
-                    name=f"c{i}", shape=(), initializer=keras.initializers.Constant(value), trainable=True,
-                ))
+                self.constants.append(
+                    self.add_weight(
+                        name=f"c{i}",
+                        shape=(),
+                        initializer=keras.initializers.Constant(value),
+                        trainable=True,
+                    )
+                )
         self._fn = self._build_fn()
 
     def _build_fn(self) -> Callable[[Any], Any]:

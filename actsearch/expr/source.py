@@ -90,8 +90,7 @@ def tf_source(act: Activation, parametric: bool = False) -> tuple[list[str], str
         def number(value: float) -> str:  # constants in print (= tree) order
             return next(names) if next(free) else _number(value)
 
-    code = to_infix(tree, call_name=lambda name: REGISTRY[name].tf_name, number=number,
-                    operators=_TF_OPERATORS)
+    code = to_infix(tree, call_name=lambda name: REGISTRY[name].tf_name, number=number, operators=_TF_OPERATORS)
     if not act.depends_on_x:
         code = f"({code}) + tf.zeros_like(x)"
     return _helpers(_used_ops(tree)), code

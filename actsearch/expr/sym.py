@@ -36,21 +36,38 @@ def _opaque(name: str, nargs: int) -> type[sympy.Function]:
         escaped = name.replace("_", r"\_")
         return rf"\operatorname{{{escaped}}}\left({args}\right)"
 
-    return type(name, (sympy.Function,), {
-        "nargs": nargs,
-        "_eval_is_extended_real": lambda self: True,
-        "_latex": _latex,
-        "eval": classmethod(eval),
-        "__module__": __name__,
-    })
+    return type(
+        name,
+        (sympy.Function,),
+        {
+            "nargs": nargs,
+            "_eval_is_extended_real": lambda self: True,
+            "_latex": _latex,
+            "eval": classmethod(eval),
+            "__module__": __name__,
+        },
+    )
 
 
 OPAQUE: dict[str, type[sympy.Function]] = {
     name: _opaque(name, arity)
     for name, arity in [
-        ("exp", 1), ("log", 1), ("sinh", 1), ("cosh", 1), ("sigmoid", 1), ("softplus", 1),
-        ("gaussian", 1), ("gelu", 1), ("elu", 1), ("selu", 1), ("mish", 1),
-        ("hard_sigmoid", 1), ("leaky_relu", 1), ("softsign", 1), ("div", 2), ("pow", 2),
+        ("exp", 1),
+        ("log", 1),
+        ("sinh", 1),
+        ("cosh", 1),
+        ("sigmoid", 1),
+        ("softplus", 1),
+        ("gaussian", 1),
+        ("gelu", 1),
+        ("elu", 1),
+        ("selu", 1),
+        ("mish", 1),
+        ("hard_sigmoid", 1),
+        ("leaky_relu", 1),
+        ("softsign", 1),
+        ("div", 2),
+        ("pow", 2),
     ]
 }
 

@@ -133,8 +133,15 @@ class _Inspected:
 class Search:
     """One run of a search space on a task, recorded in a store."""
 
-    def __init__(self, settings: SearchSettings, store: Store, executor: Executor,
-                 run: RunRecord, reporter: Reporter | None = None, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        settings: SearchSettings,
+        store: Store,
+        executor: Executor,
+        run: RunRecord,
+        reporter: Reporter | None = None,
+        observer: Observer | None = None,
+    ) -> None:
         self._settings = settings
         self._space = settings.space
         self._store = store
@@ -165,8 +172,11 @@ class Search:
         from actsearch.search.replay import resume_from_store
 
         budget = self._space.budget
-        total = (self._budget + len(self._space.baselines) * len(self._seeds)
-                 + (budget.reevaluate_top + len(self._space.baselines)) * budget.reevaluate_seeds)
+        total = (
+            self._budget
+            + len(self._space.baselines) * len(self._seeds)
+            + (budget.reevaluate_top + len(self._space.baselines)) * budget.reevaluate_seeds
+        )
         self._reporter.start(total, self._run.name)
         resume_from_store(self)
         self._submit_baselines()
@@ -185,8 +195,10 @@ class Search:
         reevaluate_winners(self)
         stopped_early = None
         if self._committed < self._budget:
-            stopped_early = (f"the space looks exhausted: {IDLE_CAP} proposals in a row were duplicates or "
-                             f"rejected; {self._committed} of {self._budget} trainings spent")
+            stopped_early = (
+                f"the space looks exhausted: {IDLE_CAP} proposals in a row were duplicates or "
+                f"rejected; {self._committed} of {self._budget} trainings spent"
+            )
             self._reporter.message(stopped_early)
         self._store.set_run_status(self._run.id, "finished")
         counts = self._store.counts(self._run.id, baselines=False)
@@ -225,8 +237,9 @@ class Search:
             self._done += 1
             self._tell(proposal, candidate.id, None)
         elif original is not None:
-            candidate = self._add(proposal, inspected, "duplicate", equivalent_to=original,
-                                  reason=f"equivalent to candidate {original}")
+            candidate = self._add(
+                proposal, inspected, "duplicate", equivalent_to=original, reason=f"equivalent to candidate {original}"
+            )
             if self._cache.is_done(fingerprint):
                 self._tell_duplicate(proposal, candidate.id, self._cache.fitness(fingerprint))
             else:
@@ -246,9 +259,12 @@ class Search:
                 activation = self._factory.activation(proposal.individual)
                 fingerprint = activation.fingerprint
             with self._span("screen"):
-                verdict = screen(activation, increasing=self._space.constraints.increasing,
-                                 probe=self._space.constraints.probe,
-                                 min_nonzero_grad=self._space.constraints.min_nonzero_grad)
+                verdict = screen(
+                    activation,
+                    increasing=self._space.constraints.increasing,
+                    probe=self._space.constraints.probe,
+                    min_nonzero_grad=self._space.constraints.min_nonzero_grad,
+                )
             complexity = activation.complexity  # of the function as evolved, before any standardisation
             if not verdict.ok:
                 return _Inspected(activation, fingerprint, complexity, verdict.reason or "screened out")
@@ -270,14 +286,27 @@ class Search:
             genotype = self._factory.genotype(proposal.individual)
         activation = inspected.activation
         return self._store.add_candidate(
-            self._run.id, expr=str(activation) if activation is not None else genotype,
-            fingerprint=inspected.fingerprint, complexity=inspected.complexity,
-            generation=proposal.generation, parents=list(proposal.parents), origin=proposal.origin,
-            status=status, genotype=genotype, ask_seq=self._seq, **extra,
+            self._run.id,
+            expr=str(activation) if activation is not None else genotype,
+            fingerprint=inspected.fingerprint,
+            complexity=inspected.complexity,
+            generation=proposal.generation,
+            parents=list(proposal.parents),
+            origin=proposal.origin,
+            status=status,
+            genotype=genotype,
+            ask_seq=self._seq,
+            **extra,
         )
 
-    def _queue(self, candidate_id: int, fingerprint: str, expr: str, proposal: Proposal | None,
-               seeds: Iterable[int] | None = None) -> None:
+    def _queue(
+        self,
+        candidate_id: int,
+        fingerprint: str,
+        expr: str,
+        proposal: Proposal | None,
+        seeds: Iterable[int] | None = None,
+    ) -> None:
         seeds = list(self._seeds if seeds is None else seeds)
         self._pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self._seeds))
         if proposal is not None:  # baselines are outside the budget
@@ -285,10 +314,17 @@ class Search:
         hurdle = self._hurdle() if proposal is not None else None
         for seed in seeds:
             self._trial_ids += 1
-            self._backlog.append(Trial(
-                self._trial_ids, candidate_id, expr, seed, epochs=self._space.budget.epochs,
-                hurdle=hurdle, parametric=self._space.parametric,
-            ))
+            self._backlog.append(
+                Trial(
+                    self._trial_ids,
+                    candidate_id,
+                    expr,
+                    seed,
+                    epochs=self._space.budget.epochs,
+                    hurdle=hurdle,
+                    parametric=self._space.parametric,
+                )
+            )
 
     def _hurdle(self) -> tuple[int, float] | None:
         """Successive-halving style: the threshold is a quantile of fitness seen at the hurdle."""
@@ -305,8 +341,9 @@ class Search:
 
     def _record(self, trial: Trial, result: EvalResult) -> None:
         pending = self._pending[trial.candidate_id]
-        self._store.add_evaluation(trial.candidate_id, task=self._settings.task, seed=trial.seed,
-                                   budget=result.epochs, result=result)
+        self._store.add_evaluation(
+            trial.candidate_id, task=self._settings.task, seed=trial.seed, budget=result.epochs, result=result
+        )
         self._trained += 1
         self._note_hurdle(result)
         pending.results.append(result)
@@ -318,8 +355,7 @@ class Search:
         del self._pending[pending.candidate_id]
         fitness, spread = aggregate_fitness(r.scored for r in pending.results)
         errors = [r.error for r in pending.results if r.error]
-        outcome = {"status": "evaluated" if fitness is not None else "failed",
-                   "reason": errors[0] if errors else None}
+        outcome = {"status": "evaluated" if fitness is not None else "failed", "reason": errors[0] if errors else None}
         self._done += 1
         if fitness is not None and (self._best is None or fitness > self._best[1]):
             self._best = (pending.expr, fitness)
@@ -340,12 +376,19 @@ class Search:
         self._done += 1
         self._tell(proposal, candidate_id, fitness)
 
-    def _tell(self, proposal: Proposal, candidate_id: int, fitness: float | None,
-              fitness_std: float | None = None, **outcome: Any) -> None:
+    def _tell(
+        self,
+        proposal: Proposal,
+        candidate_id: int,
+        fitness: float | None,
+        fitness_std: float | None = None,
+        **outcome: Any,
+    ) -> None:
         """Store the outcome with its place in the ask/tell sequence, then tell the strategy."""
         self._seq += 1
-        self._store.finish_candidate(candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=self._seq,
-                                     **outcome)
+        self._store.finish_candidate(
+            candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=self._seq, **outcome
+        )
         with self._span("tell"):
             self._strategy.tell(proposal, candidate_id, fitness)
 
@@ -359,9 +402,17 @@ class Search:
             if self._cache.original(fingerprint) is not None:
                 continue  # already evaluated (resume) or listed twice
             candidate = self._store.add_candidate(
-                self._run.id, expr=str(activation), fingerprint=fingerprint,
-                complexity=activation.complexity, generation=0, parents=[], origin="baseline",
-                is_baseline=True, status="queued", genotype=text, ask_seq=None,
+                self._run.id,
+                expr=str(activation),
+                fingerprint=fingerprint,
+                complexity=activation.complexity,
+                generation=0,
+                parents=[],
+                origin="baseline",
+                is_baseline=True,
+                status="queued",
+                genotype=text,
+                ask_seq=None,
             )
             self._cache.add(fingerprint, candidate.id)
             self._queue(candidate.id, fingerprint, str(activation), None)

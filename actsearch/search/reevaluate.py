@@ -50,17 +50,28 @@ def reevaluate_winners(search: Search) -> int:
         for seed in seeds:
             if seed not in finals.get(candidate.id, {}):
                 search._trial_ids += 1
-                trials.append(Trial(search._trial_ids, candidate.id, candidate.expr, seed,
-                                    epochs=search._space.budget.epochs, parametric=search._space.parametric))
-    search._reporter.message(f"re-checking the best {len(chosen) - sum(c.is_baseline for c in chosen)} and the "
-                             f"baselines with {len(seeds)} more seeds: {len(trials)} trainings")
+                trials.append(
+                    Trial(
+                        search._trial_ids,
+                        candidate.id,
+                        candidate.expr,
+                        seed,
+                        epochs=search._space.budget.epochs,
+                        parametric=search._space.parametric,
+                    )
+                )
+    search._reporter.message(
+        f"re-checking the best {len(chosen) - sum(c.is_baseline for c in chosen)} and the "
+        f"baselines with {len(seeds)} more seeds: {len(trials)} trainings"
+    )
     executor = search._executor
     while trials or executor.in_flight:
         while trials and executor.in_flight < executor.capacity:
             executor.submit(trials.pop(0))
         for trial, result in executor.wait():
-            store.add_evaluation(trial.candidate_id, task=search._settings.task, seed=trial.seed,
-                                 budget=result.epochs, result=result)
+            store.add_evaluation(
+                trial.candidate_id, task=search._settings.task, seed=trial.seed, budget=result.epochs, result=result
+            )
             search._trained += 1
             search._report()
     for candidate in chosen:
@@ -74,15 +85,20 @@ def reevaluate_winners(search: Search) -> int:
     return len([1 for c in chosen for s in seeds if s not in finals.get(c.id, {})])
 
 
-def _chosen(evaluated: list[CandidateRecord], finals: dict[int, dict[int, EvaluationRecord]],
-            search_seeds: list[int], top: int) -> list[CandidateRecord]:
+def _chosen(
+    evaluated: list[CandidateRecord], finals: dict[int, dict[int, EvaluationRecord]], search_seeds: list[int], top: int
+) -> list[CandidateRecord]:
     """The `top` best evolved candidates by their search seeds' fitness, then every baseline."""
+
     def search_fitness(candidate: CandidateRecord) -> float | None:
         mine = finals.get(candidate.id, {})
         return aggregate_fitness(
-            mine[s].fitness if s in mine and mine[s].status in SCORED else None for s in search_seeds)[0]
+            mine[s].fitness if s in mine and mine[s].status in SCORED else None for s in search_seeds
+        )[0]
 
     scored = [(search_fitness(c), c) for c in evaluated if not c.is_baseline]
-    ranked = sorted(((f, c) for f, c in scored if f is not None),
-                    key=lambda fc: (-fc[0], fc[1].complexity if fc[1].complexity is not None else 1 << 30, fc[1].id))
+    ranked = sorted(
+        ((f, c) for f, c in scored if f is not None),
+        key=lambda fc: (-fc[0], fc[1].complexity if fc[1].complexity is not None else 1 << 30, fc[1].id),
+    )
     return [c for _, c in ranked[:top]] + [c for c in evaluated if c.is_baseline]

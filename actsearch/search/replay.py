@@ -32,7 +32,8 @@ def resume_from_store(search: Search) -> None:
     hurdle = search._space.budget.hurdle
     if hurdle is not None:
         search._hurdle_readings = [
-            e.fitness for e in search._store.run_evaluations(search._run.id, partials=True)
+            e.fitness
+            for e in search._store.run_evaluations(search._run.id, partials=True)
             if e.is_partial and e.budget == hurdle.epochs and e.fitness is not None
         ]
     for record in stored:
@@ -119,7 +120,13 @@ def _requeue(search: Search, record: CandidateRecord, proposal: Proposal | None)
 
 def _as_result(evaluation: EvaluationRecord) -> EvalResult:
     return EvalResult(
-        status=evaluation.status, fitness=evaluation.fitness, val_accuracy=evaluation.val_accuracy,
-        val_loss=evaluation.val_loss, train_seconds=evaluation.train_seconds or 0.0, epochs=evaluation.epochs,
-        steps=evaluation.steps or 0, batch_size=evaluation.batch_size or 0, error=evaluation.error,
+        status=evaluation.status,
+        fitness=evaluation.fitness,
+        val_accuracy=evaluation.val_accuracy,
+        val_loss=evaluation.val_loss,
+        train_seconds=evaluation.train_seconds or 0.0,
+        epochs=evaluation.epochs,
+        steps=evaluation.steps or 0,
+        batch_size=evaluation.batch_size or 0,
+        error=evaluation.error,
     )

@@ -56,8 +56,15 @@ def settings_for(request: SearchRequest) -> SearchSettings:
     from actsearch.spaces import load_space
 
     space = load_space(request.space)
-    evolution = {k: v for k, v in (("population", request.population), ("generations", request.generations),
-                                   ("strategy", request.strategy)) if v is not None}
+    evolution = {
+        k: v
+        for k, v in (
+            ("population", request.population),
+            ("generations", request.generations),
+            ("strategy", request.strategy),
+        )
+        if v is not None
+    }
     budget = {k: v for k, v in (("epochs", request.epochs), ("trainings", request.trainings)) if v is not None}
     data = space.model_dump()
     data["evolution"].update(evolution)
@@ -79,14 +86,22 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     else:
         settings = settings_for(request)
         task = get_task(settings.task)
-    options = {} if request.executor == "local" else {
-        "workers": request.workers, "gpus_per_trial": request.gpus_per_trial,
-        "address": request.address, "trial_timeout": request.trial_timeout,
-    }
+    options = (
+        {}
+        if request.executor == "local"
+        else {
+            "workers": request.workers,
+            "gpus_per_trial": request.gpus_per_trial,
+            "address": request.address,
+            "trial_timeout": request.trial_timeout,
+        }
+    )
     options["members_per_batch"] = members_per_batch(
         request.batch_candidates or settings.space.budget.batch_candidates,
-        settings.space.budget.seeds_per_candidate, use_gpu=request.gpus_per_trial > 0,
-        local=request.executor == "local")
+        settings.space.budget.seeds_per_candidate,
+        use_gpu=request.gpus_per_trial > 0,
+        local=request.executor == "local",
+    )
     executor = make_executor(request.executor, settings.task, task.get_data(), **options)
     try:
         if not request.resume:
@@ -107,8 +122,9 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     ranked = store.leaderboard(run=run.name, k=None)
     board = [row for row in ranked if row.rank <= LEADERBOARD_SIZE or row.is_baseline]  # baselines always shown
     best = next((row for row in ranked if not row.is_baseline), None)
-    return SearchOutcome(summary.run, summary.counts, summary.trained, board, best, settings.space.parametric,
-                         summary.stopped_early)
+    return SearchOutcome(
+        summary.run, summary.counts, summary.trained, board, best, settings.space.parametric, summary.stopped_early
+    )
 
 
 def _resume_run(store: Store, request: SearchRequest) -> tuple[RunRecord, SearchSettings]:
@@ -127,8 +143,9 @@ def _new_run(store: Store, request: SearchRequest, settings: SearchSettings) -> 
     name = request.run or f"{settings.space.name}-{_timestamp()}"
     if store.find_run(name) is not None:
         raise SearchError(f"run {name!r} already exists: pick another --run, or add --resume to continue it")
-    return store.create_run(name, task=settings.task, space=settings.space.name, seed=settings.seed,
-                            config=settings.to_config())
+    return store.create_run(
+        name, task=settings.task, space=settings.space.name, seed=settings.seed, config=settings.to_config()
+    )
 
 
 def _timestamp() -> str:

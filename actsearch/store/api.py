@@ -145,8 +145,9 @@ class Store:
     # ----------------------------------------------------------------- runs
 
     @schema.retrying
-    def create_run(self, name: str, *, task: str, space: str, seed: int, config: Mapping[str, Any],
-                   notes: str | None = None) -> RunRecord:
+    def create_run(
+        self, name: str, *, task: str, space: str, seed: int, config: Mapping[str, Any], notes: str | None = None
+    ) -> RunRecord:
         """Record a new run (status 'running'). StoreError if the name is taken."""
         config_text = convert.config_json(config)
         now = utcnow()
@@ -155,9 +156,19 @@ class Store:
                 raise StoreError(
                     f"a run named {name!r} already exists in {self.where}; choose another name or resume it"
                 )
-            row = Run(name=name, status="running", task=task, space=str(space), seed=int(seed),
-                      config=config_text, created_at=now, updated_at=now, finished_at=None,
-                      actsearch_version=_package_version(), notes=notes)
+            row = Run(
+                name=name,
+                status="running",
+                task=task,
+                space=str(space),
+                seed=int(seed),
+                config=config_text,
+                created_at=now,
+                updated_at=now,
+                finished_at=None,
+                actsearch_version=_package_version(),
+                notes=notes,
+            )
             s.add(row)
             s.flush()
             return convert.run_record(row)
@@ -193,12 +204,14 @@ class Store:
         with self._read() as s:
             runs = s.scalars(select(Run).order_by(Run.created_at, Run.id)).all()
             n_cand = dict(s.execute(select(Candidate.run_id, func.count()).group_by(Candidate.run_id)).all())
-            n_eval = dict(s.execute(
-                select(Candidate.run_id, func.count(Evaluation.id))
-                .join(Evaluation, Evaluation.candidate_id == Candidate.id)
-                .where(Evaluation.is_partial == false())
-                .group_by(Candidate.run_id)
-            ).all())
+            n_eval = dict(
+                s.execute(
+                    select(Candidate.run_id, func.count(Evaluation.id))
+                    .join(Evaluation, Evaluation.candidate_id == Candidate.id)
+                    .where(Evaluation.is_partial == false())
+                    .group_by(Candidate.run_id)
+                ).all()
+            )
             rn = func.row_number().over(partition_by=Candidate.run_id, order_by=_RANK_ORDER).label("rn")
             ranked = (
                 select(Candidate.run_id, Candidate.fitness, Candidate.expr, rn)
@@ -207,18 +220,37 @@ class Store:
             )
             best = {r.run_id: (r.fitness, r.expr) for r in s.execute(select(ranked).where(ranked.c.rn == 1))}
             return [
-                convert.to_record(RunSummary, r, candidates=n_cand.get(r.id, 0), evaluations=n_eval.get(r.id, 0),
-                           best_fitness=best.get(r.id, (None, None))[0], best_expr=best.get(r.id, (None, None))[1])
+                convert.to_record(
+                    RunSummary,
+                    r,
+                    candidates=n_cand.get(r.id, 0),
+                    evaluations=n_eval.get(r.id, 0),
+                    best_fitness=best.get(r.id, (None, None))[0],
+                    best_expr=best.get(r.id, (None, None))[1],
+                )
                 for r in runs
             ]
 
     # ----------------------------------------------------------------- candidates
 
     @schema.retrying
-    def add_candidate(self, run_id: int, *, expr: str, fingerprint: str, complexity: int | None, generation: int,
-                      parents: Iterable[int] = (), origin: str, is_baseline: bool = False, status: str,
-                      reason: str | None = None, equivalent_to: int | None = None, genotype: str | None = None,
-                      ask_seq: int | None = None) -> CandidateRecord:
+    def add_candidate(
+        self,
+        run_id: int,
+        *,
+        expr: str,
+        fingerprint: str,
+        complexity: int | None,
+        generation: int,
+        parents: Iterable[int] = (),
+        origin: str,
+        is_baseline: bool = False,
+        status: str,
+        reason: str | None = None,
+        equivalent_to: int | None = None,
+        genotype: str | None = None,
+        ask_seq: int | None = None,
+    ) -> CandidateRecord:
         """Record a proposed candidate (any status, e.g. 'rejected' with its reason).
 
         `genotype` is the tree as evolved and `ask_seq` its place in the run's
@@ -236,11 +268,23 @@ class Store:
         with self._write() as s:
             self._get_or_raise(s, Run, run_id)
             row = Candidate(
-                run_id=run_id, expr=expr, fingerprint=fingerprint,
-                complexity=None if complexity is None else int(complexity), generation=int(generation),
-                origin=origin, is_baseline=bool(is_baseline), status=status, reason=reason,
-                equivalent_to=equivalent_to, fitness=None, fitness_std=None, genotype=genotype, ask_seq=ask_seq,
-                tell_seq=None, created_at=now, updated_at=now,
+                run_id=run_id,
+                expr=expr,
+                fingerprint=fingerprint,
+                complexity=None if complexity is None else int(complexity),
+                generation=int(generation),
+                origin=origin,
+                is_baseline=bool(is_baseline),
+                status=status,
+                reason=reason,
+                equivalent_to=equivalent_to,
+                fitness=None,
+                fitness_std=None,
+                genotype=genotype,
+                ask_seq=ask_seq,
+                tell_seq=None,
+                created_at=now,
+                updated_at=now,
             )
             s.add(row)
             s.flush()
@@ -249,9 +293,16 @@ class Store:
             return convert.to_record(CandidateRecord, row, parents=parent_ids)
 
     @schema.retrying
-    def finish_candidate(self, candidate_id: int, *, fitness: float | None, fitness_std: float | None = None,
-                         status: str | None = None, reason: str | None = None,
-                         tell_seq: int | None = None) -> CandidateRecord:
+    def finish_candidate(
+        self,
+        candidate_id: int,
+        *,
+        fitness: float | None,
+        fitness_std: float | None = None,
+        status: str | None = None,
+        reason: str | None = None,
+        tell_seq: int | None = None,
+    ) -> CandidateRecord:
         """Record a candidate's outcome in one write: its fitness, and optionally its
         final status and reason and when the strategy was told (`tell_seq`, which
         `--resume` replays)."""
@@ -268,18 +319,21 @@ class Store:
             s.flush()
             return self._records(s, [row])[0]
 
-    def _records(self, s: Session, rows: list[Candidate],
-                 of: ColumnElement[bool] | None = None) -> list[CandidateRecord]:
+    def _records(
+        self, s: Session, rows: list[Candidate], of: ColumnElement[bool] | None = None
+    ) -> list[CandidateRecord]:
         """Candidate records with their parents (those of the child ids in `rows`, or matching `of`)."""
         links = select(CandidateParent.child_id, CandidateParent.parent_id).order_by(
-            CandidateParent.child_id, CandidateParent.position)
+            CandidateParent.child_id, CandidateParent.position
+        )
         parents: dict[int, list[int]] = {}
         if of is not None:
             batches = [links.join(Candidate, Candidate.id == CandidateParent.child_id).where(of)]
         else:
             ids = [r.id for r in rows]
-            batches = [links.where(CandidateParent.child_id.in_(ids[i : i + _CHUNK]))
-                       for i in range(0, len(ids), _CHUNK)]
+            batches = [
+                links.where(CandidateParent.child_id.in_(ids[i : i + _CHUNK])) for i in range(0, len(ids), _CHUNK)
+            ]
         for batch in batches:
             for child, parent in s.execute(batch):
                 parents.setdefault(child, []).append(parent)
@@ -335,8 +389,9 @@ class Store:
     # ----------------------------------------------------------------- evaluations
 
     @schema.retrying
-    def add_evaluation(self, candidate_id: int, *, task: str, seed: int, budget: int,
-                       result: EvalResult) -> list[EvaluationRecord]:
+    def add_evaluation(
+        self, candidate_id: int, *, task: str, seed: int, budget: int, result: EvalResult
+    ) -> list[EvaluationRecord]:
         """Store one training: the final row first, then one row per partial reading.
 
         Partial rows have is_partial true, budget = epochs = the reading's epoch,
@@ -383,9 +438,7 @@ class Store:
     # ----------------------------------------------------------------- leaderboard
 
     @schema.retrying
-    def leaderboard(
-        self, run: str | None = None, task: str | None = None, k: int | None = 10
-    ) -> list[LeaderRow]:
+    def leaderboard(self, run: str | None = None, task: str | None = None, k: int | None = 10) -> list[LeaderRow]:
         """The k best candidates by fitness, of one run (by name) or across runs.
 
         Only candidates with a fitness count; duplicates, rejected and failed

@@ -74,9 +74,20 @@ def run_record(row: Run) -> RunRecord:
 def evaluation_row(candidate_id: int, task: str, seed: int, result: EvalResult, now: datetime) -> Evaluation:
     """The final evaluation row of one training (partial readings are derived from it)."""
     return Evaluation(
-        candidate_id=candidate_id, task=task, seed=int(seed), status=result.status, is_partial=False,
-        partial_of=None, fitness=num(result.fitness), val_accuracy=num(result.val_accuracy),
-        val_loss=num(result.val_loss), train_seconds=num(result.train_seconds), epochs=int(result.epochs),
-        steps=int(result.steps), batch_size=int(result.batch_size), worker=result.worker, error=result.error,
+        candidate_id=candidate_id,
+        task=task,
+        seed=int(seed),
+        status=result.status,
+        is_partial=False,
+        partial_of=None,
+        fitness=num(result.fitness),
+        val_accuracy=num(result.val_accuracy),
+        val_loss=num(result.val_loss),
+        train_seconds=num(result.train_seconds),
+        epochs=int(result.epochs),
+        steps=int(result.steps),
+        batch_size=int(result.batch_size),
+        worker=result.worker,
+        error=result.error,
         created_at=now,
     )

@@ -76,9 +76,7 @@ class Candidate(Base):
     is_baseline: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
-    equivalent_to: Mapped[int | None] = mapped_column(
-        ForeignKey("candidates.id", ondelete="SET NULL")
-    )
+    equivalent_to: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="SET NULL"))
     fitness: Mapped[float | None] = mapped_column(Float)
     fitness_std: Mapped[float | None] = mapped_column(Float)  # revision 0002
     genotype: Mapped[str | None] = mapped_column(Text)  # revision 0003
@@ -93,30 +91,22 @@ class CandidateParent(Base):
 
     __tablename__ = "candidate_parents"
 
-    child_id: Mapped[int] = mapped_column(
-        ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True
-    )
+    child_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    parent_id: Mapped[int] = mapped_column(
-        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
-    )
+    parent_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
 
 
 class Evaluation(Base):
     __tablename__ = "evaluations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(
-        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
-    )
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     task: Mapped[str] = mapped_column(String(200))
     seed: Mapped[int] = mapped_column(Integer)
     budget: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     is_partial: Mapped[bool] = mapped_column(Boolean)
-    partial_of: Mapped[int | None] = mapped_column(
-        ForeignKey("evaluations.id", ondelete="CASCADE")
-    )
+    partial_of: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"))
     fitness: Mapped[float | None] = mapped_column(Float)
     val_accuracy: Mapped[float | None] = mapped_column(Float)
     val_loss: Mapped[float | None] = mapped_column(Float)
@@ -134,9 +124,7 @@ class Validation(Base):
     (`actsearch validate`); keyed by what makes it reusable: expression, task, seed, budget."""
 
     __tablename__ = "validations"
-    __table_args__ = (
-        Index("ix_validations_expr_task_seed_budget", "expr", "task", "seed", "budget", unique=True),
-    )
+    __table_args__ = (Index("ix_validations_expr_task_seed_budget", "expr", "task", "seed", "budget", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     expr: Mapped[str] = mapped_column(Text)

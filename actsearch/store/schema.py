@@ -98,9 +98,7 @@ def make_engine(url: URL) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except (NoSuchModuleError, ImportError) as exc:
-        raise StoreError(
-            f"no driver for {url.drivername} (for PostgreSQL: pip install 'psycopg[binary]')"
-        ) from exc
+        raise StoreError(f"no driver for {url.drivername} (for PostgreSQL: pip install 'psycopg[binary]')") from exc
     if backend == "sqlite":
         _sqlite_events(engine, memory=is_memory(url))
     return engine
@@ -180,9 +178,7 @@ def _state(conn: Connection, where: str) -> str:
                 f"{where} was created by a newer actsearch (schema revision {rev}; "
                 f"this version knows up to {HEAD}); upgrade actsearch to open it"
             )
-        raise StoreError(
-            f"{where} is not an actsearch database (Alembic revision {rev} is not ours)"
-        )
+        raise StoreError(f"{where} is not an actsearch database (Alembic revision {rev} is not ours)")
     if len(revisions) > 1:
         raise StoreError(f"{where} has several schema revisions ({sorted(revisions)}); repair it")
     return "current" if revisions == {HEAD} else "older"
@@ -272,9 +268,7 @@ def retrying(fn: Callable[..., T]) -> Callable[..., T]:
             try:
                 return fn(self, *args, **kwargs)
             except IntegrityError as exc:
-                raise StoreError(
-                    f"{fn.__name__}: rejected by the database: {one_line(exc, with_type=False)}"
-                ) from exc
+                raise StoreError(f"{fn.__name__}: rejected by the database: {one_line(exc, with_type=False)}") from exc
             except DBAPIError as exc:
                 if not _is_contention(exc):
                     raise StoreError(f"{fn.__name__} on {self.where}: {one_line(exc, with_type=False)}") from exc

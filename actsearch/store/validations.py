@@ -45,24 +45,50 @@ class Validations:
         """(expr, seed) -> stored reusable result for these activations on `task` at `budget` epochs."""
         exprs = list(exprs)
         with self.store._read() as s:
-            rows = s.scalars(select(Validation).where(
-                Validation.expr.in_(exprs), Validation.task == task, Validation.budget == budget,
-                Validation.status.in_(REUSABLE)))
-            return {(r.expr, r.seed): ValidationRecord(r.expr, r.task, r.seed, r.budget, r.status, r.fitness)
-                    for r in rows}
+            rows = s.scalars(
+                select(Validation).where(
+                    Validation.expr.in_(exprs),
+                    Validation.task == task,
+                    Validation.budget == budget,
+                    Validation.status.in_(REUSABLE),
+                )
+            )
+            return {
+                (r.expr, r.seed): ValidationRecord(r.expr, r.task, r.seed, r.budget, r.status, r.fitness) for r in rows
+            }
 
     @_retrying
-    def save(self, *, expr: str, task: str, seed: int, budget: int, result: EvalResult,
-             run_id: int | None = None) -> None:
+    def save(
+        self, *, expr: str, task: str, seed: int, budget: int, result: EvalResult, run_id: int | None = None
+    ) -> None:
         """Store one result, replacing an earlier one with the same key (a timeout retried)."""
         with self.store._write() as s:
-            s.execute(delete(Validation).where(Validation.expr == expr, Validation.task == task,
-                                               Validation.seed == seed, Validation.budget == budget))
-            s.add(Validation(
-                expr=expr, task=task, seed=int(seed), budget=int(budget), run_id=run_id, status=result.status,
-                fitness=_num(result.fitness), test_accuracy=_num(result.val_accuracy),
-                test_loss=_num(result.val_loss), train_seconds=_num(result.train_seconds),
-                epochs=int(result.epochs), worker=result.worker, error=result.error, created_at=utcnow()))
+            s.execute(
+                delete(Validation).where(
+                    Validation.expr == expr,
+                    Validation.task == task,
+                    Validation.seed == seed,
+                    Validation.budget == budget,
+                )
+            )
+            s.add(
+                Validation(
+                    expr=expr,
+                    task=task,
+                    seed=int(seed),
+                    budget=int(budget),
+                    run_id=run_id,
+                    status=result.status,
+                    fitness=_num(result.fitness),
+                    test_accuracy=_num(result.val_accuracy),
+                    test_loss=_num(result.val_loss),
+                    train_seconds=_num(result.train_seconds),
+                    epochs=int(result.epochs),
+                    worker=result.worker,
+                    error=result.error,
+                    created_at=utcnow(),
+                )
+            )
 
     @_retrying
     def trained_seeds(self, run_id: int | None, exprs: Iterable[str]) -> set[int]:
@@ -70,6 +96,10 @@ class Validations:
         exprs = list(exprs)
         with self.store._read() as s:
             where = [Candidate.expr.in_(exprs)] + ([Candidate.run_id == run_id] if run_id is not None else [])
-            rows = s.scalars(select(Evaluation.seed).distinct()
-                             .join(Candidate, Candidate.id == Evaluation.candidate_id).where(or_(*where)))
+            rows = s.scalars(
+                select(Evaluation.seed)
+                .distinct()
+                .join(Candidate, Candidate.id == Evaluation.candidate_id)
+                .where(or_(*where))
+            )
             return set(rows)

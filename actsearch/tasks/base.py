@@ -52,9 +52,7 @@ class TrainingBudget:
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise TaskError(f"budget learning_rate must be > 0, got {self.learning_rate!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise TaskError(
-                f"budget optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
-            )
+            raise TaskError(f"budget optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
 
     def steps_per_epoch(self, n_train: int) -> int:
         return max(1, math.ceil(n_train / self.batch_size))
@@ -89,9 +87,7 @@ class TaskData:
             if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
                 raise TaskError(f"task data x_{split}/y_{split} must be numpy arrays")
             if len(x) != len(y):
-                raise TaskError(
-                    f"task data x_{split} has {len(x)} rows but y_{split} has {len(y)}"
-                )
+                raise TaskError(f"task data x_{split} has {len(x)} rows but y_{split} has {len(y)}")
             if split != "test" and len(x) == 0:
                 raise TaskError(f"task data split {split!r} is empty")
 
@@ -150,15 +146,11 @@ class Task:
         if self.data is not None and not isinstance(self.data, TaskData):
             raise TaskError(f"task {self.name!r}: data must be a TaskData")
         if isinstance(self.loss, str) and self.loss not in LOSSES:
-            raise TaskError(
-                f"task {self.name!r}: unknown loss {self.loss!r} (known: {', '.join(LOSSES)})"
-            )
+            raise TaskError(f"task {self.name!r}: unknown loss {self.loss!r} (known: {', '.join(LOSSES)})")
         if not isinstance(self.loss, str) and not callable(self.loss):
             raise TaskError(f"task {self.name!r}: loss must be a name or a callable")
         if isinstance(self.metric, str) and self.metric not in METRICS:
-            raise TaskError(
-                f"task {self.name!r}: unknown metric {self.metric!r} (known: {', '.join(METRICS)})"
-            )
+            raise TaskError(f"task {self.name!r}: unknown metric {self.metric!r} (known: {', '.join(METRICS)})")
         if not isinstance(self.metric, str) and not callable(self.metric):
             raise TaskError(f"task {self.name!r}: metric must be a name or a callable")
 
@@ -171,27 +163,18 @@ class Task:
             except TaskError:
                 raise
             except Exception as exc:
-                raise TaskError(
-                    f"task {self.name!r}: load_data failed: {one_line(exc)}"
-                ) from exc
+                raise TaskError(f"task {self.name!r}: load_data failed: {one_line(exc)}") from exc
             if not isinstance(data, TaskData):
-                raise TaskError(
-                    f"task {self.name!r}: load_data returned {type(data).__name__}, "
-                    "expected TaskData"
-                )
+                raise TaskError(f"task {self.name!r}: load_data returned {type(data).__name__}, expected TaskData")
             self.data = data
         return self.data
 
     @property
     def metric_name(self) -> str:
-        return self.metric if isinstance(self.metric, str) else getattr(
-            self.metric, "__name__", "metric"
-        )
+        return self.metric if isinstance(self.metric, str) else getattr(self.metric, "__name__", "metric")
 
 
-def stratified_split(
-    y: np.ndarray, fractions: tuple[float, ...], seed: int
-) -> list[np.ndarray]:
+def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
     """Split indices of ``y`` into len(fractions) disjoint parts, stratified by
     label, with a fixed seed. Fractions must sum to 1; the last part takes the
     remainder. Each part's indices are shuffled."""
@@ -221,11 +204,7 @@ def hidden_activation(activation: Any) -> Any:
     """
     get_config = getattr(activation, "get_config", None)
     from_config = getattr(type(activation), "from_config", None)
-    if (
-        get_config is not None
-        and from_config is not None
-        and hasattr(activation, "trainable_weights")
-    ):
+    if get_config is not None and from_config is not None and hasattr(activation, "trainable_weights"):
         config = dict(get_config())
         config.pop("name", None)
         try:

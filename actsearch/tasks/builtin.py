@@ -65,9 +65,7 @@ def _mnist1d_arrays() -> dict[str, np.ndarray]:
     """The MNIST-1D arrays, generated once and cached in a local .npz file."""
     args = _mnist1d_args()
     key_args = {k: v for k, v in vars(args).items() if k != "url"}
-    key = hashlib.sha256(
-        json.dumps([_CACHE_VERSION, key_args], sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([_CACHE_VERSION, key_args], sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = cache_dir() / f"mnist1d-{key}.npz"
     if path.exists():
         try:
@@ -157,12 +155,9 @@ def mnist1d_cnn_model(activation: Any) -> Any:
 
     inputs = keras.Input(shape=(40,))
     h = keras.layers.Reshape((40, 1))(inputs)
-    h = keras.layers.Conv1D(25, 5, strides=2, padding="same",
-                            activation=hidden_activation(activation))(h)
-    h = keras.layers.Conv1D(25, 3, strides=2, padding="same",
-                            activation=hidden_activation(activation))(h)
-    h = keras.layers.Conv1D(25, 3, strides=2, padding="same",
-                            activation=hidden_activation(activation))(h)
+    h = keras.layers.Conv1D(25, 5, strides=2, padding="same", activation=hidden_activation(activation))(h)
+    h = keras.layers.Conv1D(25, 3, strides=2, padding="same", activation=hidden_activation(activation))(h)
+    h = keras.layers.Conv1D(25, 3, strides=2, padding="same", activation=hidden_activation(activation))(h)
     h = keras.layers.Flatten()(h)
     outputs = keras.layers.Dense(10)(h)
     return keras.Model(inputs, outputs, name="mnist1d_cnn")
@@ -186,10 +181,8 @@ def digits_cnn_model(activation: Any) -> Any:
 
     inputs = keras.Input(shape=(64,))
     h = keras.layers.Reshape((8, 8, 1))(inputs)
-    h = keras.layers.Conv2D(16, 3, padding="same",
-                            activation=hidden_activation(activation))(h)
-    h = keras.layers.Conv2D(32, 3, strides=2, padding="same",
-                            activation=hidden_activation(activation))(h)
+    h = keras.layers.Conv2D(16, 3, padding="same", activation=hidden_activation(activation))(h)
+    h = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation=hidden_activation(activation))(h)
     h = keras.layers.Flatten()(h)
     outputs = keras.layers.Dense(10)(h)
     return keras.Model(inputs, outputs, name="digits_cnn")
@@ -207,14 +200,14 @@ BUDGETS: dict[str, TrainingBudget] = {
 }
 
 _BUILTINS: dict[str, tuple[Callable[[], TaskData], Callable[[Any], Any], str]] = {
-    "mnist1d-mlp": (load_mnist1d, mnist1d_mlp_model,
-                    "MNIST-1D (generated locally), MLP 40-100-100-10"),
-    "mnist1d-cnn": (load_mnist1d, mnist1d_cnn_model,
-                    "MNIST-1D (generated locally), 3-layer Conv1D (reference ConvBase)"),
-    "digits-mlp": (load_digits, digits_mlp_model,
-                   "scikit-learn 8x8 digits, MLP 64-64-64-10"),
-    "digits-cnn": (load_digits, digits_cnn_model,
-                   "scikit-learn 8x8 digits, 2-layer Conv2D"),
+    "mnist1d-mlp": (load_mnist1d, mnist1d_mlp_model, "MNIST-1D (generated locally), MLP 40-100-100-10"),
+    "mnist1d-cnn": (
+        load_mnist1d,
+        mnist1d_cnn_model,
+        "MNIST-1D (generated locally), 3-layer Conv1D (reference ConvBase)",
+    ),
+    "digits-mlp": (load_digits, digits_mlp_model, "scikit-learn 8x8 digits, MLP 64-64-64-10"),
+    "digits-cnn": (load_digits, digits_cnn_model, "scikit-learn 8x8 digits, 2-layer Conv2D"),
 }
 
 

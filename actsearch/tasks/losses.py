@@ -23,36 +23,31 @@ def resolve_loss(loss: str | Callable) -> Callable[[Any, Any], Any]:
     """A function (y_true, y_pred) -> scalar mean loss. Cross-entropies take
     logits (the models end with a linear layer)."""
     if callable(loss):
+
         def user_loss(y_true, y_pred):
             value = loss(y_true, y_pred)
             return tf.reduce_mean(value)
 
         return user_loss
     if loss == "sparse_categorical_crossentropy":
+
         def sparse_ce(y_true, y_pred):
             y_true = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
-            return tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred)
-            )
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_true, logits=y_pred))
 
         return sparse_ce
     if loss == "binary_crossentropy":
+
         def binary_ce(y_true, y_pred):
             return tf.reduce_mean(
-                tf.nn.sigmoid_cross_entropy_with_logits(
-                    labels=_match_targets(y_true, y_pred), logits=y_pred
-                )
+                tf.nn.sigmoid_cross_entropy_with_logits(labels=_match_targets(y_true, y_pred), logits=y_pred)
             )
 
         return binary_ce
     if loss == "mse":
-        return lambda y_true, y_pred: tf.reduce_mean(
-            tf.square(y_pred - _match_targets(y_true, y_pred))
-        )
+        return lambda y_true, y_pred: tf.reduce_mean(tf.square(y_pred - _match_targets(y_true, y_pred)))
     if loss == "mae":
-        return lambda y_true, y_pred: tf.reduce_mean(
-            tf.abs(y_pred - _match_targets(y_true, y_pred))
-        )
+        return lambda y_true, y_pred: tf.reduce_mean(tf.abs(y_pred - _match_targets(y_true, y_pred)))
     raise ValueError(f"unknown loss {loss!r}")
 
 
@@ -69,9 +64,7 @@ def accuracy(y_true, y_pred):
 def resolve_metric(metric: str | Callable, loss_fn: Callable) -> Callable[[Any, Any], Any]:
     """A function (y_true, y_pred) -> scalar mean metric."""
     if callable(metric):
-        return lambda y_true, y_pred: tf.cast(
-            tf.reduce_mean(metric(y_true, y_pred)), tf.float32
-        )
+        return lambda y_true, y_pred: tf.cast(tf.reduce_mean(metric(y_true, y_pred)), tf.float32)
     if metric == "accuracy":
         return accuracy
     if metric == "loss":

@@ -50,9 +50,7 @@ def get_task(spec: str) -> Task:
 
     target, func_name = spec.rsplit(":", 1)
     if not target or not func_name.isidentifier():
-        raise TaskError(
-            f"task {spec!r}: expected path/to/file.py:function or package.module:function"
-        )
+        raise TaskError(f"task {spec!r}: expected path/to/file.py:function or package.module:function")
     is_file = target.endswith(".py") or "/" in target or os.sep in target
     module = _import_file(spec, target) if is_file else _import_module(spec, target)
 
@@ -68,10 +66,7 @@ def get_task(spec: str) -> Task:
     except Exception as exc:
         raise TaskError(f"task {spec!r}: {func_name}() raised {one_line(exc)}") from exc
     if not isinstance(task, Task):
-        raise TaskError(
-            f"task {spec!r}: {func_name}() returned {type(task).__name__}, "
-            "expected actsearch.tasks.Task"
-        )
+        raise TaskError(f"task {spec!r}: {func_name}() returned {type(task).__name__}, expected actsearch.tasks.Task")
     task.spec = spec
     return task
 
@@ -83,9 +78,7 @@ def _import_file(spec: str, target: str):
     path = path.resolve()
     # a stable, unique module name per file, so the same file loaded twice
     # gives the same module (and pickling by reference has a name to find)
-    mod_name = "actsearch_user_task_" + "".join(
-        c if c.isalnum() else "_" for c in str(path)
-    )
+    mod_name = "actsearch_user_task_" + "".join(c if c.isalnum() else "_" for c in str(path))
     if mod_name in sys.modules:
         return sys.modules[mod_name]
     try:
@@ -127,18 +120,12 @@ def check_task(task: Task) -> Task:
 
         model = task.build_model(tf.nn.relu)
         if not isinstance(model, keras.Model):
-            raise TaskError(
-                f"task {label!r}: build_model returned {type(model).__name__}, "
-                "expected keras.Model"
-            )
+            raise TaskError(f"task {label!r}: build_model returned {type(model).__name__}, expected keras.Model")
         x = tf.convert_to_tensor(data.x_train[:4])
         y = tf.convert_to_tensor(data.y_train[:4])
         out = model(x, training=False)
         if out.shape[0] != x.shape[0]:
-            raise TaskError(
-                f"task {label!r}: model output has batch size {out.shape[0]}, "
-                f"expected {x.shape[0]}"
-            )
+            raise TaskError(f"task {label!r}: model output has batch size {out.shape[0]}, expected {x.shape[0]}")
         loss = resolve_loss(task.loss)(y, out)
         if loss.shape.rank not in (0, None):
             loss = tf.reduce_mean(loss)

@@ -52,7 +52,7 @@ def load_teacher() -> TaskData:
     y = (y - y.mean()) / y.std()
     x, y = x.astype(np.float32), y.astype(np.float32)
     cut = (N_TRAIN, N_TRAIN + N_VAL)
-    data = TaskData(x[: cut[0]], y[: cut[0]], x[cut[0]: cut[1]], y[cut[0]: cut[1]], x[cut[1]:], y[cut[1]:])
+    data = TaskData(x[: cut[0]], y[: cut[0]], x[cut[0] : cut[1]], y[cut[0] : cut[1]], x[cut[1] :], y[cut[1] :])
     for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         getattr(data, name).setflags(write=False)
     return data
@@ -68,9 +68,16 @@ def teacher_model(activation: Any) -> Any:
 
 
 def make_teacher_task() -> Task:
-    return Task(name="teacher-mlp", load_data=load_teacher, build_model=teacher_model, budget=BUDGET,
-                loss="mse", metric="mse", higher_is_better=False,
-                description=f"known answer: regression on a 10-32-1 teacher with activation {TEACHER_EXPR}")
+    return Task(
+        name="teacher-mlp",
+        load_data=load_teacher,
+        build_model=teacher_model,
+        budget=BUDGET,
+        loss="mse",
+        metric="mse",
+        higher_is_better=False,
+        description=f"known answer: regression on a 10-32-1 teacher with activation {TEACHER_EXPR}",
+    )
 
 
 def shape_similarity(expr: str, reference: str = TEACHER_EXPR, low: float = -3.0, high: float = 3.0) -> float:
@@ -82,7 +89,7 @@ def shape_similarity(expr: str, reference: str = TEACHER_EXPR, low: float = -3.0
     from actsearch.expr import Activation
 
     grid = np.linspace(low, high, 601)
-    weight = np.exp(-grid**2 / 2)
+    weight = np.exp(-(grid**2) / 2)
     ref = Activation.parse(reference).numpy(grid)
     g = Activation.parse(expr)
     return max(_abs_corr(ref, g.numpy(grid), weight), _abs_corr(ref, g.numpy(-grid), weight))

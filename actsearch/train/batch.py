@@ -201,8 +201,7 @@ def _member_weights(task: Task, member: Member, parametric: bool) -> tuple[list,
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(member.seed)
     model = task.build_model(resolve_activation(member.activation, parametric=parametric))
-    return ([v.numpy() for v in model.trainable_variables],
-            [v.numpy() for v in model.non_trainable_variables])
+    return ([v.numpy() for v in model.trainable_variables], [v.numpy() for v in model.non_trainable_variables])
 
 
 def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
@@ -222,8 +221,9 @@ def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
 # ------------------------------------------------------------------ training
 
 
-def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
-                   parametric: bool, record_steps: int = 0) -> list[EvalResult]:
+def _train_stacked(
+    task: Task, members: list[Member], *, data, epochs, hurdle, parametric: bool, record_steps: int = 0
+) -> list[EvalResult]:
     budget = task.budget
     n_epochs = int(epochs if epochs is not None else budget.epochs)
     batch_size = budget.batch_size
@@ -249,17 +249,31 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
         if [x.shape for x in w] != shapes or [x.shape for x in nt] != nt_shapes:
             raise NotBatchable("the members' models differ in structure")
 
-    trainable = [keras.Variable(np.stack([w[i] for w, _ in weights]), name=f"w{i}")
-                 for i in range(len(shapes))]
-    non_trainable = [keras.Variable(np.stack([nt[i] for _, nt in weights]), name=f"n{i}",
-                                    trainable=False) for i in range(len(nt_shapes))]
+    trainable = [keras.Variable(np.stack([w[i] for w, _ in weights]), name=f"w{i}") for i in range(len(shapes))]
+    non_trainable = [
+        keras.Variable(np.stack([nt[i] for _, nt in weights]), name=f"n{i}", trainable=False)
+        for i in range(len(nt_shapes))
+    ]
     optimizer = _make_optimizer(budget.optimizer, budget.learning_rate)
     optimizer.build(trainable)
     loss_fn = resolve_loss(task.loss)
     metric_fn = resolve_metric(task.metric, loss_fn)
     with_acc = task.metric == "accuracy" or task.loss in CLASSIFICATION_LOSSES
-    program = _Program(template, switch, trainable, non_trainable, optimizer, loss_fn, metric_fn,
-                       rd, batch_size, [m.seed for m in members], branch, with_acc, record_steps)
+    program = _Program(
+        template,
+        switch,
+        trainable,
+        non_trainable,
+        optimizer,
+        loss_fn,
+        metric_fn,
+        rd,
+        batch_size,
+        [m.seed for m in members],
+        branch,
+        with_acc,
+        record_steps,
+    )
     last_timings.clear()
     if program.history is not None:
         last_timings["step_losses"] = program.history
@@ -292,8 +306,7 @@ def _train_stacked(task: Task, members: list[Member], *, data, epochs, hurdle,
             if active[j]:
                 s.update(out, j, end, task.higher_is_better)
             if s.status is None and h_epoch is not None and end == h_epoch:
-                s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness,
-                                          val_loss=s.val_loss))
+                s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness, val_loss=s.val_loss))
                 own = members[j].threshold
                 threshold = own if own is not None else hurdle[1]
                 # fitness is set: update() succeeded, as the member is still active
@@ -324,8 +337,7 @@ class _MemberState:
         if not out["finite"][j]:
             epoch = int(out["fail_epoch"][j])
             self.epochs = epoch - 1
-            self.fail(f"non-finite training loss ({float(out['loss'][j])}) in epoch {epoch}"
-                      f" after {self.steps} steps")
+            self.fail(f"non-finite training loss ({float(out['loss'][j])}) in epoch {epoch} after {self.steps} steps")
             return
         self.epochs = end
         vloss, vmetric = float(out["val_loss"][j]), float(out["val_metric"][j])
@@ -338,19 +350,40 @@ class _MemberState:
 
     def result(self, batch_size: int, seconds: float, k: int) -> EvalResult:
         return EvalResult(
-            status=self.status or "ok", fitness=self.fitness, val_accuracy=self.val_acc,
-            val_loss=self.val_loss, train_seconds=seconds / k, epochs=self.epochs, steps=self.steps,
-            batch_size=batch_size, error=self.error, partials=tuple(self.partials),
-            batch_seconds=seconds)
+            status=self.status or "ok",
+            fitness=self.fitness,
+            val_accuracy=self.val_acc,
+            val_loss=self.val_loss,
+            train_seconds=seconds / k,
+            epochs=self.epochs,
+            steps=self.steps,
+            batch_size=batch_size,
+            error=self.error,
+            partials=tuple(self.partials),
+            batch_seconds=seconds,
+        )
 
 
 class _Program:
     """The compiled batch: trains epochs [start, end) for the active members,
     then evaluates every member on the validation split. Traced once."""
 
-    def __init__(self, template, switch, trainable, non_trainable, optimizer, loss_fn, metric_fn,
-                 rd: ResidentData, batch_size: int, seeds: list[int], branch: list[int],
-                 with_acc: bool, record_steps: int = 0) -> None:
+    def __init__(
+        self,
+        template,
+        switch,
+        trainable,
+        non_trainable,
+        optimizer,
+        loss_fn,
+        metric_fn,
+        rd: ResidentData,
+        batch_size: int,
+        seeds: list[int],
+        branch: list[int],
+        with_acc: bool,
+        record_steps: int = 0,
+    ) -> None:
         self.with_acc = with_acc
         # the losses of the first `record_steps` steps (row record_steps collects the rest)
         history = tf.Variable(tf.zeros([record_steps + 1, len(seeds)])) if record_steps else None
@@ -364,8 +397,7 @@ class _Program:
         def forward(w, nt, index, x, training):
             if switch is not None:
                 switch.index = index
-            out, new_nt, losses = template.stateless_call(list(w), list(nt), x, training=training,
-                                                          return_losses=True)
+            out, new_nt, losses = template.stateless_call(list(w), list(nt), x, training=training, return_losses=True)
             return out, new_nt, losses
 
         def member_loss(args):
@@ -408,11 +440,12 @@ class _Program:
 
             def epoch_body(epoch, alive, steps, fail_epoch, last_loss):
                 e64 = tf.cast(epoch, tf.int64)
-                perms = tf.stack([tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([s, e64])))
-                                  for s in seeds_t])
+                perms = tf.stack(
+                    [tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([s, e64]))) for s in seeds_t]
+                )
 
                 def step_body(i, alive, steps, loss_sum, count):
-                    idx = perms[:, i * b: tf.minimum((i + 1) * b, n)]
+                    idx = perms[:, i * b : tf.minimum((i + 1) * b, n)]
                     losses = train_step(tf.gather(rd.x_train, idx), tf.gather(rd.y_train, idx))
                     if history is not None:
                         row = tf.minimum(epoch * steps_per_epoch + i, record_steps)
@@ -424,7 +457,9 @@ class _Program:
 
                 _, alive2, steps, loss_sum, count = tf.while_loop(
                     lambda i, alive, *_: tf.logical_and(i < steps_per_epoch, tf.reduce_any(alive)),
-                    step_body, (tf.constant(0), alive, steps, zeros_f, zeros_i))
+                    step_body,
+                    (tf.constant(0), alive, steps, zeros_f, zeros_i),
+                )
                 died = tf.logical_and(alive, tf.logical_not(alive2))
                 fail_epoch = tf.where(died, epoch + 1, fail_epoch)
                 mean = loss_sum / tf.cast(tf.maximum(count, 1), tf.float32)
@@ -433,7 +468,9 @@ class _Program:
 
             _, alive, steps, fail_epoch, last_loss = tf.while_loop(
                 lambda epoch, alive, *_: tf.logical_and(epoch < epoch_end, tf.reduce_any(alive)),
-                epoch_body, (epoch_start, active, zeros_i, zeros_i, zeros_f))
+                epoch_body,
+                (epoch_start, active, zeros_i, zeros_i, zeros_f),
+            )
 
             w = [v.value for v in trainable]
             nt = [v.value for v in non_trainable]
@@ -444,14 +481,28 @@ class _Program:
                 vl, vm, va = tf.vectorized_map(member_val, (w, nt, branch_t))
                 totals = [t + v * float(hi - lo) for t, v in zip(totals, (vl, vm, va))]
             nv = float(rd.n_val)
-            return (steps, tf.logical_or(alive, tf.logical_not(active)), fail_epoch, last_loss,
-                    totals[0] / nv, totals[1] / nv, totals[2] / nv)
+            return (
+                steps,
+                tf.logical_or(alive, tf.logical_not(active)),
+                fail_epoch,
+                last_loss,
+                totals[0] / nv,
+                totals[1] / nv,
+                totals[2] / nv,
+            )
 
         self._run = tf.function(run, autograph=False)
 
     def __call__(self, start: int, end: int, active: list[bool]) -> dict:
         steps, finite, fail_epoch, loss, vloss, vmetric, vacc = self._run(
-            tf.constant(start), tf.constant(end), tf.constant(active))
-        return {"steps": steps.numpy(), "finite": finite.numpy(), "fail_epoch": fail_epoch.numpy(),
-                "loss": loss.numpy(), "val_loss": vloss.numpy(), "val_metric": vmetric.numpy(),
-                "val_acc": vacc.numpy() if self.with_acc else None}
+            tf.constant(start), tf.constant(end), tf.constant(active)
+        )
+        return {
+            "steps": steps.numpy(),
+            "finite": finite.numpy(),
+            "fail_epoch": fail_epoch.numpy(),
+            "loss": loss.numpy(),
+            "val_loss": vloss.numpy(),
+            "val_metric": vmetric.numpy(),
+            "val_acc": vacc.numpy() if self.with_acc else None,
+        }

@@ -12,9 +12,25 @@ from actsearch.expr.keras_layer import as_keras_activation
 # Keras built-in activation names accepted as plain strings when the string
 # is not an expression of the expression language (baselines like "relu").
 _KERAS_NAMES = (
-    "relu", "gelu", "elu", "selu", "silu", "swish", "tanh", "sigmoid",
-    "softplus", "softsign", "mish", "leaky_relu", "relu6", "hard_sigmoid",
-    "hard_silu", "hard_swish", "linear", "celu", "log_sigmoid",
+    "relu",
+    "gelu",
+    "elu",
+    "selu",
+    "silu",
+    "swish",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "softsign",
+    "mish",
+    "leaky_relu",
+    "relu6",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "linear",
+    "celu",
+    "log_sigmoid",
 )
 
 

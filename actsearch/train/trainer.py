@@ -118,9 +118,18 @@ class _RunOut:
     val_acc: float | None
 
 
-def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
-                  batch_size: int, seed: int, with_acc: bool, jit_compile: bool,
-                  record_steps: int = 0):
+def _build_runner(
+    model,
+    optimizer,
+    loss_fn,
+    metric_fn,
+    rd: ResidentData,
+    batch_size: int,
+    seed: int,
+    with_acc: bool,
+    jit_compile: bool,
+    record_steps: int = 0,
+):
     """One tf.function that trains epochs [start, end) and then evaluates on
     the validation split. Traced once per candidate."""
     x_train, y_train = rd.x_train, rd.y_train
@@ -150,15 +159,14 @@ def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
             return tf.logical_and(epoch < epoch_end, finite)
 
         def epoch_body(epoch, steps, finite, last_loss):
-            keys = tf.random.stateless_uniform(
-                [n], seed=tf.stack([seed_t, tf.cast(epoch, tf.int64)]))
+            keys = tf.random.stateless_uniform([n], seed=tf.stack([seed_t, tf.cast(epoch, tf.int64)]))
             perm = tf.argsort(keys)
 
             def step_cond(i, loss_sum, finite):
                 return tf.logical_and(i < steps_per_epoch, finite)
 
             def step_body(i, loss_sum, finite):
-                idx = perm[i * b: tf.minimum((i + 1) * b, n)]
+                idx = perm[i * b : tf.minimum((i + 1) * b, n)]
                 loss = train_step(tf.gather(x_train, idx), tf.gather(y_train, idx))
                 loss = tf.cast(loss, tf.float32)
                 if history is not None:
@@ -167,14 +175,13 @@ def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
                 return i + 1, loss_sum + loss, tf.math.is_finite(loss)
 
             i, loss_sum, finite = tf.while_loop(
-                step_cond, step_body,
-                (tf.constant(0), tf.constant(0.0), tf.constant(True)))
-            return (epoch + 1, steps + i, finite,
-                    loss_sum / tf.cast(tf.maximum(i, 1), tf.float32))
+                step_cond, step_body, (tf.constant(0), tf.constant(0.0), tf.constant(True))
+            )
+            return (epoch + 1, steps + i, finite, loss_sum / tf.cast(tf.maximum(i, 1), tf.float32))
 
         epoch, steps, finite, last_loss = tf.while_loop(
-            epoch_cond, epoch_body,
-            (epoch_start, tf.constant(0), tf.constant(True), tf.constant(0.0)))
+            epoch_cond, epoch_body, (epoch_start, tf.constant(0), tf.constant(True), tf.constant(0.0))
+        )
 
         # validation in chunks, weighted means
         n_chunks = (n_val + EVAL_CHUNK - 1) // EVAL_CHUNK
@@ -191,8 +198,8 @@ def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
             return c + 1, vloss + vl, vmetric + vm, vacc + va
 
         _, vloss, vmetric, vacc = tf.while_loop(
-            lambda c, *_: c < n_chunks, val_body,
-            (tf.constant(0), tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)))
+            lambda c, *_: c < n_chunks, val_body, (tf.constant(0), tf.constant(0.0), tf.constant(0.0), tf.constant(0.0))
+        )
         nv = float(n_val)
         return epoch, steps, finite, last_loss, vloss / nv, vmetric / nv, vacc / nv
 
@@ -202,11 +209,16 @@ def _build_runner(model, optimizer, loss_fn, metric_fn, rd: ResidentData,
 
     def call(epoch_start: int, epoch_end: int) -> _RunOut:
         epoch, steps, finite, last_loss, vloss, vmetric, vacc = compiled(
-            tf.constant(epoch_start), tf.constant(epoch_end))
+            tf.constant(epoch_start), tf.constant(epoch_end)
+        )
         return _RunOut(
-            epoch=int(epoch), steps=int(steps), finite=bool(finite),
-            train_loss=float(last_loss), val_loss=float(vloss),
-            val_metric=float(vmetric), val_acc=float(vacc) if with_acc else None,
+            epoch=int(epoch),
+            steps=int(steps),
+            finite=bool(finite),
+            train_loss=float(last_loss),
+            val_loss=float(vloss),
+            val_metric=float(vmetric),
+            val_acc=float(vacc) if with_acc else None,
         )
 
     return call
@@ -260,9 +272,17 @@ def train(
     gc.disable()
     result = None
     try:
-        result = _train_and_forget(task, activation, seed=seed, data=data, epochs=epochs,
-                                   hurdle=hurdle, parametric=parametric,
-                                   jit_compile=jit_compile, record_steps=record_steps)
+        result = _train_and_forget(
+            task,
+            activation,
+            seed=seed,
+            data=data,
+            epochs=epochs,
+            hurdle=hurdle,
+            parametric=parametric,
+            jit_compile=jit_compile,
+            record_steps=record_steps,
+        )
         return result
     finally:
         if gc_was_enabled:
@@ -276,8 +296,7 @@ def _raised(result: EvalResult | None) -> bool:
     from outside the youngest generation when the training ends; only a full
     collection (0.2 s) frees them (those of the previous such failure, at the
     latest), so this is done for these failures only."""
-    return result is None or (result.status == "failed"
-                              and not (result.error or "").startswith("non-finite"))
+    return result is None or (result.status == "failed" and not (result.error or "").startswith("non-finite"))
 
 
 def _train_and_forget(task: Task, activation: Any, **kwargs: Any) -> EvalResult:
@@ -342,8 +361,18 @@ def _forget_custom_gradients(before: set[str]) -> None:
             registry.pop(name, None)
 
 
-def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
-                parametric: bool, jit_compile: bool | None, record_steps: int = 0) -> EvalResult:
+def _train_impl(
+    task: Task,
+    activation: Any,
+    *,
+    seed: int,
+    data,
+    epochs,
+    hurdle,
+    parametric: bool,
+    jit_compile: bool | None,
+    record_steps: int = 0,
+) -> EvalResult:
     budget = task.budget
     n_epochs = int(epochs if epochs is not None else budget.epochs)
     batch_size = budget.batch_size
@@ -366,24 +395,27 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
         metric_fn = resolve_metric(task.metric, loss_fn)
         with_acc = task.metric == "accuracy" or task.loss in CLASSIFICATION_LOSSES
         last_timings.clear()
-        runner = _build_runner(model, optimizer, loss_fn, metric_fn, rd,
-                               batch_size, seed, with_acc, jit, record_steps)
+        runner = _build_runner(model, optimizer, loss_fn, metric_fn, rd, batch_size, seed, with_acc, jit, record_steps)
         last_timings.update(setup=time.perf_counter() - t0, segments=[])
 
         def fitness_of(out: _RunOut) -> float:
             return out.val_metric if task.higher_is_better else -out.val_metric
 
         def failure(out: _RunOut | None, msg: str) -> EvalResult:
-            return EvalResult.failed(msg, train_seconds=time.perf_counter() - t0, epochs=done_epochs,
-                                     steps=done_steps, batch_size=batch_size, partials=tuple(partials))
+            return EvalResult.failed(
+                msg,
+                train_seconds=time.perf_counter() - t0,
+                epochs=done_epochs,
+                steps=done_steps,
+                batch_size=batch_size,
+                partials=tuple(partials),
+            )
 
         def check(out: _RunOut) -> str | None:
             if not out.finite:
-                return (f"non-finite training loss ({out.train_loss}) in epoch {out.epoch}"
-                        f" after {done_steps} steps")
+                return f"non-finite training loss ({out.train_loss}) in epoch {out.epoch} after {done_steps} steps"
             if not (math.isfinite(out.val_loss) and math.isfinite(out.val_metric)):
-                return (f"non-finite validation loss/metric ({out.val_loss}, "
-                        f"{out.val_metric}) after epoch {out.epoch}")
+                return f"non-finite validation loss/metric ({out.val_loss}, {out.val_metric}) after epoch {out.epoch}"
             return None
 
         segments = [(0, n_epochs)]
@@ -405,25 +437,42 @@ def _train_impl(task: Task, activation: Any, *, seed: int, data, epochs, hurdle,
             if err:
                 return failure(out, err)
             if hurdle is not None and end == min(int(hurdle[0]), n_epochs):
-                partials.append(Partial(epochs=end, val_accuracy=out.val_acc, fitness=fitness_of(out),
-                                        val_loss=out.val_loss))
+                partials.append(
+                    Partial(epochs=end, val_accuracy=out.val_acc, fitness=fitness_of(out), val_loss=out.val_loss)
+                )
                 if end < n_epochs and fitness_of(out) < float(hurdle[1]):
                     return EvalResult(
-                        status="stopped", fitness=fitness_of(out),
-                        val_accuracy=out.val_acc, val_loss=out.val_loss,
-                        train_seconds=time.perf_counter() - t0, epochs=done_epochs,
-                        steps=done_steps, batch_size=batch_size,
-                        partials=tuple(partials))
+                        status="stopped",
+                        fitness=fitness_of(out),
+                        val_accuracy=out.val_acc,
+                        val_loss=out.val_loss,
+                        train_seconds=time.perf_counter() - t0,
+                        epochs=done_epochs,
+                        steps=done_steps,
+                        batch_size=batch_size,
+                        partials=tuple(partials),
+                    )
         assert out is not None
         return EvalResult(
-            status="ok", fitness=fitness_of(out), val_accuracy=out.val_acc,
-            val_loss=out.val_loss, train_seconds=time.perf_counter() - t0,
-            epochs=done_epochs, steps=done_steps, batch_size=batch_size,
-            partials=tuple(partials))
+            status="ok",
+            fitness=fitness_of(out),
+            val_accuracy=out.val_acc,
+            val_loss=out.val_loss,
+            train_seconds=time.perf_counter() - t0,
+            epochs=done_epochs,
+            steps=done_steps,
+            batch_size=batch_size,
+            partials=tuple(partials),
+        )
     except Exception as exc:
         return EvalResult.failed(
-            one_line(exc), train_seconds=(time.perf_counter() - t0) if t0 is not None else 0.0,
-            epochs=done_epochs, steps=done_steps, batch_size=batch_size, partials=tuple(partials))
+            one_line(exc),
+            train_seconds=(time.perf_counter() - t0) if t0 is not None else 0.0,
+            epochs=done_epochs,
+            steps=done_steps,
+            batch_size=batch_size,
+            partials=tuple(partials),
+        )
 
 
 def train_seeds(
