@@ -241,7 +241,7 @@ def test_search_and_dashboard_on_one_file_results_appear_live(browser, server, s
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, stdout[-2000:] + stderr[-2000:]
-    trained = int(re.search(r"(\d+) trainings in this session", stdout).group(1))
+    trained = int(re.search(r"(\d+) trainings in all", stdout).group(1))
     store = open_readonly(store_file)
     try:
         run = store.find_run("live-1")
