@@ -17,8 +17,11 @@ install: $(STAMP)
 search: install
 	$(BIN)/actsearch search
 
+# Two pytest workers, a test file each at a time: most tests wait on subprocesses, Ray and
+# TensorFlow start-up rather than compute, so two files overlap well even on 2 cores.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The development lane: everything but real trainings and Ray (the `slow` marker).
 test-fast: install

@@ -13,6 +13,8 @@ from actsearch.execute import Trial
 from actsearch.execute.ray_pool import RayExecutor
 from actsearch.tasks import get_task
 
+pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+
 TASK = "digits-mlp"
 
 

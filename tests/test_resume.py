@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+
 SPACE = ROOT / "tests" / "data" / "resume.yaml"
 TRAININGS = 6 * 3  # the budget; duplicates and rejections are proposals that cost none
 BASELINES = 2

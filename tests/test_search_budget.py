@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from actsearch.search import SearchRequest, run_search
 from actsearch.store import Store
+
+pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
 
 SPACE = """
 name: budget

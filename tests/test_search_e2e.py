@@ -9,7 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from support import TINY_SPACE, run_cli
+
+pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from support import PG_ENV, ROOT, TINY_SPACE, in_ci, run_cli
 
+pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+
 
 def _search(db: str, run: str, cwd: Path, seed: int) -> subprocess.Popen:
     return subprocess.Popen(

@@ -150,6 +150,8 @@ from tensorflow.python.framework import ops
 from actsearch.tasks import get_task
 from actsearch.train import prepare_data, train
 
+pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+
 EXPRS = ["x * sigmoid(1.5*x)", "x * tanh(x)", "max(x, 0.1*x)", "tanh(x) + 0.1*x",
          "x / (1 + abs(x))", "sin(x) + x", "x * exp(-x*x)", "log(1 + exp(x))"]
 task = get_task("mnist1d-mlp")
