@@ -112,30 +112,3 @@ def test_fractional_gpus_share_one_logical_gpu(data) -> None:
             executor.shutdown()
     finally:
         ray.shutdown()
-
-
-def test_search_across_two_node_cluster(tmp_path) -> None:
-    from ray.cluster_utils import Cluster
-    from support import TINY_SPACE
-
-    from actsearch.search import SearchRequest, run_search
-    from actsearch.store import Store
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    cluster.add_node(num_cpus=1)
-    try:
-        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
-        db = tmp_path / "cluster.db"
-        outcome = run_search(
-            SearchRequest(
-                space=str(TINY_SPACE), db=str(db), run="two-nodes", seed=2, workers=2, address=cluster.address
-            )
-        )
-        store = Store.open(db)
-        workers = {e.worker for c in store.candidates(outcome.run.id) for e in store.evaluations(c.id)}
-        assert len(workers) == 2, workers
-        nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-        assert len(nodes) == 2
-    finally:
-        ray.shutdown()
-        cluster.shutdown()

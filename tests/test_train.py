@@ -13,6 +13,8 @@ from actsearch.results import EvalResult
 from actsearch.tasks import get_task
 from actsearch.train import prepare_data, resolve_activation, train, train_seeds
 
+pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+
 EPOCHS = 4  # 4 x 32 = 128 steps of batch 100
 
 
@@ -149,8 +151,6 @@ from tensorflow.python.eager import context
 from tensorflow.python.framework import ops
 from actsearch.tasks import get_task
 from actsearch.train import prepare_data, train
-
-pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
 
 EXPRS = ["x * sigmoid(1.5*x)", "x * tanh(x)", "max(x, 0.1*x)", "tanh(x) + 0.1*x",
          "x / (1 + abs(x))", "sin(x) + x", "x * exp(-x*x)", "log(1 + exp(x))"]
