@@ -145,6 +145,53 @@ def test_candidate_and_compare_views(client, filled):
     assert "\\u003cscript\\u003e" in compare.text and "<script>alert" not in compare.text
 
 
+def test_candidate_page_shows_validation_statistics(tmp_path):
+    """Stored `actsearch validate` results: the candidate's mean ± interval, and against
+    each of its run's baselines the difference, Holm's p and the verdict; none: the hint."""
+    from actsearch.dashboard.report import write_html_report
+    from actsearch.stats import holm, welch
+    from actsearch.store.validations import Validations
+
+    path = tmp_path / "results.db"
+    tests = {
+        "tanh(x) * sigmoid(1.5 * x)": [0.90, 0.92, 0.91],
+        "max(x, 0)": [0.70, 0.72, 0.71],
+        "x * sigmoid(x)": [0.80, 0.83, 0.81],
+        "tanh(x)": [0.99, 0.99, 0.99],  # not a baseline of the run: not compared
+    }
+    with Store.open(path) as store:
+        ids = populate(store)
+        store.add_candidate(
+            ids["demo"], expr="x * sigmoid(x)", fingerprint="fp-sw", complexity=4, generation=0,
+            origin="baseline", is_baseline=True, status="queued",
+        )  # fmt: skip
+        saved = Validations(store)
+        for expr, fitnesses in tests.items():
+            for seed, fitness in enumerate(fitnesses, start=10_000):
+                saved.save(expr=expr, task="mnist1d", seed=seed, budget=5, result=result(fitness), run_id=ids["demo"])
+        saved.save(expr="max(x, 0)", task="mnist1d", seed=10_003, budget=5, result=result(None, status="failed"))
+    candidate = tests["tanh(x) * sigmoid(1.5 * x)"]
+    p_holm = holm([welch(candidate, tests[b]).p for b in ("max(x, 0)", "x * sigmoid(x)")])
+    store = open_readonly(path)
+    try:
+        with TestClient(create_app(store)) as client:
+            page = client.get(f"/candidates/{ids['d']}").text
+            data = client.get(f"/api/candidates/{ids['d']}").json()["validations"]
+            bare = client.get(f"/candidates/{ids['c']}").text
+        report = write_html_report(store, tmp_path / "report.html").read_text()
+    finally:
+        store.close()
+    assert [(v["task"], v["budget"], v["n"], v["better"]) for v in data] == [("mnist1d", 5, 3, True)]
+    assert data[0]["mean"] == pytest.approx(0.91)
+    assert [b["baseline"] for b in data[0]["versus"]] == ["max(x, 0)", "x * sigmoid(x)"]
+    assert [b["p_holm"] for b in data[0]["versus"]] == pytest.approx(p_holm)
+    assert data[0]["versus"][1]["diff"] == pytest.approx(0.91 - 0.81333333)
+    assert "mean 0.9100 ± " in page and "better on this task" in page
+    assert f"<td>{p_holm[0]:.2g}</td>" in page and "No validation results" not in page
+    assert "No validation results are stored" in bare and "better on this task" not in bare
+    assert "mean 0.9100 ± " in report
+
+
 def test_unknown_ids_give_a_clear_not_found_page(client):
     for path in ("/runs/99999", "/candidates/99999", "/compare?ids=99999"):
         page = client.get(path)

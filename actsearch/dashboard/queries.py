@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 
 from actsearch.store import RunRecord, Store, StoreError, schema
-from actsearch.store.models import Candidate, Evaluation, Run
+from actsearch.store.models import Candidate, Evaluation, Run, Validation
 
 SQLITE_TIMEOUT_S = 30.0
 
@@ -314,3 +314,35 @@ def baselines(store: Store, run_id: int) -> list[dict[str, Any]]:
             .order_by(Candidate.id)
         )
         return [{"id": i, "expr": e, "fitness": f} for i, e, f in rows]
+
+
+# --------------------------------------------------------------------------- validations
+
+#: (task, budget) -> expr -> test fitness of each stored seed, in seed order.
+ValidationGroups = dict[tuple[str, int], dict[str, list[float]]]
+
+
+def validation_fitnesses(store: Store, expr: str, run_id: int) -> tuple[ValidationGroups, list[str]]:
+    """`actsearch validate`'s stored test fitnesses of `expr` and of its run's baselines,
+    grouped by (task, budget) where `expr` has any; and the baselines' exprs (in run order)."""
+    with _engine(store).connect() as conn:
+        bases = conn.execute(
+            select(Candidate.expr)
+            .where(Candidate.run_id == run_id, Candidate.is_baseline.is_(True), Candidate.expr != expr)
+            .order_by(Candidate.id)
+        )
+        baseline_exprs = list(dict.fromkeys(e for (e,) in bases))
+        rows = conn.execute(
+            select(Validation.task, Validation.budget, Validation.expr, Validation.fitness)
+            .where(
+                Validation.expr.in_([expr, *baseline_exprs]),
+                Validation.status == "ok",
+                Validation.fitness.is_not(None),
+            )
+            .order_by(Validation.task, Validation.budget, Validation.seed)
+        ).all()
+    groups: ValidationGroups = {}
+    for task, budget, e, fitness in rows:
+        if fitness is not None:  # the query excludes NULL; this tells the type checker
+            groups.setdefault((task, budget), {}).setdefault(e, []).append(fitness)
+    return {key: by_expr for key, by_expr in groups.items() if expr in by_expr}, baseline_exprs

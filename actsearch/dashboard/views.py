@@ -18,7 +18,9 @@ import numpy as np
 from actsearch.dashboard import queries
 from actsearch.expr import Activation, ParseError
 from actsearch.spaces import DEFAULT_BASELINES
+from actsearch.stats import mean_interval
 from actsearch.store import CandidateRecord, Store
+from actsearch.validate import Score, verdicts
 
 CURVE_RANGE = (-5.0, 5.0)
 CURVE_POINTS = 201
@@ -156,8 +158,46 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
             "evaluations": [_evaluation(e) for e in finals],
             "partials": [_evaluation(e) for e in partials],
             "export": export_command(candidate),
+            "validations": validation_view(store, candidate),
         }
     )
+
+
+def validation_view(store: Store, candidate: CandidateRecord) -> list[dict[str, Any]]:
+    """Per (task, budget) validated: the candidate's test fitness (n, mean, 95% half-width)
+    and, against each baseline of its run, `actsearch validate`'s Welch/Holm comparison and verdict."""
+    groups, baselines = queries.validation_fitnesses(store, candidate.expr, candidate.run_id)
+    out = []
+    for (task, budget), by_expr in groups.items():
+        own = Score(candidate.expr, False, task, tuple(by_expr[candidate.expr]))
+        others = [Score(b, True, task, tuple(by_expr[b])) for b in baselines if b in by_expr]
+        verdict = verdicts([own, *others])[0]
+        mean, half = mean_interval(own.ok)
+        counts = {s.expr: (len(s.ok), s.mean) for s in others}
+        out.append(
+            {
+                "task": task,
+                "budget": budget,
+                "n": len(own.ok),
+                "mean": mean,
+                "half": half,
+                "better": verdict.better,
+                "versus": [
+                    {
+                        "baseline": v.baseline,
+                        "n": counts[v.baseline][0],
+                        "mean": counts[v.baseline][1],
+                        "diff": v.comparison.diff,
+                        "low": v.comparison.low,
+                        "high": v.comparison.high,
+                        "p_holm": v.p_holm,
+                        "significant": v.significant,
+                    }
+                    for v in verdict.versus
+                ],
+            }
+        )
+    return out
 
 
 def _evaluation(e: Any) -> dict[str, Any]:
