@@ -21,7 +21,7 @@ search: install
 # TensorFlow start-up rather than compute, so two files overlap well even on 2 cores.
 TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The development lane: everything but real trainings and Ray (the `slow` marker).
 test-fast: install
