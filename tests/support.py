@@ -275,3 +275,26 @@ class FakeExecutor:
 
     def shutdown(self) -> None:
         self.running.clear()
+
+
+class StopAfter:
+    """An executor stopped (as by Ctrl-C) after `results` results, in the middle of a batch."""
+
+    def __init__(self, executor, results: int) -> None:
+        self.executor, self.left, self.capacity = executor, results, executor.capacity
+
+    @property
+    def in_flight(self) -> int:
+        return self.executor.in_flight
+
+    def submit(self, trial) -> None:
+        self.executor.submit(trial)
+
+    def wait(self, timeout=None):
+        if self.left <= 0:
+            raise KeyboardInterrupt
+        self.left -= 1
+        return self.executor.wait(timeout)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import ROOT, run_cli
+from support import ROOT, StopAfter, run_cli
 
 pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
 
@@ -145,30 +145,6 @@ def test_resume_refuses_unknown_or_finished_runs(uninterrupted: dict, tmp_path: 
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
-class _StopAfter:
-    """An executor that is stopped (as by Ctrl-C) after `results` results, in the middle of a batch."""
-
-    def __init__(self, executor, results: int) -> None:
-        self.executor, self.left = executor, results
-        self.capacity = executor.capacity
-
-    @property
-    def in_flight(self) -> int:
-        return self.executor.in_flight
-
-    def submit(self, trial) -> None:
-        self.executor.submit(trial)
-
-    def wait(self, timeout=None):
-        if self.left <= 0:
-            raise KeyboardInterrupt
-        self.left -= 1
-        return self.executor.wait(timeout)
-
-    def shutdown(self) -> None:
-        self.executor.shutdown()
-
-
 MULTI_SEED_SPACE = SPACE.read_text().replace(
     "budget: {epochs: 300, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
 )
@@ -198,7 +174,7 @@ def test_resume_with_several_seeds_stopped_anywhere(multi_seed_full, tmp_path: P
     settings = settings_for(request)
     store = Store.open(request.db)
     run = store.create_run("r", task=settings.task, space=settings.space.name, seed=5, config=settings.to_config())
-    executor = _StopAfter(InProcessExecutor(settings.task), stop_after)
+    executor = StopAfter(InProcessExecutor(settings.task), stop_after)
     with pytest.raises(KeyboardInterrupt):
         Search(settings, store, executor, run).run()
     resumed = run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))

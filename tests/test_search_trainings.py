@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import StopAfter
 
 SPACE = """
 name: trainings
@@ -110,29 +111,6 @@ REEVALUATE = SPACE.replace(
 )
 
 
-class _StopAfter:
-    """An executor stopped (as by Ctrl-C) after `results` results."""
-
-    def __init__(self, executor, results: int) -> None:
-        self.executor, self.left, self.capacity = executor, results, executor.capacity
-
-    @property
-    def in_flight(self) -> int:
-        return self.executor.in_flight
-
-    def submit(self, trial) -> None:
-        self.executor.submit(trial)
-
-    def wait(self, timeout=None):
-        if self.left <= 0:
-            raise KeyboardInterrupt
-        self.left -= 1
-        return self.executor.wait(timeout)
-
-    def shutdown(self) -> None:
-        self.executor.shutdown()
-
-
 def _seeds_by_expr(db: Path) -> dict[str, list[int]]:
     import sqlite3
 
@@ -173,6 +151,6 @@ def test_winners_and_baselines_are_reevaluated_with_more_seeds_and_resume_repeat
     store = Store.open(request.db)
     run = store.create_run("r", task=settings.task, space=settings.space.name, seed=1, config=settings.to_config())
     with pytest.raises(KeyboardInterrupt):
-        Search(settings, store, _StopAfter(InProcessExecutor(settings.task), 9), run).run()
+        Search(settings, store, StopAfter(InProcessExecutor(settings.task), 9), run).run()
     run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))
     assert _seeds_by_expr(tmp_path / "stopped.db") == seeds

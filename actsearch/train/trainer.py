@@ -411,6 +411,20 @@ def _train_impl(
                 partials=tuple(partials),
             )
 
+        def finished(out: _RunOut, status: str) -> EvalResult:
+            """The result at the end of the last segment run ("ok") or at a hurdle ("stopped")."""
+            return EvalResult(
+                status=status,
+                fitness=fitness_of(out),
+                val_accuracy=out.val_acc,
+                val_loss=out.val_loss,
+                train_seconds=time.perf_counter() - t0,
+                epochs=done_epochs,
+                steps=done_steps,
+                batch_size=batch_size,
+                partials=tuple(partials),
+            )
+
         def check(out: _RunOut) -> str | None:
             if not out.finite:
                 return f"non-finite training loss ({out.train_loss}) in epoch {out.epoch} after {done_steps} steps"
@@ -441,29 +455,9 @@ def _train_impl(
                     Partial(epochs=end, val_accuracy=out.val_acc, fitness=fitness_of(out), val_loss=out.val_loss)
                 )
                 if end < n_epochs and fitness_of(out) < float(hurdle[1]):
-                    return EvalResult(
-                        status="stopped",
-                        fitness=fitness_of(out),
-                        val_accuracy=out.val_acc,
-                        val_loss=out.val_loss,
-                        train_seconds=time.perf_counter() - t0,
-                        epochs=done_epochs,
-                        steps=done_steps,
-                        batch_size=batch_size,
-                        partials=tuple(partials),
-                    )
+                    return finished(out, "stopped")
         assert out is not None
-        return EvalResult(
-            status="ok",
-            fitness=fitness_of(out),
-            val_accuracy=out.val_acc,
-            val_loss=out.val_loss,
-            train_seconds=time.perf_counter() - t0,
-            epochs=done_epochs,
-            steps=done_steps,
-            batch_size=batch_size,
-            partials=tuple(partials),
-        )
+        return finished(out, "ok")
     except Exception as exc:
         return EvalResult.failed(
             one_line(exc),
