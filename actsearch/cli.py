@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -79,7 +79,8 @@ def search(
         str, typer.Option(help="Built-in search-space name (see actsearch/search_spaces/) or a YAML path.")
     ] = "default",
     task: Annotated[
-        str | None, typer.Option(help="Task name or path/to/file.py:make_task (default: the space's).")
+        str | None,
+        typer.Option(help="Task name or path/to/file.py:make_task; A,B: several (default: the space's)."),
     ] = None,
     db: DbOption = DEFAULT_DB,
     run: Annotated[str | None, typer.Option("--run", help="Run name (default: SPACE-TIMESTAMP).")] = None,
@@ -146,7 +147,13 @@ def search(
                 f"actsearch search --run {name} --resume --db {db}",
                 code=130,
             )
-    _print_leaderboard(outcome.leaderboard, title=f"run {outcome.run.name}: leaderboard", show_run=False)
+    _print_leaderboard(
+        outcome.leaderboard,
+        title=f"run {outcome.run.name}: leaderboard",
+        show_run=False,
+        task_means=outcome.task_means,
+        tasks=outcome.tasks,
+    )
     console.print(
         f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in all (baselines included)", highlight=False
     )
@@ -246,9 +253,17 @@ def top(
         writer.writeheader()
         writer.writerows(_row_dict(r) for r in rows)
     else:
-        _print_leaderboard(rows, title=f"top {k}" + (f" of run {run}" if run else " across runs"), show_run=run is None)
-        for record in [store.find_run(run)] if run else store.runs():
-            _print_run_counts(store, record.name, record.id)
+        record = store.find_run(run) if run else None
+        tasks = run_tasks(record.config, record.task)[0] if record else []
+        _print_leaderboard(
+            rows,
+            title=f"top {k}" + (f" of run {run}" if run else " across runs"),
+            show_run=run is None,
+            task_means=store.task_means(record.id) if record and len(tasks) > 1 else None,
+            tasks=tasks,
+        )
+        for shown in [record] if record else store.runs():
+            _print_run_counts(store, shown.name, shown.id)
 
 
 def _proposal_line(counts: dict[str, int]) -> str:
@@ -279,19 +294,49 @@ def _row_dict(row) -> dict:
     }
 
 
-def _print_leaderboard(rows: list, title: str, show_run: bool = True) -> None:
+def _print_leaderboard(
+    rows: list,
+    title: str,
+    show_run: bool = True,
+    task_means: dict[int, dict[str, tuple[float | None, int]]] | None = None,
+    tasks: Sequence[str] = (),
+) -> None:
+    """The leaderboard; for a run on several tasks, also each task's mean fitness (and its
+    trainings), next to the fitness across tasks (relative to the best baselines)."""
+    per_task = list(tasks) if task_means is not None else []
+    if per_task:
+        title += " (fitness: mean over tasks of fitness minus the best baseline's there)"
     table = Table(title=title)
-    columns = ("rank", "id", "fitness", "n", "activation", "size") + (("run",) if show_run else ())
+    columns = ("rank", "id", "fitness", "n", *per_task, "activation", "size") + (("run",) if show_run else ())
     for column in columns:
-        table.add_column(column, justify="right" if column in ("rank", "id", "fitness", "n", "size") else "left")
+        numeric = column in ("rank", "id", "fitness", "n", "size", *per_task)
+        table.add_column(column, justify="right" if numeric else "left")
     for row in rows:
         name = f"{row.expr}  [dim](baseline)[/]" if row.is_baseline else row.expr
         fitness = "-" if row.fitness is None else f"{row.fitness:.4f}"
         if row.fitness_std is not None:
-            fitness += f" ± {row.fitness_std:.4f}"  # the spread over the n seeds
-        cells = [str(row.rank), str(row.candidate_id), fitness, str(row.evaluations), name, str(row.complexity)]
+            fitness += f" ± {row.fitness_std:.4f}"  # the spread over the seeds
+        means = (task_means or {}).get(row.candidate_id, {})
+        cells = [str(row.rank), str(row.candidate_id), fitness, str(row.evaluations)]
+        cells += [_mean_cell(means.get(task)) for task in per_task]
+        cells += [name, str(row.complexity)]
         table.add_row(*cells, *((row.run,) if show_run else ()))
     console.print(table)
+
+
+def _mean_cell(mean: tuple[float | None, int] | None) -> str:
+    return "-" if mean is None or mean[0] is None else f"{mean[0]:.4f} ({mean[1]})"
+
+
+def run_tasks(config: dict, label: str) -> tuple[list[str], list[str]]:
+    """A run's search tasks and its space's validation-only tasks, from its stored config
+    (runs without one: the `task` column, comma-separated for several)."""
+    task = (config or {}).get("task", label)
+    tasks = [task] if isinstance(task, str) else list(task)
+    if len(tasks) == 1 and "," in tasks[0]:
+        tasks = [t for t in tasks[0].split(",") if t]
+    extra = ((config or {}).get("space") or {}).get("validate_tasks") or []
+    return tasks, [t for t in extra if t not in tasks]
 
 
 @app.command()
@@ -565,7 +610,10 @@ def validate(
     run: Annotated[str | None, typer.Option("--run", help="Validate this run's best activations.")] = None,
     top_k: Annotated[int, typer.Option("--top", help="How many of the run's best to validate.")] = 3,
     expr: Annotated[list[str] | None, typer.Option("--expr", help="An activation to validate (repeatable).")] = None,
-    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: the run's task).")] = None,
+    tasks: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated tasks (default: the run's tasks, then its space's validate_tasks)."),
+    ] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 5,
     seed_start: Annotated[
         int | None,
@@ -594,8 +642,11 @@ def validate(
     run_record = store.find_run(run) if run else None
     if tasks:
         task_list = [t.strip() for t in tasks.split(",") if t.strip()]
+    elif run_record:
+        searched, validation_only = run_tasks(run_record.config, run_record.task)
+        task_list = searched + validation_only
     else:
-        task_list = [run_record.task] if run_record else ["mnist1d-mlp"]
+        task_list = ["mnist1d-mlp"]
     known = {c.expr for c in contenders}
     contenders += [Contender(str(_parse(b)), True) for b in DEFAULT_BASELINES if str(_parse(b)) not in known]
     trained = Validations(store).trained_seeds(run_record.id if run_record else None, [c.expr for c in contenders])

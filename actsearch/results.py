@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 #: Statuses of one training that carry a fitness.
@@ -97,6 +97,28 @@ def aggregate_fitness(fitnesses: Iterable[float | None]) -> tuple[float | None, 
     scored = [v for v in values if v is not None]
     spread = statistics.pstdev(scored) if len(scored) > 1 else None
     return statistics.fmean(scored), spread
+
+
+def across_tasks(
+    fitnesses: Mapping[str, Sequence[float | None]], reference: Mapping[str, float]
+) -> tuple[float | None, float | None]:
+    """Fitness across tasks: seed by seed, the mean over tasks of (fitness - reference[task]);
+    then the mean over seeds and its spread, as `aggregate_fitness`.
+
+    `fitnesses[task][i]` is the fitness with the i-th seed (the same seeds on every task);
+    `reference[task]` is the best baseline's fitness there, so 0 means "as good as the best
+    baseline, on average over the tasks". One training without a finite fitness (failed,
+    timed out, NaN, Inf) on any task makes the whole candidate failed: (None, None).
+    """
+    columns = [fitnesses[task] for task in reference]
+    if not columns or any(len(c) != len(columns[0]) for c in columns):
+        raise ValueError("across_tasks needs the same seeds on every task")
+    per_seed = []
+    for values in zip(*columns):
+        if any(v is None or not math.isfinite(v) for v in values):
+            return None, None
+        per_seed.append(statistics.fmean(v - reference[t] for v, t in zip(values, reference) if v is not None))
+    return aggregate_fitness(per_seed)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from actsearch.expr import REGISTRY, Activation, ParseError
 
@@ -144,7 +144,11 @@ class CandidateBudget(_Strict):
 class SearchSpace(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    task: str = Field(min_length=1)
+    #: a task spec, or a list of them: then a candidate's fitness is its fitness across the
+    #: tasks, relative to the best baseline on each (see actsearch.results.across_tasks)
+    task: str | tuple[str, ...]
+    #: tasks `actsearch validate` checks a run's picks on besides the search's own (never searched on)
+    validate_tasks: tuple[str, ...] = ()
     primitives: Primitives
     constants: Constants = Constants()
     tree: Tree = Tree()
@@ -156,6 +160,31 @@ class SearchSpace(_Strict):
     #: by output scale, sign or shift are one function, trained once (see actsearch.expr.normalize)
     normalize: bool = False
     baselines: tuple[str, ...] = DEFAULT_BASELINES
+
+    @field_validator("task", "validate_tasks")
+    @classmethod
+    def _task_specs(cls, value: str | tuple[str, ...], info: ValidationInfo) -> str | tuple[str, ...]:
+        specs = (value,) if isinstance(value, str) else value
+        if info.field_name == "task" and not specs:
+            raise ValueError("name at least one task")
+        if any(not spec.strip() for spec in specs):
+            raise ValueError("a task name is empty")
+        if len(set(specs)) < len(specs):
+            raise ValueError(f"a task is listed twice: {', '.join(specs)}")
+        return value
+
+    @model_validator(mode="after")
+    def _across_tasks(self) -> SearchSpace:
+        if len(self.tasks) > 1 and not self.baselines:
+            raise ValueError("several tasks need baselines: a candidate's fitness is relative to the best one")
+        if len(self.tasks) > 1 and self.budget.hurdle is not None:
+            raise ValueError("budget.hurdle works with one task only (hurdle readings of tasks do not compare)")
+        return self
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The task specs searched on, in order (one for a plain `task: NAME`)."""
+        return (self.task,) if isinstance(self.task, str) else self.task
 
     @field_validator("baselines")
     @classmethod

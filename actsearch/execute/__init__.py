@@ -44,8 +44,11 @@ def run_all(executor: Executor, trials: Iterable[Trial]) -> Iterator[tuple[Trial
         yield from executor.wait()
 
 
-def make_executor(kind: str, task_spec: str, data: Any, **options: Any) -> Executor:
+def make_executor(kind: str, task_spec: str | tuple[str, ...], data: Any, **options: Any) -> Executor:
     """`kind` is "ray" (default for searches) or "local" (in-process, one batch at a time).
+
+    Several task specs (a tuple, with a tuple of their data) give workers that hold
+    every task; each trial names its own (`Trial.task`).
 
     ``members_per_batch`` (both kinds): trainings a worker runs in one compiled
     program (see actsearch.train.batch); the executor's ``capacity`` is

@@ -25,7 +25,7 @@ def default_batch_candidates(use_gpu: bool) -> int:
 
 def batch_key(trial: Trial) -> Hashable:
     """Trials with equal keys can share one program (hurdle thresholds may differ)."""
-    return (trial.epochs, trial.hurdle[0] if trial.hurdle else None, trial.parametric)
+    return (trial.task, trial.epochs, trial.hurdle[0] if trial.hurdle else None, trial.parametric)
 
 
 def take_batch(queue: deque[Trial], limit: int) -> list[Trial]:

@@ -18,7 +18,7 @@ from actsearch.results import EvalResult
 class InProcessExecutor:
     """Same protocol as RayExecutor, without Ray."""
 
-    def __init__(self, task_spec: str, data: Any = None, members_per_batch: int = 1) -> None:
+    def __init__(self, task_spec: str | tuple[str, ...], data: Any = None, members_per_batch: int = 1) -> None:
         # One TF thread, like each Ray worker, so that both executors compute the same fitness.
         self.worker = TrainingWorker(task_spec, data, threads=1)
         self.queue: deque[Trial] = deque()

@@ -52,9 +52,10 @@ class _Running:
 
 @dataclass
 class RayExecutor:
-    """Runs trials on `workers` Ray actors, each with 1 CPU and `gpus_per_trial` GPUs."""
+    """Runs trials on `workers` Ray actors, each with 1 CPU and `gpus_per_trial` GPUs
+    (one task, or several: a tuple of specs with a tuple of their data)."""
 
-    task_spec: str
+    task_spec: str | tuple[str, ...]
     data: Any
     workers: int = 0
     gpus_per_trial: float = 0.0

@@ -16,3 +16,5 @@ class Trial:
     epochs: int | None = None
     hurdle: tuple[int, float] | None = None
     parametric: bool = False
+    #: the task spec to train on, for workers that hold several; None: the worker's first
+    task: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from actsearch.execute.trial import Trial
@@ -39,11 +40,29 @@ def _normal_priority() -> None:
         pass
 
 
+def task_specs(task_spec: str | Sequence[str], data: Any) -> list[tuple[str, Any]]:
+    """(spec, data) pairs of a worker: one task and its data (None: the task loads it), or
+    a sequence of specs with a sequence of data (or None) of the same length."""
+    if isinstance(task_spec, str):
+        return [(task_spec, data)]
+    specs = list(task_spec)
+    datas = [None] * len(specs) if data is None else list(data)
+    if not specs or len(datas) != len(specs):
+        raise ValueError(f"{len(specs)} task(s) but {len(datas)} data set(s)")
+    return list(zip(specs, datas))
+
+
 class TrainingWorker:
-    """Trains trials of one task; usable in-process or as a Ray actor."""
+    """Trains trials of one task, or of several (a trial names its task); usable
+    in-process or as a Ray actor."""
 
     def __init__(
-        self, task_spec: str, data: Any, threads: int = 1, use_gpu: bool = False, ray_actor: bool = False
+        self,
+        task_spec: str | Sequence[str],
+        data: Any,
+        threads: int = 1,
+        use_gpu: bool = False,
+        ray_actor: bool = False,
     ) -> None:
         if ray_actor:
             _normal_priority()
@@ -51,8 +70,11 @@ class TrainingWorker:
         from actsearch.tasks import get_task
         from actsearch.train import prepare_data
 
-        self.task = get_task(task_spec)
-        self.data = prepare_data(data if data is not None else self.task.get_data())
+        self.tasks: dict[str, tuple[Any, Any]] = {}
+        for spec, task_data in task_specs(task_spec, data):
+            task = get_task(spec)
+            self.tasks[spec] = (task, prepare_data(task_data if task_data is not None else task.get_data()))
+        self.task, self.data = next(iter(self.tasks.values()))  # the first: for trials that name none
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.busy_seconds = 0.0
         self.trials = 0
@@ -62,13 +84,14 @@ class TrainingWorker:
 
         from actsearch.train import train
 
+        task, data = self._task(trial)
         started = time.perf_counter()
         try:
             result = train(
-                self.task,
+                task,
                 trial.expr,
                 seed=trial.seed,
-                data=self.data,
+                data=data,
                 epochs=trial.epochs,
                 hurdle=trial.hurdle,
                 parametric=trial.parametric,
@@ -86,12 +109,13 @@ class TrainingWorker:
         from actsearch.train.batch import Member, train_batch
 
         first = trials[0]
+        task, data = self._task(first)
         started = time.perf_counter()
         try:
             results = train_batch(
-                self.task,
+                task,
                 [Member(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
-                data=self.data,
+                data=data,
                 epochs=first.epochs,
                 hurdle=first.hurdle,
                 parametric=first.parametric,
@@ -100,6 +124,14 @@ class TrainingWorker:
             self.busy_seconds += time.perf_counter() - started
             self.trials += len(trials)
         return [replace(r, worker=self.name) for r in results]
+
+    def _task(self, trial: Trial) -> tuple[Any, Any]:
+        """The task and prepared data a trial trains on."""
+        if trial.task is None:
+            return self.task, self.data
+        if trial.task not in self.tasks:
+            raise ValueError(f"this worker has no task {trial.task!r} (it has {', '.join(self.tasks)})")
+        return self.tasks[trial.task]
 
     def info(self) -> dict[str, Any]:
         """Identity and health of this worker (pid, node, GPUs Ray gave it, memory)."""

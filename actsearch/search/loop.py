@@ -14,6 +14,13 @@ The driver is the only writer to the store and writes every proposal and
 result as it happens, so the store is the checkpoint. Every ask and tell gets
 a number in one sequence (`ask_seq`, `tell_seq` on the candidate row), which
 `replay.py` uses to resume a stopped run.
+
+A space may name several tasks. Then every candidate is trained on each task
+with each seed (each training one evaluation, one unit of the budget), and its
+fitness is its fitness across tasks (`actsearch.results.across_tasks`): seed by
+seed, the mean over the tasks of its fitness minus the best baseline's there.
+That reference is the best baseline mean over the search seeds, fixed once the
+baselines have trained, so candidates finished earlier wait for it (`_held`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,7 +39,7 @@ from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, 
 from actsearch.execute import Executor, Trial, submit_while_capacity
 from actsearch.expr import Activation, screen
 from actsearch.expr.normalize import standardise
-from actsearch.results import EvalResult, aggregate_fitness
+from actsearch.results import SCORED, EvalResult, across_tasks, aggregate_fitness
 from actsearch.spaces import SearchSpace
 from actsearch.store import CandidateRecord, RunRecord, Store
 
@@ -87,27 +94,46 @@ class SearchSettings:
     """What a run is: stored with the run, so that `--resume` repeats it exactly."""
 
     space: SearchSpace
-    task: str
+    task: str | tuple[str, ...]  # one task spec, or several (fitness across tasks)
     seed: int = 0
 
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return (self.task,) if isinstance(self.task, str) else tuple(self.task)
+
+    @property
+    def task_label(self) -> str:
+        """The run's `task` column: the spec, or the specs joined by commas."""
+        return ",".join(self.tasks)
+
     def to_config(self) -> dict[str, Any]:
-        return {"space": self.space.model_dump(mode="json"), "task": self.task, "seed": self.seed}
+        task = self.task if isinstance(self.task, str) else list(self.task)
+        return {"space": self.space.model_dump(mode="json"), "task": task, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SearchSettings:
-        return cls(SearchSpace.model_validate(config["space"]), config["task"], config["seed"])
+        task = config["task"]
+        return cls(
+            SearchSpace.model_validate(config["space"]),
+            task if isinstance(task, str) else tuple(task),
+            config["seed"],
+        )
+
+
+#: One training of a candidate: (task spec, seed).
+Pair = tuple[str, int]
 
 
 @dataclass
 class _Pending:
-    """A candidate whose trials are out: collects one result per seed."""
+    """A candidate whose trials are out: collects one result per (task, seed)."""
 
     candidate_id: int
     fingerprint: str
     expr: str
     proposal: Proposal | None  # None for baselines, which are not part of the strategy
-    seeds: list[int]
-    results: list[EvalResult] = field(default_factory=list)
+    pairs: list[Pair]
+    results: dict[Pair, EvalResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +179,9 @@ class Search:
         self._strategy: Strategy = make_strategy(self._factory, self._space.evolution)
         self._cache: FingerprintCache[tuple[Proposal, int]] = FingerprintCache()
         self._pending: dict[int, _Pending] = {}
+        self._held: list[_Pending] = []  # trained, waiting for the baselines' reference (several tasks)
+        self._baselines_submitted = False
+        self._reference: dict[str, float] | None = None  # best baseline fitness per task (several tasks)
         self._backlog: deque[Trial] = deque()
         self._seq = 0
         self._trial_ids = 0
@@ -164,6 +193,8 @@ class Search:
         self._hurdle_readings: list[float] = []
         self._best: tuple[str, float] | None = None  # (expr, fitness) for the progress display
         self._seeds = [settings.seed + i for i in range(self._space.budget.seeds_per_candidate)]
+        self._tasks = settings.tasks
+        self._pairs = [(task, seed) for task in self._tasks for seed in self._seeds]
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -174,12 +205,14 @@ class Search:
         budget = self._space.budget
         total = (
             self._budget
-            + len(self._space.baselines) * len(self._seeds)
-            + (budget.reevaluate_top + len(self._space.baselines)) * budget.reevaluate_seeds
+            + len(self._space.baselines) * len(self._pairs)
+            + (budget.reevaluate_top + len(self._space.baselines)) * budget.reevaluate_seeds * len(self._tasks)
         )
         self._reporter.start(total, self._run.name)
         resume_from_store(self)
         self._submit_baselines()
+        self._baselines_submitted = True
+        self._release()
         while self._asking or self._pending:
             self._propose_while_capacity()
             submit_while_capacity(self._executor, self._backlog)
@@ -305,14 +338,15 @@ class Search:
         fingerprint: str,
         expr: str,
         proposal: Proposal | None,
-        seeds: Iterable[int] | None = None,
+        pairs: Iterable[Pair] | None = None,
     ) -> None:
-        seeds = list(self._seeds if seeds is None else seeds)
-        self._pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self._seeds))
+        """Train a candidate on every (task, seed), or only the `pairs` given (resume)."""
+        pairs = list(self._pairs if pairs is None else pairs)
+        self._pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self._pairs))
         if proposal is not None:  # baselines are outside the budget
-            self._committed += len(self._seeds)
+            self._committed += len(self._pairs)
         hurdle = self._hurdle() if proposal is not None else None
-        for seed in seeds:
+        for task, seed in pairs:
             self._trial_ids += 1
             self._backlog.append(
                 Trial(
@@ -323,6 +357,7 @@ class Search:
                     epochs=self._space.budget.epochs,
                     hurdle=hurdle,
                     parametric=self._space.parametric,
+                    task=task,
                 )
             )
 
@@ -341,20 +376,65 @@ class Search:
 
     def _record(self, trial: Trial, result: EvalResult) -> None:
         pending = self._pending[trial.candidate_id]
-        self._store.add_evaluation(
-            trial.candidate_id, task=self._settings.task, seed=trial.seed, budget=result.epochs, result=result
-        )
+        task = trial.task or self._tasks[0]
+        self._store.add_evaluation(trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result)
         self._trained += 1
         self._note_hurdle(result)
-        pending.results.append(result)
-        if len(pending.results) == len(pending.seeds):
+        pending.results[(task, trial.seed)] = result
+        if len(pending.results) == len(pending.pairs):
             self._complete(pending)
 
     def _complete(self, pending: _Pending) -> None:
-        """All seeds are back: store the candidate's outcome and tell the strategy."""
+        """Every (task, seed) is back: finish the candidate once its fitness can be computed."""
         del self._pending[pending.candidate_id]
-        fitness, spread = aggregate_fitness(r.scored for r in pending.results)
-        errors = [r.error for r in pending.results if r.error]
+        self._held.append(pending)
+        self._release()
+
+    def _release(self) -> None:
+        """Finish the held candidates, unless their fitness still waits for the baselines:
+        across tasks it is relative to the best baseline on each, fixed when every baseline
+        has trained (`resume_from_store` and `_submit_baselines` come first)."""
+        if len(self._tasks) > 1 and self._reference is None:
+            if not self._baselines_submitted or any(p.proposal is None for p in self._pending.values()):
+                return
+            self._reference = self._best_baselines()
+        held, self._held = self._held, []
+        for pending in held:
+            self._finish(pending)
+
+    def fitness(self, scored: Mapping[Pair, float | None], seeds: Iterable[int]) -> tuple[float | None, float | None]:
+        """A candidate's fitness and spread from its trainings with `seeds`: the mean over
+        seeds on one task; across tasks, relative to the best baselines (`across_tasks`)."""
+        seeds = list(seeds)
+        if len(self._tasks) == 1:
+            return aggregate_fitness(scored.get((self._tasks[0], seed)) for seed in seeds)
+        if self._reference is None:
+            raise RuntimeError("fitness across tasks asked before the baselines have trained")
+        return across_tasks({t: [scored.get((t, s)) for s in seeds] for t in self._tasks}, self._reference)
+
+    def _best_baselines(self) -> dict[str, float]:
+        """Per task, the best baseline's mean fitness over the search seeds."""
+        baselines = {c.id for c in self._store.candidates(self._run.id) if c.is_baseline}
+        scored: dict[int, dict[Pair, float | None]] = {}
+        for e in self._store.run_evaluations(self._run.id):
+            if e.candidate_id in baselines:
+                scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.fitness if e.status in SCORED else None
+        reference = {}
+        for task in self._tasks:
+            means = [aggregate_fitness(mine.get((task, s)) for s in self._seeds)[0] for mine in scored.values()]
+            best = max((m for m in means if m is not None), default=None)
+            if best is None:
+                raise SearchError(
+                    f"no baseline trained on task {task!r}: fitness across tasks is relative to the best "
+                    "baseline on each (see `actsearch show ID` for the baselines' errors)"
+                )
+            reference[task] = best
+        return reference
+
+    def _finish(self, pending: _Pending) -> None:
+        """Store the candidate's outcome and tell the strategy."""
+        fitness, spread = self.fitness({k: r.scored for k, r in pending.results.items()}, self._seeds)
+        errors = [self._failure(pair, r) for pair, r in pending.results.items() if r.scored is None]
         outcome = {"status": "evaluated" if fitness is not None else "failed", "reason": errors[0] if errors else None}
         self._done += 1
         if fitness is not None and (self._best is None or fitness > self._best[1]):
@@ -365,6 +445,11 @@ class Search:
             self._tell(pending.proposal, pending.candidate_id, fitness, spread, **outcome)
         for proposal, duplicate_id in self._cache.resolve(pending.fingerprint, fitness):
             self._tell_duplicate(proposal, duplicate_id, fitness)
+
+    def _failure(self, pair: Pair, result: EvalResult) -> str:
+        """Why one training counts as failed (with its task and seed when there are several tasks)."""
+        why = result.error or result.status
+        return why if len(self._tasks) == 1 else f"{pair[0]} seed {pair[1]}: {why}"
 
     def _note_hurdle(self, result: EvalResult) -> None:
         hurdle = self._space.budget.hurdle
@@ -419,7 +504,9 @@ class Search:
 
 
 def space_trainings(space: SearchSpace) -> int:
-    """A space's budget in trainings: `budget.trainings`, or population x generations x seeds."""
+    """A space's budget in trainings: `budget.trainings`, or population x generations x seeds
+    x tasks (a candidate costs one training per task and seed)."""
     if space.budget.trainings is not None:
         return space.budget.trainings
-    return space.evolution.population * space.evolution.generations * space.budget.seeds_per_candidate
+    evolution = space.evolution
+    return evolution.population * evolution.generations * space.budget.seeds_per_candidate * len(space.tasks)

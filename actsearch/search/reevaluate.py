@@ -7,7 +7,9 @@ baseline are trained with `budget.reevaluate_seeds` further seeds on the same
 (validation) split. The results are ordinary evaluations; each re-checked
 candidate's fitness becomes the mean over all its seeds (with the spread),
 which is what the leaderboard ranks. A candidate that fails on a re-check
-seed becomes `failed`, with the reason.
+seed becomes `failed`, with the reason. With several tasks every re-check seed
+is trained on every task, and the fitness across tasks keeps the reference
+of the search seeds (the best baselines then), so that it never changes meaning.
 
 Resuming is safe: the candidates are chosen from the search seeds' results
 only (never from fitness already updated by a re-check), and only the
@@ -19,11 +21,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actsearch.execute import Trial
-from actsearch.results import SCORED, aggregate_fitness
+from actsearch.results import SCORED
 from actsearch.store import CandidateRecord, EvaluationRecord
 
 if TYPE_CHECKING:
-    from actsearch.search.loop import Search
+    from actsearch.search.loop import Pair, Search
 
 
 def reevaluate_seeds(search: Search) -> list[int]:
@@ -39,62 +41,69 @@ def reevaluate_winners(search: Search) -> int:
     if not seeds or not top:
         return 0
     store, run = search._store, search._run
-    finals: dict[int, dict[int, EvaluationRecord]] = {}
+    finals: dict[int, dict[Pair, EvaluationRecord]] = {}
     for e in store.run_evaluations(run.id):
-        finals.setdefault(e.candidate_id, {})[e.seed] = e
-    chosen = _chosen(store.candidates(run.id, ("evaluated", "failed")), finals, search._seeds, top)
+        finals.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e
+    chosen = _chosen(search, store.candidates(run.id, ("evaluated", "failed")), finals, top)
     if not chosen:
         return 0
     trials = []
     for candidate in chosen:
-        for seed in seeds:
-            if seed not in finals.get(candidate.id, {}):
-                search._trial_ids += 1
-                trials.append(
-                    Trial(
-                        search._trial_ids,
-                        candidate.id,
-                        candidate.expr,
-                        seed,
-                        epochs=search._space.budget.epochs,
-                        parametric=search._space.parametric,
+        for task in search._tasks:
+            for seed in seeds:
+                if (task, seed) not in finals.get(candidate.id, {}):
+                    search._trial_ids += 1
+                    trials.append(
+                        Trial(
+                            search._trial_ids,
+                            candidate.id,
+                            candidate.expr,
+                            seed,
+                            epochs=search._space.budget.epochs,
+                            parametric=search._space.parametric,
+                            task=task,
+                        )
                     )
-                )
+    on_tasks = f" on each of {len(search._tasks)} tasks" if len(search._tasks) > 1 else ""
     search._reporter.message(
         f"re-checking the best {len(chosen) - sum(c.is_baseline for c in chosen)} and the "
-        f"baselines with {len(seeds)} more seeds: {len(trials)} trainings"
+        f"baselines with {len(seeds)} more seeds{on_tasks}: {len(trials)} trainings"
     )
+    count = len(trials)
     executor = search._executor
     while trials or executor.in_flight:
         while trials and executor.in_flight < executor.capacity:
             executor.submit(trials.pop(0))
         for trial, result in executor.wait():
-            store.add_evaluation(
-                trial.candidate_id, task=search._settings.task, seed=trial.seed, budget=result.epochs, result=result
-            )
+            task = trial.task or search._tasks[0]
+            store.add_evaluation(trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result)
             search._trained += 1
             search._report()
     for candidate in chosen:
         results = store.evaluations(candidate.id, partials=False)
-        fitness, spread = aggregate_fitness(e.fitness if e.status in SCORED else None for e in results)
-        errors = [f"re-check seed {e.seed}: {e.error or e.status}" for e in results if e.status not in SCORED]
+        scored = {(e.task, e.seed): e.fitness if e.status in SCORED else None for e in results}
+        fitness, spread = search.fitness(scored, search._seeds + seeds)
+        errors = [_failure(search, e, e.seed in seeds) for e in results if e.status not in SCORED]
         if fitness is None:
             store.finish_candidate(candidate.id, fitness=None, status="failed", reason=errors[0] if errors else None)
         else:
             store.finish_candidate(candidate.id, fitness=fitness, fitness_std=spread)
-    return len([1 for c in chosen for s in seeds if s not in finals.get(c.id, {})])
+    return count
+
+
+def _failure(search: Search, e: EvaluationRecord, recheck: bool) -> str:
+    where = f"{e.task} seed {e.seed}" if len(search._tasks) > 1 else f"seed {e.seed}"
+    return f"{'re-check ' if recheck else ''}{where}: {e.error or e.status}"
 
 
 def _chosen(
-    evaluated: list[CandidateRecord], finals: dict[int, dict[int, EvaluationRecord]], search_seeds: list[int], top: int
+    search: Search, evaluated: list[CandidateRecord], finals: dict[int, dict[Pair, EvaluationRecord]], top: int
 ) -> list[CandidateRecord]:
     """The `top` best evolved candidates by their search seeds' fitness, then every baseline."""
 
     def search_fitness(candidate: CandidateRecord) -> float | None:
         mine = finals.get(candidate.id, {})
-        return aggregate_fitness(
-            mine[s].fitness if s in mine and mine[s].status in SCORED else None for s in search_seeds
-        )[0]
+        return search.fitness({k: e.fitness if e.status in SCORED else None for k, e in mine.items()}, search._seeds)[0]
 
     scored = [(search_fitness(c), c) for c in evaluated if not c.is_baseline]
     ranked = sorted(

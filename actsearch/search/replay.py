@@ -75,7 +75,7 @@ def _replay_ask(search: Search, record: CandidateRecord) -> Proposal:
     search._idle = 0 if trains else search._idle + 1
     if trains:
         if record.status in ("evaluated", "failed"):
-            search._committed += len(search._seeds)  # queued and running ones count when requeued
+            search._committed += len(search._pairs)  # queued and running ones count when requeued
             search._cache.add_done(record.fingerprint, record.id, record.fitness)
         else:
             search._cache.add(record.fingerprint, record.id)
@@ -108,12 +108,12 @@ def _restore_in_flight(search: Search, record: CandidateRecord, proposal: Propos
 
 
 def _requeue(search: Search, record: CandidateRecord, proposal: Proposal | None) -> None:
-    """Resubmit only the seeds of a candidate that have no stored final evaluation."""
-    finished = {e.seed: e for e in search._store.evaluations(record.id, partials=False)}
-    missing = [seed for seed in search._seeds if seed not in finished]
+    """Resubmit only the (task, seed) pairs of a candidate that have no stored final evaluation."""
+    finished = {(e.task, e.seed): e for e in search._store.evaluations(record.id, partials=False)}
+    missing = [pair for pair in search._pairs if pair not in finished]
     search._queue(record.id, record.fingerprint, record.expr, proposal, missing)
     pending = search._pending[record.id]
-    pending.results.extend(_as_result(finished[seed]) for seed in search._seeds if seed in finished)
+    pending.results.update((pair, _as_result(finished[pair])) for pair in search._pairs if pair in finished)
     if not missing:  # stopped after its last result was stored, before it was told
         search._complete(pending)
 

@@ -49,6 +49,9 @@ class SearchOutcome:
     best: LeaderRow | None
     parametric: bool
     stopped_early: str | None = None
+    #: several tasks: their specs, and per candidate and task its mean fitness and trainings
+    tasks: tuple[str, ...] = ()
+    task_means: dict[int, dict[str, tuple[float | None, int]]] | None = None
 
 
 def settings_for(request: SearchRequest) -> SearchSettings:
@@ -70,7 +73,15 @@ def settings_for(request: SearchRequest) -> SearchSettings:
     data["evolution"].update(evolution)
     data["budget"].update(budget)
     space = SearchSpace.model_validate(data)
-    return SearchSettings(space, request.task or space.task, request.seed)
+    return SearchSettings(space, task_option(request.task) if request.task else space.task, request.seed)
+
+
+def task_option(text: str) -> str | tuple[str, ...]:
+    """`--task A` or `--task A,B`: one task spec, or several (fitness across tasks)."""
+    specs = tuple(dict.fromkeys(spec.strip() for spec in text.split(",") if spec.strip()))
+    if not specs:
+        raise SearchError(f"--task {text!r}: name at least one task")
+    return specs[0] if len(specs) == 1 else specs
 
 
 def run_search(request: SearchRequest, reporter: Reporter | None = None) -> SearchOutcome:
@@ -82,10 +93,10 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     if request.resume:
         store = Store.open(request.db)
         run, settings = _resume_run(store, request)
-        task = get_task(settings.task)
     else:
         settings = settings_for(request)
-        task = get_task(settings.task)
+    tasks = [get_task(spec) for spec in settings.tasks]
+    data: object = tasks[0].get_data() if isinstance(settings.task, str) else tuple(t.get_data() for t in tasks)
     options = (
         {}
         if request.executor == "local"
@@ -102,10 +113,11 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
         use_gpu=request.gpus_per_trial > 0,
         local=request.executor == "local",
     )
-    executor = make_executor(request.executor, settings.task, task.get_data(), **options)
+    executor = make_executor(request.executor, settings.task, data, **options)
     try:
         if not request.resume:
-            check_task(task)
+            for task in tasks:
+                check_task(task)
             store = Store.open(request.db)
             run = _new_run(store, request, settings)
     except BaseException:
@@ -123,7 +135,15 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     board = [row for row in ranked if row.rank <= LEADERBOARD_SIZE or row.is_baseline]  # baselines always shown
     best = next((row for row in ranked if not row.is_baseline), None)
     return SearchOutcome(
-        summary.run, summary.counts, summary.trained, board, best, settings.space.parametric, summary.stopped_early
+        summary.run,
+        summary.counts,
+        summary.trained,
+        board,
+        best,
+        settings.space.parametric,
+        summary.stopped_early,
+        settings.tasks,
+        store.task_means(run.id) if len(settings.tasks) > 1 else None,
     )
 
 
@@ -144,7 +164,7 @@ def _new_run(store: Store, request: SearchRequest, settings: SearchSettings) -> 
     if store.find_run(name) is not None:
         raise SearchError(f"run {name!r} already exists: pick another --run, or add --resume to continue it")
     return store.create_run(
-        name, task=settings.task, space=settings.space.name, seed=settings.seed, config=settings.to_config()
+        name, task=settings.task_label, space=settings.space.name, seed=settings.seed, config=settings.to_config()
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, case, false, func, select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
-from actsearch.results import EvalResult
+from actsearch.results import SCORED, EvalResult
 from actsearch.store import convert, schema
 from actsearch.store.models import Candidate, CandidateParent, Evaluation, Run, utcnow
 from actsearch.store.records import (
@@ -427,6 +427,28 @@ class Store:
     def run_evaluations(self, run_id: int, *, partials: bool = False) -> list[EvaluationRecord]:
         """All evaluations of a run's candidates (final ones only by default)."""
         return self._evaluations(Candidate.run_id == run_id, partials)
+
+    @schema.retrying
+    def task_means(self, run_id: int) -> dict[int, dict[str, tuple[float | None, int]]]:
+        """Per candidate of a run and per task: the mean fitness of its final trainings that
+        scored and their number (the raw fitness behind a fitness across tasks)."""
+        scored = Evaluation.status.in_(SCORED)
+        q = (
+            select(
+                Evaluation.candidate_id,
+                Evaluation.task,
+                func.avg(case((scored, Evaluation.fitness))),
+                func.count(case((scored, Evaluation.fitness))),
+            )
+            .join(Candidate, Candidate.id == Evaluation.candidate_id)
+            .where(Candidate.run_id == run_id, Evaluation.is_partial == false())
+            .group_by(Evaluation.candidate_id, Evaluation.task)
+        )
+        out: dict[int, dict[str, tuple[float | None, int]]] = {}
+        with self._read() as s:
+            for candidate_id, task, mean, n in s.execute(q):
+                out.setdefault(candidate_id, {})[task] = (None if mean is None else float(mean), int(n))
+        return out
 
     def _evaluations(self, where: ColumnElement[bool], partials: bool) -> list[EvaluationRecord]:
         q = select(Evaluation).join(Candidate, Candidate.id == Evaluation.candidate_id).where(where)
