@@ -1,0 +1,377 @@
+"""Fitness across tasks: a space that names several tasks.
+
+The loop's bookkeeping (relative fitness, candidates waiting for the baselines,
+resume at every stop point) runs on a fake executor in milliseconds; the
+behaviour users see (real trainings, real SQLite, `validate`) in the slow tests.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import ROOT, FakeExecutor, StopAfter, run_cli
+
+from actsearch.execute import Trial
+from actsearch.results import EvalResult, across_tasks
+from actsearch.search import Search, SearchRequest, SearchSettings, run_search, settings_for
+from actsearch.spaces import SearchSpace, SpaceError, load_space
+from actsearch.store import Store
+
+TASKS = ("digits-mlp", "mnist1d-mlp")
+FAKE_SPACE = (
+    (ROOT / "tests" / "data" / "resume.yaml").read_text().replace("task: digits-mlp", "task: [digits-mlp, mnist1d-mlp]")
+)
+
+
+class TwoTaskFake(FakeExecutor):
+    """The fake executor with a different fitness on the second task, where activations
+    that grow past 8 on the probe points diverge; the newest trial comes back first (so
+    candidates finish before the baselines they are compared with)."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        super().__init__(capacity=3)
+        self.left = stop_after
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Trial, EvalResult]]:
+        if self.left is not None:
+            if self.left <= 0:
+                raise KeyboardInterrupt
+            self.left -= 1
+        newest = [self.running.pop()] if self.running else []
+        return [(trial, self.result(trial)) for trial in newest]
+
+    @classmethod
+    def task_fitness(cls, expr: str, task: str, seed: int) -> float | None:
+        from actsearch.expr import Activation
+
+        fitness = cls.fitness(expr, seed)
+        if task == TASKS[0] or fitness is None:
+            return fitness
+        with np.errstate(all="ignore"):
+            y = np.asarray(Activation.parse(expr).numpy(cls.PROBE), dtype=float)
+        return None if np.max(np.abs(y)) > 8 else 0.5 * fitness + 0.2 * float(np.mean(np.tanh(y)))
+
+    def result(self, trial: Trial) -> EvalResult:
+        assert trial.task in TASKS
+        fitness = self.task_fitness(trial.expr, trial.task, trial.seed)
+        if fitness is None:
+            return EvalResult.failed("non-finite training loss (nan)", epochs=1, steps=1, batch_size=8)
+        return EvalResult("ok", fitness, fitness, 1.0, 0.01, 3, 3, 8, worker="fake")
+
+
+def _space(tmp_path: Path, text: str, name: str = "space.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _start(db: Path, settings: SearchSettings) -> tuple[Store, object]:
+    store = Store.open(db)
+    run = store.create_run(
+        "r", task=settings.task_label, space=settings.space.name, seed=settings.seed, config=settings.to_config()
+    )
+    return store, run
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _trainings(db: Path) -> Counter:
+    """(candidate fingerprint, task, seed) -> times trained."""
+    return Counter(
+        _rows(
+            db,
+            "select c.fingerprint, e.task, e.seed from evaluations e join candidates c on c.id = e.candidate_id "
+            "where not e.is_partial",
+        )
+    )
+
+
+def _expected_fitness(db: Path, search_seeds: list[int], run: str = "r") -> dict[int, float | None]:
+    """Every trained candidate's fitness across tasks, recomputed from its stored evaluations
+    as documented: the best baseline per task over the search seeds is the reference."""
+    rows = _rows(
+        db,
+        "select c.id, c.is_baseline, e.task, e.seed, case when e.status in ('ok', 'stopped') then e.fitness end "
+        f"from evaluations e join candidates c on c.id = e.candidate_id join runs r on r.id = c.run_id "
+        f"where r.name = '{run}' and not e.is_partial",
+    )
+    scored: dict[int, dict[tuple[str, int], float | None]] = {}
+    baselines = set()
+    for cid, is_baseline, task, seed, fitness in rows:
+        scored.setdefault(cid, {})[(task, seed)] = fitness
+        if is_baseline:
+            baselines.add(cid)
+    tasks = sorted({task for _, _, task, _, _ in rows})
+    reference = {}
+    for task in tasks:
+        means = [
+            statistics.fmean(scored[b][(task, s)] for s in search_seeds)
+            for b in baselines
+            if all(scored[b].get((task, s)) is not None for s in search_seeds)
+        ]
+        reference[task] = max(means)
+    out = {}
+    for cid, pairs in scored.items():
+        seeds_of = sorted({s for _, s in pairs})
+        out[cid] = across_tasks({t: [pairs.get((t, s)) for s in seeds_of] for t in tasks}, reference)[0]
+    return out
+
+
+# ---------------------------------------------------------------- the space
+
+
+def test_a_single_task_stays_a_string_and_several_are_a_list(tmp_path: Path) -> None:
+    single = load_space("default")
+    assert single.task == "mnist1d-mlp" and single.tasks == ("mnist1d-mlp",)
+    assert single.model_dump(mode="json")["task"] == "mnist1d-mlp"  # stored runs keep their shape
+    several = load_space(_space(tmp_path, FAKE_SPACE))
+    assert several.tasks == TASKS and several.model_dump(mode="json")["task"] == list(TASKS)
+    settings = SearchSettings(several, several.task, 5)
+    assert SearchSettings.from_config(json.loads(json.dumps(settings.to_config()))) == settings
+    old = SearchSettings(single, "mnist1d-mlp", 0)
+    assert SearchSettings.from_config(old.to_config()).task == "mnist1d-mlp"
+    assert settings_for(SearchRequest(space="default", task="digits-mlp, mnist1d-cnn")).tasks == (
+        "digits-mlp",
+        "mnist1d-cnn",
+    )
+    assert settings_for(SearchRequest(space="default", task="digits-mlp")).task == "digits-mlp"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("task: digits-mlp", "task: []"), "field 'task': name at least one task"),
+        (("task: digits-mlp", "task: [digits-mlp, digits-mlp]"), "listed twice"),
+        (("task: digits-mlp", "task: [digits-mlp, '']"), "a task name is empty"),
+        (('baselines: ["relu(x)", "tanh(x)"]', "baselines: []"), "several tasks need baselines"),
+        (("reevaluate_top: 0}", "reevaluate_top: 0, epochs: 9, hurdle: {epochs: 2}}"), "one task only"),
+    ],
+)
+def test_bad_task_lists_are_refused_in_one_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    text = FAKE_SPACE.replace("task: [digits-mlp, mnist1d-mlp]", "task: digits-mlp").replace(*change)
+    if "task: digits-mlp" in text:
+        text = text.replace("task: digits-mlp", "task: [digits-mlp, mnist1d-mlp]")
+    with pytest.raises(SpaceError, match=message) as error:
+        load_space(_space(tmp_path, text))
+    assert "\n" not in str(error.value)
+
+
+def test_the_default_budget_counts_a_training_per_task(tmp_path: Path) -> None:
+    from actsearch.search.loop import space_trainings
+
+    space = load_space(_space(tmp_path, FAKE_SPACE))
+    assert space_trainings(space) == 6 * 3 * 2  # population x generations x seeds x tasks
+    assert space_trainings(SearchSpace.model_validate({**space.model_dump(), "task": "digits-mlp"})) == 6 * 3
+
+
+# ---------------------------------------------------------------- the loop (fake executor)
+
+
+def test_fitness_across_tasks_is_relative_to_the_best_baseline_on_each(tmp_path: Path) -> None:
+    settings = settings_for(SearchRequest(space=str(_space(tmp_path, FAKE_SPACE)), seed=5))
+    store, run = _start(tmp_path / "a.db", settings)
+    executor = TwoTaskFake()
+    summary = Search(settings, store, executor, run).run()
+
+    trained = _trainings(tmp_path / "a.db")
+    assert set(trained.values()) == {1}  # each (function, task, seed) once
+    last_baseline, first_done = _rows(
+        tmp_path / "a.db",
+        "select max(case when c.is_baseline then e.id end), min(case when c.is_baseline then null else e.id end)"
+        " from evaluations e join candidates c on c.id = e.candidate_id",
+    )[0]
+    assert first_done < last_baseline  # candidates finished before the baselines, and waited for them
+    evolved = [
+        t for t in executor.submitted if t.candidate_id not in {c.id for c in store.candidates(run.id) if c.is_baseline}
+    ]
+    assert len(evolved) == summary.counts["evaluated"] * 2 + summary.counts["failed"] * 2 == 6 * 3 * 2
+    expected = _expected_fitness(tmp_path / "a.db", [5])
+    candidates = store.candidates(run.id)
+    assert max(c.fitness for c in candidates if c.is_baseline) <= 1e-12  # at best the best baseline on each task
+    failed = [c for c in candidates if c.status == "failed"]
+    assert failed, "the fake diverges on the second task for activations growing past 8"
+    for c in candidates:
+        if c.status in ("evaluated", "failed"):
+            assert c.fitness == pytest.approx(expected[c.id]) if expected[c.id] is not None else c.fitness is None
+            assert c.tell_seq is not None or c.is_baseline  # every candidate told, the failed ones too
+    for c in failed:  # penalised: no fitness (the worst for the strategy, off the leaderboard), the task named
+        assert c.fitness is None and c.reason.startswith("mnist1d-mlp seed 5: non-finite")
+        assert TwoTaskFake.task_fitness(c.expr, "digits-mlp", 5) is not None
+    board = store.leaderboard(run="r", k=None)
+    assert {r.candidate_id for r in board}.isdisjoint(c.id for c in failed)
+
+
+@pytest.mark.parametrize("stop_at", [0.02, 0.1, 0.5, 0.99])  # baselines training, candidates waiting, ...
+def test_resume_of_a_run_on_several_tasks_loses_and_repeats_nothing(tmp_path: Path, stop_at: float) -> None:
+    """Stopped anywhere, also while candidates wait for the baselines: the uninterrupted run."""
+    settings = settings_for(SearchRequest(space=str(_space(tmp_path, FAKE_SPACE)), seed=5))
+    store, run = _start(tmp_path / "full.db", settings)
+    uninterrupted = TwoTaskFake()
+    Search(settings, store, uninterrupted, run).run()
+    stop_after = int(stop_at * len(uninterrupted.submitted))
+    full = _rows(tmp_path / "full.db", "select genotype, expr, status, fitness, reason from candidates order by id")
+
+    store, run = _start(tmp_path / "stopped.db", settings)
+    with pytest.raises(KeyboardInterrupt):
+        Search(settings, store, TwoTaskFake(stop_after), run).run()
+    store.set_run_status(run.id, "interrupted")
+    Search(settings, store, TwoTaskFake(), store.set_run_status(run.id, "running")).run()
+
+    assert (
+        _rows(tmp_path / "stopped.db", "select genotype, expr, status, fitness, reason from candidates order by id")
+        == full
+    )
+    assert _trainings(tmp_path / "stopped.db") == _trainings(tmp_path / "full.db")
+
+
+# ---------------------------------------------------------------- real trainings
+
+REAL_SPACE = """
+name: two-tasks
+task: [digits-mlp, mnist1d-mlp]
+validate_tasks: [teacher-mlp]
+primitives:
+  unary: [square, neg, tanh, relu, abs, sigmoid]
+  binary: [add, mul]
+constants: {range: [-2.0, 2.0], decimals: 1, probability: 0.3}
+tree: {init_min_height: 1, init_max_height: 2, max_height: 3}
+evolution: {strategy: regularized, population: 4, generations: 2, tournament_size: 2, elite: 1}
+budget: {epochs: 1, trainings: 8, reevaluate_top: 1, reevaluate_seeds: 1}
+baselines: ["relu(x)", "tanh(x)"]
+"""
+
+
+@pytest.fixture(scope="module")
+def two_task_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    workdir = tmp_path_factory.mktemp("tasks")
+    space = _space(workdir, REAL_SPACE)
+    db = workdir / "r.db"
+    outcome = run_search(SearchRequest(space=str(space), db=str(db), run="r", seed=1, executor="local"))
+    return space, db, outcome
+
+
+@pytest.mark.slow
+def test_a_two_task_search_stores_per_task_evaluations_and_combines_them(two_task_run) -> None:
+    _, db, outcome = two_task_run
+    assert outcome.run.task == "digits-mlp,mnist1d-mlp" and outcome.tasks == TASKS
+    rows = _rows(
+        db,
+        "select c.id, c.is_baseline, e.task, e.seed from evaluations e join candidates c on c.id = e.candidate_id"
+        " where not e.is_partial",
+    )
+    evolved = Counter(cid for cid, baseline, _, seed in rows if not baseline and seed == 1)
+    assert sum(evolved.values()) == 8 and set(evolved.values()) == {2}  # budget: 4 candidates x 2 tasks
+    by_candidate: dict[int, set] = {}
+    for cid, _, task, seed in rows:
+        by_candidate.setdefault(cid, set()).add((task, seed))
+    rechecked = [pairs for pairs in by_candidate.values() if len(pairs) > 2]
+    assert len(rechecked) == 3  # the best one and both baselines, seed 2 on every task
+    assert all(pairs == {(t, s) for t in TASKS for s in (1, 2)} for pairs in rechecked)
+    expected = _expected_fitness(db, [1])
+    with Store.open(db) as store:
+        for c in store.candidates(outcome.run.id, ("evaluated", "failed")):
+            assert c.fitness == pytest.approx(expected[c.id]) if expected[c.id] is not None else c.fitness is None
+    assert max(r.fitness for r in outcome.leaderboard if r.is_baseline) <= 0.05  # seed 2 may move it a little
+    means = outcome.task_means
+    for row in outcome.leaderboard:  # per-task raw means behind each combined fitness
+        assert set(means[row.candidate_id]) == set(TASKS) and row.evaluations == sum(
+            n for _, n in means[row.candidate_id].values()
+        )
+
+
+@pytest.mark.slow
+def test_validate_checks_a_multi_task_run_on_every_task_and_the_validation_ones(two_task_run) -> None:
+    _, db, _ = two_task_run
+    args = ("validate", "--db", str(db), "--run", "r", "--top", "1", "--seeds", "2", "--epochs", "1")
+    proc = run_cli(*args, "--executor", "local", "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scores = json.loads(proc.stdout)["scores"]
+    assert [s["task"] for s in scores if not s["baseline"]] == [*TASKS, "teacher-mlp"]
+    assert all(len(s["fitnesses"]) == 2 for s in scores)
+
+
+DIVERGE_TASK = '''
+"""digits with inputs scaled by 1e6: unbounded polynomial activations overflow float32."""
+from dataclasses import replace
+
+from actsearch.tasks import Task, TrainingBudget
+from actsearch.tasks.builtin import digits_mlp_model, load_digits
+
+
+def load_data():
+    d = load_digits()
+    return replace(d, x_train=d.x_train * 1e6, x_val=d.x_val * 1e6, x_test=d.x_test * 1e6)
+
+
+def make_task() -> Task:
+    return Task(name="huge-digits", load_data=load_data, build_model=digits_mlp_model,
+                budget=TrainingBudget(epochs=1, batch_size=64, learning_rate=1e-2))
+'''
+
+DIVERGE_SPACE = """
+name: diverge
+task: [digits-mlp, HUGE]
+primitives: {unary: [cube, tanh]}
+constants: {probability: 0.0}
+tree: {init_min_height: 1, init_max_height: 1, max_height: 1}
+evolution: {strategy: random, population: 4, generations: 1}
+budget: {epochs: 1, trainings: 4, reevaluate_top: 0}
+baselines: ["relu(x)"]
+"""
+
+
+@pytest.mark.slow
+def test_a_candidate_that_diverges_on_one_task_is_failed_whatever_the_other(tmp_path: Path) -> None:
+    task = tmp_path / "huge.py"
+    task.write_text(DIVERGE_TASK)
+    huge = f"{task}:make_task"
+    space = _space(tmp_path, DIVERGE_SPACE.replace("HUGE", f"'{huge}'"))
+    outcome = run_search(SearchRequest(space=str(space), db=str(tmp_path / "d.db"), run="d", seed=0, executor="local"))
+    with Store.open(tmp_path / "d.db") as store:
+        by_expr = {c.expr: c for c in store.candidates(outcome.run.id, ("evaluated", "failed"))}
+        cube, tanh = by_expr["x**3"], by_expr["tanh(x)"]
+        statuses = {(e.task, e.status) for e in store.evaluations(cube.id, partials=False)}
+    assert statuses == {("digits-mlp", "ok"), (huge, "failed")}  # trained fine on digits, NaN on the other
+    assert cube.status == "failed" and cube.fitness is None and cube.tell_seq is not None
+    assert cube.reason.startswith(f"{huge} seed 0: non-finite training loss")
+    assert tanh.status == "evaluated" and tanh.fitness is not None
+    assert [r.expr for r in outcome.leaderboard if not r.is_baseline] == ["tanh(x)"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_after", [5])  # 4 baseline trainings, then one task of a candidate
+def test_real_resume_of_a_two_task_run_loses_and_repeats_nothing(tmp_path: Path, two_task_run, stop_after: int) -> None:
+    from actsearch.execute.local import InProcessExecutor
+
+    space, full_db, full = two_task_run
+    request = SearchRequest(space=str(space), db=str(tmp_path / "s.db"), run="r", seed=1, executor="local")
+    settings = settings_for(request)
+    store, run = _start(Path(request.db), settings)
+    with pytest.raises(KeyboardInterrupt):
+        Search(settings, store, StopAfter(InProcessExecutor(settings.task), stop_after), run).run()
+    resumed = run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))
+    assert resumed.counts == full.counts
+    assert _trainings(Path(request.db)) == _trainings(full_db)  # each (candidate, task, seed) exactly once
+    query = "select genotype, status, round(fitness, 6) from candidates order by id"
+    assert _rows(Path(request.db), query) == _rows(full_db, query)
+
+
+@pytest.mark.slow  # two CLI processes
+def test_an_unknown_task_in_the_list_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    space = _space(tmp_path, REAL_SPACE.replace("[digits-mlp, mnist1d-mlp]", "[digits-mlp, no-such-task]"))
+    proc = run_cli("search", "--space", str(space), "--db", str(tmp_path / "x.db"), "--executor", "local")
+    assert proc.returncode == 2 and "unknown task 'no-such-task'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.db").exists()
+    empty = _space(tmp_path, REAL_SPACE.replace("[digits-mlp, mnist1d-mlp]", "[]"), "empty.yaml")
+    proc = run_cli("search", "--space", str(empty), "--db", str(tmp_path / "x.db"), "--executor", "local")
+    assert proc.returncode == 2 and "field 'task': name at least one task" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.db").exists()
