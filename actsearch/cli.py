@@ -719,6 +719,14 @@ def _print_validation(result: dict, seeds: list[int]) -> None:
         verdict = "" if s["baseline"] else ("[bold green]yes[/]" if s["better"] else "no")
         table.add_row(s["task"], label, fitness, versus, verdict)
     console.print(table)
+    for expr, summary in result.get("across_tasks", {}).items():
+        mean = summary["mean_vs_best_baseline"]
+        worse = summary["significantly_worse_than_best_baseline_on"]
+        console.print(
+            f"{expr}: across tasks {'-' if mean is None else f'{mean:+.4f}'} against the best baseline of each "
+            f"(mean over tasks); significantly worse on {', '.join(worse) or 'none'}",
+            highlight=False,
+        )
 
 
 def _versus_cell(v: dict) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from actsearch.execute import Trial, make_executor, run_all
 from actsearch.results import aggregate_fitness
-from actsearch.stats import Comparison, beats, holm, welch
+from actsearch.stats import ALPHA, Comparison, beats, holm, welch
 from actsearch.tasks import TaskData, get_task
 
 #: Called with (results so far, results in all) as trainings come back.
@@ -250,6 +250,51 @@ def discoveries(scores: Sequence[Score]) -> dict[str, list[str]]:
     return wins
 
 
+@dataclass(frozen=True)
+class AcrossTasks:
+    """An activation over every task validated: how it does against the best baseline of each."""
+
+    expr: str
+    #: mean over the tasks of (its mean - the best baseline's mean); None if a task has no mean
+    vs_best_baseline: float | None
+    #: tasks where the best baseline (by mean) beats it significantly (Holm-corrected Welch p)
+    worse_on: tuple[str, ...]
+    #: tasks where it beats every baseline significantly
+    better_on: tuple[str, ...]
+
+
+def across_tasks(scores: Sequence[Score]) -> list[AcrossTasks]:
+    """The transfer summary of each non-baseline activation (meaningful with several tasks)."""
+    best: dict[str, Score | None] = {}
+    for task, rows in _by_task(scores).items():
+        trained = [s for s in rows if s.is_baseline and s.mean is not None]
+        best[task] = max(trained, key=lambda s: s.mean or 0.0) if trained else None
+    found = verdicts(scores)
+    out = []
+    for expr in dict.fromkeys(s.expr for s in scores if not s.is_baseline):
+        diffs = []
+        for s in scores:
+            top = best.get(s.task)
+            if s.expr == expr and not s.is_baseline and s.mean is not None and top and top.mean is not None:
+                diffs.append(s.mean - top.mean)
+        mine = [v for v in found if v.expr == expr]
+        worse = [v.task for v in mine if any(_loses(x, best[v.task]) for x in v.versus)]
+        vs_best = sum(diffs) / len(diffs) if diffs and len(diffs) == len(best) else None
+        out.append(AcrossTasks(expr, vs_best, tuple(worse), tuple(v.task for v in mine if v.better)))
+    return out
+
+
+def _loses(versus: Versus, best: Score | None) -> bool:
+    """Significantly worse than the best baseline (Holm-corrected p below alpha)."""
+    return (
+        best is not None
+        and versus.baseline == best.expr
+        and versus.p_holm is not None
+        and versus.p_holm < ALPHA
+        and versus.comparison.diff < 0
+    )
+
+
 def _by_task(scores: Sequence[Score]) -> dict[str, list[Score]]:
     by_task: dict[str, list[Score]] = {}
     for score in scores:
@@ -278,12 +323,22 @@ def report(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
             item["better"] = verdict.better
             item["versus"] = [_versus_dict(v) for v in verdict.versus]
         out.append(item)
-    return {
+    result = {
         "seeds": list(seeds),
         "test": "Welch t-test, two-sided, Holm-corrected across baselines, alpha 0.05",
         "scores": out,
         "beats_all_baselines_on": discoveries(scores),
     }
+    if len(_by_task(scores)) > 1:
+        result["across_tasks"] = {
+            a.expr: {
+                "mean_vs_best_baseline": a.vs_best_baseline,
+                "significantly_worse_than_best_baseline_on": list(a.worse_on),
+                "beats_every_baseline_on": list(a.better_on),
+            }
+            for a in across_tasks(scores)
+        }
+    return result
 
 
 def flat_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:

@@ -375,3 +375,25 @@ def test_an_unknown_task_in_the_list_is_one_line_and_writes_nothing(tmp_path: Pa
     proc = run_cli("search", "--space", str(empty), "--db", str(tmp_path / "x.db"), "--executor", "local")
     assert proc.returncode == 2 and "field 'task': name at least one task" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.db").exists()
+
+
+def test_validate_summarises_each_pick_against_the_best_baseline_of_every_task() -> None:
+    from actsearch.validate import Score, across_tasks, report
+
+    def task(name: str, evolved: tuple[float, ...], relu: tuple[float, ...], tanh: tuple[float, ...]) -> list[Score]:
+        return [
+            Score("x*tanh(x)", False, name, evolved),
+            Score("relu(x)", True, name, relu),
+            Score("tanh(x)", True, name, tanh),
+        ]
+
+    scores = task("a", (0.90, 0.91, 0.92, 0.90), (0.80, 0.81, 0.80, 0.82), (0.85, 0.84, 0.86, 0.85)) + task(
+        "b", (0.70, 0.71, 0.69, 0.70), (0.80, 0.81, 0.80, 0.82), (0.60, 0.61, 0.62, 0.60)
+    )
+    (summary,) = across_tasks(scores)
+    assert summary.better_on == ("a",) and summary.worse_on == ("b",)
+    assert summary.vs_best_baseline == pytest.approx(((0.9075 - 0.85) + (0.70 - 0.8075)) / 2)
+    assert report(scores, [1, 2, 3, 4])["across_tasks"]["x*tanh(x)"]["significantly_worse_than_best_baseline_on"] == [
+        "b"
+    ]
+    assert "across_tasks" not in report(scores[:3], [1, 2, 3, 4])  # one task: nothing to summarise
