@@ -32,7 +32,8 @@ def plot_run(store: Store, run_name: str, path: Path) -> Path:
     baselines = [c for c in candidates if c.is_baseline]
 
     fig, (progress, shapes) = plt.subplots(1, 2, figsize=(12, 4.5))
-    _plot_progress(progress, evolved, baselines)
+    several = "," in run.task  # a run on several tasks: fitness relative to the best baselines
+    _plot_progress(progress, evolved, baselines, "mean over tasks of fitness - best baseline" if several else None)
     best = store.leaderboard(run=run_name, k=None)
     _plot_shapes(shapes, [r.expr for r in best if not r.is_baseline][:TOP_SHAPES], [c.expr for c in baselines])
     fig.suptitle(f"actsearch run {run_name} ({run.task})")
@@ -43,7 +44,7 @@ def plot_run(store: Store, run_name: str, path: Path) -> Path:
     return path
 
 
-def _plot_progress(ax, evolved: list, baselines: list) -> None:
+def _plot_progress(ax, evolved: list, baselines: list, ylabel: str | None = None) -> None:
     if evolved:
         generations = np.array([c.generation for c in evolved])
         fitness = np.array([c.fitness for c in evolved])
@@ -56,7 +57,7 @@ def _plot_progress(ax, evolved: list, baselines: list) -> None:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("generation")
-    ax.set_ylabel("fitness (validation)")
+    ax.set_ylabel(ylabel or "fitness (validation)")
     ax.legend(fontsize=7, loc="lower right")
 
 
