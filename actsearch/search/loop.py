@@ -434,8 +434,8 @@ class Search:
     def _finish(self, pending: _Pending) -> None:
         """Store the candidate's outcome and tell the strategy."""
         fitness, spread = self.fitness({k: r.scored for k, r in pending.results.items()}, self._seeds)
-        failures = [(pair, pending.results[pair]) for pair in pending.pairs]  # in a fixed order: resume gives the same
-        errors = [self._failure(pair, r) for pair, r in failures if r.scored is None]
+        in_order = [(pair, pending.results[pair]) for pair in pending.pairs]  # fixed: a resume gives the same reason
+        errors = [self._failure(pair, r) for pair, r in in_order if r.scored is None]
         outcome = {"status": "evaluated" if fitness is not None else "failed", "reason": errors[0] if errors else None}
         self._done += 1
         if fitness is not None and (self._best is None or fitness > self._best[1]):
