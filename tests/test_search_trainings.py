@@ -154,3 +154,32 @@ def test_winners_and_baselines_are_reevaluated_with_more_seeds_and_resume_repeat
         Search(settings, store, StopAfter(InProcessExecutor(settings.task), 9), run).run()
     run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))
     assert _seeds_by_expr(tmp_path / "stopped.db") == seeds
+
+
+@pytest.mark.slow
+def test_resume_after_the_recheck_updated_fitness_replays_the_search_fitness(tmp_path: Path) -> None:
+    """Stopped after the re-check had changed its candidates' fitness (here: a re-check seed
+    diverged, so the winners became `failed`) but before the run was marked finished: the
+    strategy was told the search seeds' fitness, so the replay must tell it the same."""
+    import sqlite3
+
+    from actsearch.search import SearchRequest, run_search
+
+    space = tmp_path / "reevaluate.yaml"
+    space.write_text(REEVALUATE.replace("STRATEGY", "regularized").replace("NORMALIZE", "true"))
+    run_search(SearchRequest(space=str(space), db=str(tmp_path / "full.db"), run="r", seed=1, executor="local"))
+    seeds = _seeds_by_expr(tmp_path / "full.db")
+    with sqlite3.connect(tmp_path / "full.db") as full, sqlite3.connect(tmp_path / "stopped.db") as stopped:
+        full.backup(stopped)
+        rechecked = "select candidate_id from evaluations where seed = 3"
+        evolved = f"id in ({rechecked}) and not is_baseline"
+        assert stopped.execute(f"select count(*) from candidates where {evolved}").fetchone() == (2,)
+        winners = f"select id from candidates where {evolved}"
+        stopped.execute(
+            f"update evaluations set status = 'failed', fitness = null where seed = 3 and candidate_id in ({winners})"
+        )
+        stopped.execute(f"update candidates set status = 'failed', fitness = null where {evolved}")
+        stopped.execute("update runs set status = 'running'")  # killed before the last status write
+    outcome = run_search(SearchRequest(db=str(tmp_path / "stopped.db"), run="r", resume=True, executor="local"))
+    assert outcome.run.status == "finished"
+    assert _seeds_by_expr(tmp_path / "stopped.db") == seeds  # nothing trained again

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actsearch.evolve import Proposal
-from actsearch.results import EvalResult
+from actsearch.results import SCORED, EvalResult
 from actsearch.store import CandidateRecord, EvaluationRecord
 
 if TYPE_CHECKING:
-    from actsearch.search.loop import Search
+    from actsearch.search.loop import Pair, Search
 
 
 def resume_from_store(search: Search) -> None:
@@ -44,13 +44,14 @@ def resume_from_store(search: Search) -> None:
         + [(c.tell_seq, "tell", c) for c in stored if c.tell_seq is not None],
         key=lambda event: event[0],
     )
+    told = _told_fitness(search)
     proposals: dict[int, Proposal] = {}
     for seq, kind, record in events:
         search._seq = seq
         if kind == "ask":
-            proposals[record.id] = _replay_ask(search, record)
+            proposals[record.id] = _replay_ask(search, record, told)
         else:
-            search._strategy.tell(proposals[record.id], record.id, record.fitness)
+            search._strategy.tell(proposals[record.id], record.id, told.get(record.id, record.fitness))
             search._done += 1
     for record in stored:
         if record.ask_seq is not None and record.tell_seq is None:
@@ -62,7 +63,26 @@ def resume_from_store(search: Search) -> None:
     )
 
 
-def _replay_ask(search: Search, record: CandidateRecord) -> Proposal:
+def _told_fitness(search: Search) -> dict[int, float | None]:
+    """The fitness the strategy was told, for candidates whose stored fitness the re-check
+    (`reevaluate.py`) has since changed: the one from the search seeds alone.
+
+    A run stopped after the re-check updated some winners, but before it was marked
+    finished, would otherwise replay different tells and no longer rebuild its population.
+    """
+    search_seeds = set(search._seeds)
+    scored: dict[int, dict[Pair, float | None]] = {}
+    for e in search._store.run_evaluations(search._run.id):
+        scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.fitness if e.status in SCORED else None
+    rechecked = [cid for cid, pairs in scored.items() if any(seed not in search_seeds for _, seed in pairs)]
+    if not rechecked:
+        return {}
+    if len(search._tasks) > 1 and search._reference is None:  # the re-check runs after every baseline
+        search._reference = search._best_baselines()
+    return {cid: search.fitness(scored[cid], search._seeds)[0] for cid in rechecked}
+
+
+def _replay_ask(search: Search, record: CandidateRecord, told: dict[int, float | None]) -> Proposal:
     from actsearch.search.loop import SearchError
 
     proposal = search._strategy.ask()
@@ -76,7 +96,7 @@ def _replay_ask(search: Search, record: CandidateRecord) -> Proposal:
     if trains:
         if record.status in ("evaluated", "failed"):
             search._committed += len(search._pairs)  # queued and running ones count when requeued
-            search._cache.add_done(record.fingerprint, record.id, record.fitness)
+            search._cache.add_done(record.fingerprint, record.id, told.get(record.id, record.fitness))
         else:
             search._cache.add(record.fingerprint, record.id)
     return proposal
