@@ -20,7 +20,11 @@ batch size and number of steps:
     one candidate against 1 seed; accuracy over 5 seeds batched vs one at a
     time and the first 10 step losses of the same seeds; set-up + tracing
     seconds per candidate. ``--part batched`` runs only (f), ``--part single``
-    only (a)-(e).
+    only (a)-(e);
+(g) ``--part k``: the batch size that pays on this machine: a batch of K
+    distinct candidates against the same K trained one at a time, for K = 2,
+    4, 8, 12, 16, interleaved. ``--threads 1`` runs TensorFlow on one thread,
+    as each Ray worker does (the default leaves TensorFlow's own choice).
 """
 
 from __future__ import annotations
@@ -90,10 +94,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="few epochs (smoke run)")
-    ap.add_argument("--part", choices=("all", "single", "batched"), default="all")
+    ap.add_argument("--part", choices=("all", "single", "batched", "k"), default="all")
+    ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: TensorFlow's default)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of (g)")
     args = ap.parse_args()
 
     import tensorflow as tf
+
+    if args.threads:
+        from actsearch.execute.worker import configure_tensorflow
+
+        configure_tensorflow(args.threads, use_gpu=False)
 
     from actsearch.train import prepare_data, train
 
@@ -115,16 +126,19 @@ def main() -> None:
         f"mnist1d-mlp: {data.n_train} train / {len(data.y_val)} val, "
         f"{budget.epochs} epochs x {budget.steps_per_epoch(data.n_train)} steps = {steps} steps, "
         f"batch {budget.batch_size}, {budget.optimizer} lr {budget.learning_rate}; "
-        f"TF {tf.__version__}, {os.cpu_count()} CPUs",
+        f"TF {tf.__version__}, {os.cpu_count()} CPUs, "
+        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} TF threads",
         flush=True,
     )
 
     # warm-up both paths (TF initialisation is not a per-candidate cost)
     train(task, swish, seed=99, data=resident, epochs=1)
     article_train(data, dataclasses.replace(budget, epochs=1), 99)
-    if args.part != "single":
+    if args.part == "k":
+        rows += k_rows(task, resident, args.rounds)
+    if args.part in ("all", "batched"):
         rows += batched_rows(task, data, resident, budget)
-    if args.part != "batched":
+    if args.part in ("all", "single"):
         rows += single_rows(task, data, resident, budget, seeds, swish)
     print_rows(rows, t_start)
 
@@ -268,6 +282,60 @@ BATCH_CANDIDATES = [
     "x * tanh(softplus(x))",
     "sigmoid(x) * x + 0.5*x",
 ]
+
+
+#: More distinct candidates for (g), beyond BATCH_CANDIDATES.
+MORE_CANDIDATES = [
+    "x * sigmoid(2*x)",
+    "abs(x) * tanh(x)",
+    "x + 0.5*tanh(x)",
+    "softplus(x) - 0.7",
+    "min(x, 0) * 0.2 + relu(x)",
+    "x * sigmoid(0.8*x) + 0.05*x",
+    "tanh(x) + 0.1*x",
+    "x * tanh(x)",
+]
+
+
+def k_rows(task, resident, rounds: int) -> list[tuple[str, str]]:
+    """(g): a batch of K distinct candidates against the same K one at a time (full trainings)."""
+    from actsearch.train import batch as batch_mod
+    from actsearch.train import train
+    from actsearch.train.batch import Member, train_batch
+
+    pool = BATCH_CANDIDATES + MORE_CANDIDATES
+    train_batch(task, [Member(e, 99) for e in pool[:2]], data=resident, epochs=1)  # warm-up
+    rows: list[tuple[str, str]] = []
+    for k in (2, 4, 8, 12, 16):
+        t_batch, t_alone = [], []
+        for rnd in range(rounds):
+            shift = (3 * rnd) % len(pool)  # another mix of candidates each round
+            chosen = (pool[shift:] + pool[:shift])[:k]
+            load = os.getloadavg()[0]
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = train_batch(task, [Member(e, rnd) for e in chosen], data=resident)
+            t_batch.append((time.perf_counter() - t0, time.process_time() - c0))
+            assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
+            t0, c0 = time.perf_counter(), time.process_time()
+            for e in chosen:
+                assert train(task, e, seed=rnd, data=resident).status == "ok"
+            t_alone.append((time.perf_counter() - t0, time.process_time() - c0))
+            (wb, cb), (wa, ca) = t_batch[-1], t_alone[-1]
+            print(
+                f"  K={k} round {rnd}: batch {wb:.2f} s (CPU {cb:.2f}), one at a time {wa:.2f} s (CPU {ca:.2f}): "
+                f"{wa / wb:.2f}x wall, {ca / cb:.2f}x CPU (load {load:.1f} -> {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+        wall = [a[0] / b[0] for a, b in zip(t_alone, t_batch)]
+        cpu = [a[1] / b[1] for a, b in zip(t_alone, t_batch)]
+        rows.append(
+            (
+                f"(g) K={k} distinct: one at a time / batched",
+                f"{statistics.mean(wall):.2f}x wall, {statistics.mean(cpu):.2f}x CPU time "
+                f"(batch of {k}: {statistics.mean(b[0] for b in t_batch):.1f} s)",
+            )
+        )
+    return rows
 
 
 def _trace_seconds(first_call: float, first_steps: int, later_call: float, later_steps: int) -> float:
