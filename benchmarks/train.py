@@ -360,7 +360,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     # compiled calls, so tracing = first call - its steps at the second's rate.
     t_batch, t_alone, t_art = [], [], []
     cpu: dict[str, list[float]] = {"batch": [], "alone": [], "art": [], "one": [], "five": []}
-    trace = {"alone": [], "batched": []}
+    trace: dict[str, list[float]] = {"alone": [], "batched": []}
     for rnd in range(2):
         t0, c0 = time.perf_counter(), time.process_time()
         res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf))
