@@ -20,7 +20,11 @@ batch size and number of steps:
     one candidate against 1 seed; accuracy over 5 seeds batched vs one at a
     time and the first 10 step losses of the same seeds; set-up + tracing
     seconds per candidate. ``--part batched`` runs only (f), ``--part single``
-    only (a)-(e).
+    only (a)-(e);
+(g) ``--part k``: the batch size that pays on this machine: a batch of K
+    distinct candidates against the same K trained one at a time, for K = 2,
+    4, 8, 12, 16, interleaved. ``--threads 1`` runs TensorFlow on one thread,
+    as each Ray worker does (the default leaves TensorFlow's own choice).
 """
 
 from __future__ import annotations
@@ -90,10 +94,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="few epochs (smoke run)")
-    ap.add_argument("--part", choices=("all", "single", "batched"), default="all")
+    ap.add_argument("--part", choices=("all", "single", "batched", "k"), default="all")
+    ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: TensorFlow's default)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of (g)")
     args = ap.parse_args()
 
     import tensorflow as tf
+
+    if args.threads:
+        from actsearch.execute.worker import configure_tensorflow
+
+        configure_tensorflow(args.threads, use_gpu=False)
 
     from actsearch.train import prepare_data, train
 
@@ -115,16 +126,19 @@ def main() -> None:
         f"mnist1d-mlp: {data.n_train} train / {len(data.y_val)} val, "
         f"{budget.epochs} epochs x {budget.steps_per_epoch(data.n_train)} steps = {steps} steps, "
         f"batch {budget.batch_size}, {budget.optimizer} lr {budget.learning_rate}; "
-        f"TF {tf.__version__}, {os.cpu_count()} CPUs",
+        f"TF {tf.__version__}, {os.cpu_count()} CPUs, "
+        f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} TF threads",
         flush=True,
     )
 
     # warm-up both paths (TF initialisation is not a per-candidate cost)
     train(task, swish, seed=99, data=resident, epochs=1)
     article_train(data, dataclasses.replace(budget, epochs=1), 99)
-    if args.part != "single":
+    if args.part == "k":
+        rows += k_rows(task, resident, args.rounds)
+    if args.part in ("all", "batched"):
         rows += batched_rows(task, data, resident, budget)
-    if args.part != "batched":
+    if args.part in ("all", "single"):
         rows += single_rows(task, data, resident, budget, seeds, swish)
     print_rows(rows, t_start)
 
@@ -270,6 +284,60 @@ BATCH_CANDIDATES = [
 ]
 
 
+#: More distinct candidates for (g), beyond BATCH_CANDIDATES.
+MORE_CANDIDATES = [
+    "x * sigmoid(2*x)",
+    "abs(x) * tanh(x)",
+    "x + 0.5*tanh(x)",
+    "softplus(x) - 0.7",
+    "min(x, 0) * 0.2 + relu(x)",
+    "x * sigmoid(0.8*x) + 0.05*x",
+    "tanh(x) + 0.1*x",
+    "x * tanh(x)",
+]
+
+
+def k_rows(task, resident, rounds: int) -> list[tuple[str, str]]:
+    """(g): a batch of K distinct candidates against the same K one at a time (full trainings)."""
+    from actsearch.train import batch as batch_mod
+    from actsearch.train import train
+    from actsearch.train.batch import Member, train_batch
+
+    pool = BATCH_CANDIDATES + MORE_CANDIDATES
+    train_batch(task, [Member(e, 99) for e in pool[:2]], data=resident, epochs=1)  # warm-up
+    rows: list[tuple[str, str]] = []
+    for k in (2, 4, 8, 12, 16):
+        t_batch, t_alone = [], []
+        for rnd in range(rounds):
+            shift = (3 * rnd) % len(pool)  # another mix of candidates each round
+            chosen = (pool[shift:] + pool[:shift])[:k]
+            load = os.getloadavg()[0]
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = train_batch(task, [Member(e, rnd) for e in chosen], data=resident)
+            t_batch.append((time.perf_counter() - t0, time.process_time() - c0))
+            assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
+            t0, c0 = time.perf_counter(), time.process_time()
+            for e in chosen:
+                assert train(task, e, seed=rnd, data=resident).status == "ok"
+            t_alone.append((time.perf_counter() - t0, time.process_time() - c0))
+            (wb, cb), (wa, ca) = t_batch[-1], t_alone[-1]
+            print(
+                f"  K={k} round {rnd}: batch {wb:.2f} s (CPU {cb:.2f}), one at a time {wa:.2f} s (CPU {ca:.2f}): "
+                f"{wa / wb:.2f}x wall, {ca / cb:.2f}x CPU (load {load:.1f} -> {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+        wall = [a[0] / b[0] for a, b in zip(t_alone, t_batch)]
+        cpu = [a[1] / b[1] for a, b in zip(t_alone, t_batch)]
+        rows.append(
+            (
+                f"(g) K={k} distinct: one at a time / batched",
+                f"{statistics.mean(wall):.2f}x wall, {statistics.mean(cpu):.2f}x CPU time "
+                f"(batch of {k}: {statistics.mean(b[0] for b in t_batch):.1f} s)",
+            )
+        )
+    return rows
+
+
 def _trace_seconds(first_call: float, first_steps: int, later_call: float, later_steps: int) -> float:
     """Tracing = the first compiled call minus its steps at the later call's step time."""
     return max(0.0, first_call - first_steps * later_call / max(1, later_steps))
@@ -291,22 +359,27 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     # rounds; the hurdle that stops nothing splits each training into two
     # compiled calls, so tracing = first call - its steps at the second's rate.
     t_batch, t_alone, t_art = [], [], []
-    trace = {"alone": [], "batched": []}
+    cpu: dict[str, list[float]] = {"batch": [], "alone": [], "art": [], "one": [], "five": []}
+    trace: dict[str, list[float]] = {"alone": [], "batched": []}
     for rnd in range(2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf))
         t_batch.append(time.perf_counter() - t0)
+        cpu["batch"].append(time.process_time() - c0)
         assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
         (e1, s1), (e2, s2) = batch_mod.last_timings["segments"]
         trace["batched"].append((batch_mod.last_timings["setup"] + _trace_seconds(s1, e1, s2, e2)) / k)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for e in BATCH_CANDIDATES:
             r = train(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
             assert r.status == "ok", r
             (_, n1, c1), (_, n2, c2) = trainer.last_timings["segments"]
             trace["alone"].append(trainer.last_timings["setup"] + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
         t_alone.append(time.perf_counter() - t0)
+        cpu["alone"].append(time.process_time() - c0)
+        c0 = time.process_time()
         t_art.append(article_train(data, budget, rnd)[1])
+        cpu["art"].append(time.process_time() - c0)
         print(
             f"  round {rnd}: batch of {k} {t_batch[-1]:.2f} s, {k} one at a time {t_alone[-1]:.2f} s, "
             f"article one {t_art[-1]:.2f} s",
@@ -324,6 +397,12 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         ("(f) trainings/min, article (compile+fit)", f"{per_min_art:.1f}  ({statistics.mean(t_art):.2f} s each)"),
         ("(f) batched / article", f"{per_min_batch / per_min_art:.1f}x"),
         ("(f) batched / one at a time", f"{per_min_batch / per_min_alone:.2f}x"),
+        # CPU seconds of this process: the work done, much less sensitive than wall time to a shared machine
+        ("(f) batched / article, CPU time", f"{k * statistics.mean(cpu['art']) / statistics.mean(cpu['batch']):.1f}x"),
+        (
+            "(f) batched / one at a time, CPU time",
+            f"{statistics.mean(cpu['alone']) / statistics.mean(cpu['batch']):.2f}x",
+        ),
         ("(f) set-up + tracing s per candidate, one at a time", f"{statistics.mean(trace['alone']):.3f}"),
         ("(f) set-up + tracing s per candidate, batched", f"{statistics.mean(trace['batched']):.3f}"),
     ]
@@ -332,12 +411,14 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     cand, five = "x * sigmoid(x)", [0, 1, 2, 3, 4]
     t_one, t_five = [], []
     for _ in range(2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         train(task, cand, seed=0, data=resident)
         t_one.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        cpu["one"].append(time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
         batched = train_batch(task, [Member(cand, s) for s in five], data=resident)
         t_five.append(time.perf_counter() - t0)
+        cpu["five"].append(time.process_time() - c0)
     alone = [train(task, cand, seed=s, data=resident) for s in five]
     train_batch(task, [Member(cand, s) for s in five], data=resident, epochs=1, record_steps=10)
     first_losses = batch_mod.last_timings["step_losses"].numpy()[:10]
@@ -350,6 +431,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
             "(f) 5 seeds batched / 1 seed alone, time",
             f"{min(t_five) / min(t_one):.2f}x  ({min(t_five):.2f} s vs {min(t_one):.2f} s, best of 2)",
         ),
+        ("(f) 5 seeds batched / 1 seed alone, CPU time", f"{min(cpu['five']) / min(cpu['one']):.2f}x  (best of 2)"),
         ("(f) val accuracy over 5 seeds, batched", fmt([r.val_accuracy for r in batched])),
         ("(f) val accuracy over 5 seeds, one at a time", fmt([r.val_accuracy for r in alone])),
         ("(f) max |loss difference|, first 10 steps, same seeds", f"{max(diffs):.2e}"),

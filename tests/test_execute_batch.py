@@ -31,6 +31,34 @@ def test_take_batch_groups_one_kind_oldest_first() -> None:
     assert fair_share(9, 2, 8) == 5 and fair_share(40, 2, 8) == 8 and fair_share(1, 3, 8) == 1
 
 
+class _FakeActor:
+    """Records what the executor hands it (no Ray): `run_batch.remote(batch)` returns a ref."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.run = self.run_batch = self
+
+    def remote(self, batch):
+        self.batches.append([t.trial_id for t in (batch if isinstance(batch, list) else [batch])])
+        return object()
+
+
+def test_dispatch_spreads_the_queue_over_busy_workers_too() -> None:
+    executor = object.__new__(RayExecutor)  # only the dispatch state, no Ray
+    a, b = _FakeActor(), _FakeActor()
+    executor.idle, executor.running, executor.attempts = [a, b], {}, {}
+    executor.members_per_batch = 8
+    executor.queue = deque(_trial(i) for i in range(16))
+    executor._dispatch()
+    assert sorted(len(x) for x in a.batches + b.batches) == [8, 8]
+    done = next(ref for ref, entry in executor.running.items() if entry.actor is b)
+    executor.running.pop(done)
+    executor.idle.append(b)
+    executor.queue.extend(_trial(i) for i in range(16, 24))  # the rest of a generation
+    executor._dispatch()
+    assert len(b.batches[-1]) == 4 and len(executor.queue) == 4  # half: a takes the rest when it finishes
+
+
 def test_members_per_batch_defaults() -> None:
     assert members_per_batch(None, 1, use_gpu=False) == 8
     assert members_per_batch(None, 5, use_gpu=False) == 40  # K candidates with all their seeds

@@ -94,6 +94,27 @@ def test_every_proposal_is_stored_and_only_new_functions_are_trained(tmp_path: P
     assert all(c.ask_seq is not None and c.tell_seq is not None for c in candidates if not c.is_baseline)
 
 
+class _Watching(FakeExecutor):
+    """Records how many trials it holds at each wait()."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.held: list[int] = []
+
+    def wait(self, timeout: float | None = None):
+        self.held.append(self.in_flight)
+        return super().wait(timeout)
+
+
+def test_the_loop_fills_the_executor_before_waiting(tmp_path: Path) -> None:
+    # a batching executor can only batch what it holds: a generation of 6 must be there at once
+    settings = _settings(tmp_path)
+    store, run = _start(tmp_path / "f.db", settings)
+    executor = _Watching(capacity=8)
+    Search(settings, store, executor, run).run()
+    assert executor.held[0] >= 6  # the baselines and the first generation (less its duplicates)
+
+
 def test_same_seed_same_run(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     for name in ("a", "b"):

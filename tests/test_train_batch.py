@@ -120,3 +120,21 @@ def test_parametric_members_batch_by_expression(task, resident) -> None:
     alone = train(task, "x*sigmoid(1.5*x)", seed=1, data=resident, epochs=1, parametric=True)
     assert results[1].val_loss == pytest.approx(alone.val_loss, abs=1e-3)
     assert results[0].batch_seconds == results[1].batch_seconds  # one program for the two seeds
+
+
+def test_flat_weights_round_trip_and_update_each_weight_alone() -> None:
+    import keras
+
+    from actsearch.train.batch import _FlatWeights
+
+    rng = np.random.default_rng(0)
+    stacked = [rng.normal(size=(3, 4, 5)).astype("float32"), rng.normal(size=(3, 5)).astype("float32")]
+    flat = _FlatWeights(stacked)
+    assert flat.variables[0].shape == (3, 25)
+    for got, want in zip(flat.values(), stacked):
+        np.testing.assert_array_equal(got.numpy(), want)
+    grads = [np.ones((3, 4, 5), "float32"), None]  # the second weight unused by the loss
+    flat.apply(keras.optimizers.SGD(0.5), grads)
+    kernel, bias = (v.numpy() for v in flat.values())
+    np.testing.assert_allclose(kernel, stacked[0] - 0.5, rtol=1e-6)
+    np.testing.assert_array_equal(bias, stacked[1])

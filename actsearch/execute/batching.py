@@ -46,12 +46,14 @@ def take_batch(queue: deque[Trial], limit: int) -> list[Trial]:
     return batch
 
 
-def fair_share(queued: int, idle_workers: int, limit: int) -> int:
-    """Members per batch when ``queued`` trials go to ``idle_workers``: spread
-    evenly (a worker left idle is slower than two half batches), at most ``limit``."""
-    if idle_workers <= 0:
+def fair_share(queued: int, workers: int, limit: int) -> int:
+    """Members per batch when ``queued`` trials are spread evenly over all
+    ``workers``, idle or busy (a busy one takes its share when it finishes):
+    the end of a generation then leaves no worker idle while another trains
+    a second full batch. At most ``limit``."""
+    if workers <= 0:
         return 0
-    return max(1, min(limit, math.ceil(queued / idle_workers)))
+    return max(1, min(limit, math.ceil(queued / workers)))
 
 
 def members_per_batch(

@@ -145,8 +145,9 @@ class RayExecutor:
             self._dispatch()
 
     def _dispatch(self) -> None:
+        share = fair_share(len(self.queue), len(self.idle) + len(self.running), self.members_per_batch)
         while self.queue and self.idle:
-            batch = take_batch(self.queue, fair_share(len(self.queue), len(self.idle), self.members_per_batch))
+            batch = take_batch(self.queue, share)
             actor = self.idle.pop()
             ref = actor.run.remote(batch[0]) if len(batch) == 1 else actor.run_batch.remote(batch)
             attempts = [self.attempts.pop(t.trial_id, 0) for t in batch]

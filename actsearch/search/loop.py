@@ -247,7 +247,8 @@ class Search:
             self._reporter.update(self._trained, self._executor.in_flight, self._best)
 
     def _propose_while_capacity(self) -> None:
-        while self._asking and self._has_capacity() and not self._backlog:
+        """Fill the executor: a batching executor can only batch what it holds."""
+        while self._asking and self._has_capacity():
             with self._span("ask"):
                 proposal = self._strategy.ask()
             if proposal is None:
