@@ -18,7 +18,7 @@ from functools import lru_cache, reduce
 import numpy as np
 import sympy
 
-from . import bounded, sym
+from . import bounded, order_probe, sym
 from .ast import Call, Const, Node, Var, depth, node_count
 from .limits import MAX_CONST, MAX_DEPTH, MAX_NODES, MAX_TEXT
 from .primitives import REGISTRY
@@ -252,6 +252,7 @@ def _sympy_step(tree: Node) -> Node:
 
 def algebraic_canonical(tree: Node) -> Node:
     """The step light -> sympy iterated to a fixed point (unbounded: runs in a helper)."""
+    order_probe.install()  # the same Max and Min, sooner
     current = tree
     for _ in range(_FIXPOINT_STEPS):
         following = _sympy_step(light(current))
@@ -275,6 +276,7 @@ def canonical(tree: Node) -> Node:
 
 def sympy_latex(tree: Node) -> str:
     """sympy's LaTeX of a tree (unbounded: runs in a helper)."""
+    order_probe.install()
     return sympy.latex(to_sympy(tree))
 
 
