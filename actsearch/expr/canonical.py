@@ -103,7 +103,15 @@ def to_sympy(node: Node) -> sympy.Expr:
         return sym.X
     if isinstance(node, Const):
         return sympy.Rational(format_number(node.value))
-    return REGISTRY[node.name].sympy(*(to_sympy(arg) for arg in node.args))
+    return _apply(node.name, *(to_sympy(arg) for arg in node.args))
+
+
+@lru_cache(maxsize=8192, typed=True)
+def _apply(name: str, *args: sympy.Expr) -> sympy.Expr:
+    """A primitive's sympy form of sympy arguments, remembered like sympy remembers its own
+    constructions: the fixed-point steps rebuild the same Max, Min and Abs (which sympy does
+    not cache) many times."""
+    return REGISTRY[name].sympy(*args)
 
 
 # -- sympy -> AST --------------------------------------------------------------------------
