@@ -19,9 +19,10 @@ search: install
 
 # Two pytest workers, a test file each at a time: most tests wait on subprocesses, Ray and
 # TensorFlow start-up rather than compute, so two files overlap well even on 2 cores.
+# Files go out in collection order, the longest first (tests/conftest.py: LONGEST_FIRST).
 TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # The development lane: everything but real trainings and Ray (the `slow` marker).
 test-fast: install

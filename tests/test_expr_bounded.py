@@ -115,33 +115,6 @@ def test_random_tree_of_leaves_respects_its_limits():
         assert all(-3 <= n.value <= 3 for n in leaves if isinstance(n, Const))
 
 
-FUZZ_TREES = 20_000
-FUZZ_LIMIT = 2.0  # seconds per tree; each is bounded by about ALGEBRA_SECONDS
-FUZZ_THREADS = 2  # one helper process per thread: both cores of CI
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1500)
-def test_fuzz_canonical_is_bounded():
-    """20,000 random trees (1..10 leaves, whole registry, constants in [-3, 3]), fixed seed."""
-    rng = random.Random(20240909)
-    trees = [random_tree_of_leaves(rng, max_leaves=10, const_range=(-3.0, 3.0)) for _ in range(FUZZ_TREES)]
-    slow: list[tuple[float, object]] = []
-
-    def work(part):
-        for tree in part:
-            _, took = timed(canonical, tree)
-            if took > FUZZ_LIMIT:
-                slow.append((took, tree))
-
-    threads = [threading.Thread(target=work, args=(trees[i::FUZZ_THREADS],)) for i in range(FUZZ_THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not slow, f"{len(slow)} trees over {FUZZ_LIMIT} s, e.g. {slow[:3]}"
-
-
 def test_the_helpers_cpu_timer_interrupts_before_the_wall_clock_cap():
     tree = parse_tree(SLOW[1].replace("2.12", "2.11"))
     killed = bounded.counts["killed"]

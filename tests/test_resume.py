@@ -146,7 +146,7 @@ def test_resume_refuses_unknown_or_finished_runs(uninterrupted: dict, tmp_path: 
 
 
 MULTI_SEED_SPACE = SPACE.read_text().replace(
-    "budget: {epochs: 300, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
+    "budget: {epochs: 30, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
 )
 
 

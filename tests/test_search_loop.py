@@ -137,7 +137,7 @@ def _seeds_space(tmp_path: Path) -> Path:
     space = tmp_path / "seeds.yaml"
     space.write_text(
         SPACE.read_text().replace(
-            "budget: {epochs: 300, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
+            "budget: {epochs: 30, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
         )
     )
     return space
@@ -191,7 +191,7 @@ def test_hurdle_stops_weak_candidates_and_stores_the_readings(tmp_path: Path) ->
     space = tmp_path / "hurdle.yaml"
     space.write_text(
         SPACE.read_text().replace(
-            "budget: {epochs: 300, reevaluate_top: 0}",
+            "budget: {epochs: 30, reevaluate_top: 0}",
             "budget: {epochs: 4, reevaluate_top: 0, hurdle: {epochs: 2, quantile: 0.5, min_observations: 2}}",
         )
     )

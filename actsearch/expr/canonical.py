@@ -18,7 +18,7 @@ from functools import lru_cache, reduce
 import numpy as np
 import sympy
 
-from . import bounded, sym
+from . import bounded, order_probe, sym
 from .ast import Call, Const, Node, Var, depth, node_count
 from .limits import MAX_CONST, MAX_DEPTH, MAX_NODES, MAX_TEXT
 from .primitives import REGISTRY
@@ -103,7 +103,15 @@ def to_sympy(node: Node) -> sympy.Expr:
         return sym.X
     if isinstance(node, Const):
         return sympy.Rational(format_number(node.value))
-    return REGISTRY[node.name].sympy(*(to_sympy(arg) for arg in node.args))
+    return _apply(node.name, *(to_sympy(arg) for arg in node.args))
+
+
+@lru_cache(maxsize=8192, typed=True)
+def _apply(name: str, *args: sympy.Expr) -> sympy.Expr:
+    """A primitive's sympy form of sympy arguments, remembered like sympy remembers its own
+    constructions: the fixed-point steps rebuild the same Max, Min and Abs (which sympy does
+    not cache) many times."""
+    return REGISTRY[name].sympy(*args)
 
 
 # -- sympy -> AST --------------------------------------------------------------------------
@@ -252,6 +260,7 @@ def _sympy_step(tree: Node) -> Node:
 
 def algebraic_canonical(tree: Node) -> Node:
     """The step light -> sympy iterated to a fixed point (unbounded: runs in a helper)."""
+    order_probe.install()  # the same Max and Min, sooner
     current = tree
     for _ in range(_FIXPOINT_STEPS):
         following = _sympy_step(light(current))
@@ -275,6 +284,7 @@ def canonical(tree: Node) -> Node:
 
 def sympy_latex(tree: Node) -> str:
     """sympy's LaTeX of a tree (unbounded: runs in a helper)."""
+    order_probe.install()
     return sympy.latex(to_sympy(tree))
 
 
