@@ -108,7 +108,7 @@ def search(
         typer.Option(
             "--batch-candidates",
             min=1,
-            help="Candidates a worker trains at once (default: the space's, else 8 on CPU, 32 on GPU).",
+            help="Candidates a worker trains at once (default: the space's, else 1 on CPU, 32 on GPU).",
         ),
     ] = None,
     export: Annotated[bool, typer.Option(help="Export the best activation when the search ends.")] = True,
@@ -541,7 +541,7 @@ def evaluate(
         typer.Option(
             "--batch-candidates",
             min=1,
-            help="Activations trained at once in one program (default 8 on CPU, 32 on GPU).",
+            help="Activations trained at once in one program (default 1 on CPU, 32 on GPU).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object, or a list for several).")] = False,

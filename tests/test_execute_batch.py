@@ -60,8 +60,8 @@ def test_dispatch_spreads_the_queue_over_busy_workers_too() -> None:
 
 
 def test_members_per_batch_defaults() -> None:
-    assert members_per_batch(None, 1, use_gpu=False) == 8
-    assert members_per_batch(None, 5, use_gpu=False) == 40  # K candidates with all their seeds
+    assert members_per_batch(None, 1, use_gpu=False) == 1
+    assert members_per_batch(None, 5, use_gpu=False) == 5  # one candidate with all its seeds
     assert members_per_batch(None, 1, use_gpu=True) == 32
     assert members_per_batch(None, 3, use_gpu=False, local=True) == 3
     assert members_per_batch(4, 2, use_gpu=True) == 8
