@@ -25,6 +25,8 @@ def test_evaluate_several_expressions_and_seeds_prints_a_list() -> None:
         "5",
         "--epochs",
         "1",
+        "--batch-candidates",
+        "2",  # the CPU default batches one candidate's seeds only
         "--json",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
