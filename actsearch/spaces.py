@@ -8,6 +8,7 @@ checked before any work starts, so a bad file costs one error line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -141,6 +142,11 @@ class CandidateBudget(_Strict):
         return self
 
 
+def task_specs(task: str | Sequence[str]) -> tuple[str, ...]:
+    """A `task` value (one spec, or several) as the tuple of its specs."""
+    return (task,) if isinstance(task, str) else tuple(task)
+
+
 class SearchSpace(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -184,7 +190,7 @@ class SearchSpace(_Strict):
     @property
     def tasks(self) -> tuple[str, ...]:
         """The task specs searched on, in order (one for a plain `task: NAME`)."""
-        return (self.task,) if isinstance(self.task, str) else self.task
+        return task_specs(self.task)
 
     @field_validator("baselines")
     @classmethod

@@ -39,8 +39,8 @@ from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, 
 from actsearch.execute import Executor, Trial, submit_while_capacity
 from actsearch.expr import Activation, screen
 from actsearch.expr.normalize import standardise
-from actsearch.results import SCORED, EvalResult, across_tasks, aggregate_fitness
-from actsearch.spaces import SearchSpace
+from actsearch.results import EvalResult, across_tasks, aggregate_fitness
+from actsearch.spaces import SearchSpace, task_specs
 from actsearch.store import CandidateRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class SearchSettings:
 
     @property
     def tasks(self) -> tuple[str, ...]:
-        return (self.task,) if isinstance(self.task, str) else tuple(self.task)
+        return task_specs(self.task)
 
     @property
     def task_label(self) -> str:
@@ -413,16 +413,20 @@ class Search:
             raise RuntimeError("fitness across tasks asked before the baselines have trained")
         return across_tasks({t: [scored.get((t, s)) for s in seeds] for t in self._tasks}, self._reference)
 
+    def scored_trainings(self) -> dict[int, dict[Pair, float | None]]:
+        """Every final training of the run: per candidate, per (task, seed), its scored fitness."""
+        scored: dict[int, dict[Pair, float | None]] = {}
+        for e in self._store.run_evaluations(self._run.id):
+            scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.scored
+        return scored
+
     def _best_baselines(self) -> dict[str, float]:
         """Per task, the best baseline's mean fitness over the search seeds."""
         baselines = {c.id for c in self._store.candidates(self._run.id) if c.is_baseline}
-        scored: dict[int, dict[Pair, float | None]] = {}
-        for e in self._store.run_evaluations(self._run.id):
-            if e.candidate_id in baselines:
-                scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.fitness if e.status in SCORED else None
+        scored = [mine for cid, mine in self.scored_trainings().items() if cid in baselines]
         reference = {}
         for task in self._tasks:
-            means = [aggregate_fitness(mine.get((task, s)) for s in self._seeds)[0] for mine in scored.values()]
+            means = [aggregate_fitness(mine.get((task, s)) for s in self._seeds)[0] for mine in scored]
             best = max((m for m in means if m is not None), default=None)
             if best is None:
                 raise SearchError(

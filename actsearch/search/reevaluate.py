@@ -81,7 +81,7 @@ def reevaluate_winners(search: Search) -> int:
             search._report()
     for candidate in chosen:
         results = store.evaluations(candidate.id, partials=False)
-        scored = {(e.task, e.seed): e.fitness if e.status in SCORED else None for e in results}
+        scored = {(e.task, e.seed): e.scored for e in results}
         fitness, spread = search.fitness(scored, search._seeds + seeds)
         errors = [_failure(search, e, e.seed in seeds) for e in results if e.status not in SCORED]
         if fitness is None:
@@ -103,7 +103,7 @@ def _chosen(
 
     def search_fitness(candidate: CandidateRecord) -> float | None:
         mine = finals.get(candidate.id, {})
-        return search.fitness({k: e.fitness if e.status in SCORED else None for k, e in mine.items()}, search._seeds)[0]
+        return search.fitness({k: e.scored for k, e in mine.items()}, search._seeds)[0]
 
     scored = [(search_fitness(c), c) for c in evaluated if not c.is_baseline]
     ranked = sorted(

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actsearch.evolve import Proposal
-from actsearch.results import SCORED, EvalResult
+from actsearch.results import EvalResult
 from actsearch.store import CandidateRecord, EvaluationRecord
 
 if TYPE_CHECKING:
-    from actsearch.search.loop import Pair, Search
+    from actsearch.search.loop import Search
 
 
 def resume_from_store(search: Search) -> None:
@@ -71,9 +71,7 @@ def _told_fitness(search: Search) -> dict[int, float | None]:
     finished, would otherwise replay different tells and no longer rebuild its population.
     """
     search_seeds = set(search._seeds)
-    scored: dict[int, dict[Pair, float | None]] = {}
-    for e in search._store.run_evaluations(search._run.id):
-        scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.fitness if e.status in SCORED else None
+    scored = search.scored_trainings()
     rechecked = [cid for cid, pairs in scored.items() if any(seed not in search_seeds for _, seed in pairs)]
     if not rechecked:
         return {}

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from actsearch.results import SCORED
+
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
 CANDIDATE_STATUSES = (
     "proposed",
@@ -108,6 +110,11 @@ class EvaluationRecord:
     worker: str | None
     error: str | None
     created_at: datetime
+
+    @property
+    def scored(self) -> float | None:
+        """The fitness if this training counts (ok or stopped at a hurdle), else None."""
+        return self.fitness if self.status in SCORED else None
 
 
 @dataclass(frozen=True)
