@@ -24,16 +24,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 # collection order (xdist's loadfile, without its reordering by test count, which put
 # these last): started first, they overlap with the many short files instead of running
 # alone at the end. Measured in CI (`make test` prints the slowest tests).
-LONGEST_FIRST = [
-    "test_expr_fuzz.py",
-    "test_resume.py",
-    "test_search_e2e.py",
-    "test_cluster_recipe.py",
-    "test_train_batch.py",
-    "test_execute_batch.py",
-    "test_search_trainings.py",
-    "test_validate.py",
-    "test_install.py",
+LONGEST_FIRST = [  # seconds per file in a clean-clone CI run (pytest --junitxml), 2026-11-28
+    "test_resume.py",  # 251
+    "test_expr_fuzz.py",  # 169
+    "test_search_e2e.py",  # 135
+    "test_cluster_recipe.py",  # 100
+    "test_execute.py",  # 89
+    "test_search_tasks.py",  # 65
+    "test_dashboard_browser.py",  # 64
+    "test_execute_batch.py",  # 51
+    "test_store_searches.py",  # 41
+    "test_install.py",  # 36
+    "test_train.py",  # 35
+    "test_search_trainings.py",  # 32
 ]
 
 
