@@ -23,9 +23,12 @@ def data():
     return get_task(TASK).load_data()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    """One local Ray for the module (a start costs about 7 CPU seconds), with one logical
+    GPU for the GPU-share test (four CPUs: one per GPU share; Ray starts a worker per CPU
+    ahead of need); the other executors ask for no GPU."""
+    ray.init(num_cpus=4, num_gpus=1, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -47,7 +50,7 @@ def test_killed_worker_costs_only_its_trial(local_ray, data) -> None:
     executor = RayExecutor(TASK, data, workers=2, max_retries=2)
     try:
         pid_of = {actor: ray.get(actor.info.remote(), timeout=120)["pid"] for actor in executor.idle}
-        executor.submit(_trial(1, epochs=3000))  # several seconds: long enough to be killed mid-training
+        executor.submit(_trial(1, epochs=1000))  # about 5 s: long enough to be killed mid-training
         (victim,) = [entry.actor for entry in executor.running.values()]
         victim_pid = pid_of[victim]
         executor.submit(_trial(2, epochs=2))
@@ -90,25 +93,21 @@ def test_nan_candidate_fails_without_stopping_others(local_ray, data) -> None:
         executor.shutdown()
 
 
-def test_fractional_gpus_share_one_logical_gpu(data) -> None:
+def test_fractional_gpus_share_one_logical_gpu(local_ray, data) -> None:
     """F=0.25 on one (logical) GPU: four trainings at once, a fifth worker is not placed."""
-    ray.init(num_cpus=6, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    executor = RayExecutor(TASK, data, workers=5, gpus_per_trial=0.25)
     try:
-        executor = RayExecutor(TASK, data, workers=5, gpus_per_trial=0.25)
-        try:
-            assert executor.capacity == 4
-            for i in range(4):
-                executor.submit(_trial(i, epochs=40))
-            assert executor.in_flight == 4
-            with pytest.raises(RuntimeError, match="no idle worker"):
-                executor.submit(_trial(5))
-            infos = executor.workers_info()
-            assert len(infos) == 4
-            assert all(info["gpu_ids"] == ["0"] for info in infos), infos
-            assert all(info["cuda_visible_devices"] == "0" for info in infos)
-            assert len(_drain(executor, 4)) == 4
-            assert ray.available_resources().get("GPU", 0) == 0  # the four actors hold it all
-        finally:
-            executor.shutdown()
+        assert executor.capacity == 4
+        for i in range(4):
+            executor.submit(_trial(i, epochs=40))
+        assert executor.in_flight == 4
+        with pytest.raises(RuntimeError, match="no idle worker"):
+            executor.submit(_trial(5))
+        infos = executor.workers_info()
+        assert len(infos) == 4
+        assert all(info["gpu_ids"] == ["0"] for info in infos), infos
+        assert all(info["cuda_visible_devices"] == "0" for info in infos)
+        assert len(_drain(executor, 4)) == 4
+        assert ray.available_resources().get("GPU", 0) == 0  # the four actors hold it all
     finally:
-        ray.shutdown()
+        executor.shutdown()

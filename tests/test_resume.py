@@ -30,7 +30,14 @@ def _popen(cwd: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
+
+
+def _ctrl_c_as_at_a_terminal() -> None:
+    """A test run started in the background (nohup, `&`) ignores SIGINT, and so would the
+    search it starts: give the search the disposition of a terminal's foreground job."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _start(db: Path, run: str, cwd: Path) -> subprocess.Popen:
