@@ -124,6 +124,27 @@ def test_models_of_different_structure_fall_back_to_one_at_a_time(task, resident
     assert [r.status for r in results] == ["ok", "ok"]
 
 
+def test_initial_weights_that_depend_on_the_activation_are_built_per_member(task, resident) -> None:
+    import keras
+    import tensorflow as tf
+
+    def model_by_activation(activation):  # wider initial weights for relu than for others
+        stddev = 0.5 if activation is tf.nn.relu else 0.05
+        inputs = keras.Input(shape=(64,))
+        init = keras.initializers.RandomNormal(stddev=stddev)
+        h = keras.layers.Dense(16, activation=activation, kernel_initializer=init)(inputs)
+        return keras.Model(inputs, keras.layers.Dense(10)(h))
+
+    odd = Task(name="by-activation", build_model=model_by_activation, budget=task.budget, data=task.get_data())
+    members = [Member(tf.nn.relu, 0), Member(tf.tanh, 0), Member(tf.tanh, 1)]
+    train_batch(odd, members, data=resident, epochs=1, record_steps=3)
+    assert batch_mod.last_timings["batched"] is True
+    losses = batch_mod.last_timings["step_losses"].numpy()[:3]
+    for j, m in enumerate(members):
+        train(odd, m.activation, seed=m.seed, data=resident, epochs=1, record_steps=3)
+        np.testing.assert_allclose(losses[:, j], trainer.last_timings["step_losses"].numpy()[:3], atol=1e-4)
+
+
 def test_parametric_members_batch_by_expression(task, resident) -> None:
     members = [Member("x*sigmoid(1.5*x)", 0), Member("x*sigmoid(1.5*x)", 1), Member("tanh(2*x)", 0)]
     results = train_batch(task, members, data=resident, epochs=1, parametric=True)

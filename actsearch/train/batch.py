@@ -3,8 +3,9 @@ ONE compiled program, their weights stacked along a leading member axis.
 
 How: every member's model is built exactly as :func:`train` builds it (same
 ``clear_session`` + ``set_random_seed(seed)`` + builder, so the same initial
-weights for the same seed); its weights are copied into stacked variables of
-shape ``[K, ...]``. One *template* model of the same structure is called
+weights for the same seed; one build per seed when the initial weights do not
+depend on the activation, see :func:`_initial_weights`); its weights are
+copied into stacked variables of shape ``[K, ...]``. One *template* model of the same structure is called
 statelessly (``model.stateless_call``) on one member's weights inside
 ``tf.vectorized_map``, so each step is a few batched operations for all K
 members instead of K times many small ones, and one trace serves them all.
@@ -213,7 +214,9 @@ class _SwitchActivation:
             parts = [f(tf.gather(stacked, r)) for f, r in zip(self.branches, rows)]
             return tf.dynamic_stitch(rows, parts)
 
-        return tf.gather(self.config.reduce(by_activation, x), self.index)
+        # reduce() wraps by_activation in a tf.function: without autograph's conversion
+        # of every activation (its tracing took twice as long)
+        return tf.gather(self.config.reduce(tf.autograph.experimental.do_not_convert(by_activation), x), self.index)
 
 
 def _vectorized(fn: Any, elems: Any, k: int, switch: _SwitchActivation | None) -> Any:
@@ -235,6 +238,43 @@ def _member_weights(task: Task, member: Member, parametric: bool) -> tuple[list,
     keras.utils.set_random_seed(member.seed)
     model = task.build_model(resolve_activation(member.activation, parametric=parametric))
     return ([v.numpy() for v in model.trainable_variables], [v.numpy() for v in model.non_trainable_variables])
+
+
+def _initial_weights(task: Task, members: list[Member], branch: list[int], parametric: bool) -> list[tuple[list, list]]:
+    """Each member's initial weights, as :func:`train` would build them.
+
+    Building a model is most of a batch's set-up (about 25 ms for the default
+    MLP), and a search trains all its candidates with the same seeds. So when
+    the task's initial weights do not depend on the activation, members of one
+    seed share one build. That is checked on the batch itself: the first two
+    distinct activations built with the same seed must give equal weights;
+    otherwise every (activation, seed) is built."""
+    built: dict[tuple[int, int], tuple[list, list]] = {}
+
+    def build(j: int, activation: Any, seed: int) -> tuple[list, list]:
+        if (j, seed) not in built:
+            built[(j, seed)] = _member_weights(task, Member(activation, seed), parametric)
+        return built[(j, seed)]
+
+    per_seed = False
+    other = next((i for i, j in enumerate(branch) if j != branch[0]), None)
+    if other is not None:
+        first = build(branch[0], members[0].activation, members[0].seed)
+        second = build(branch[other], members[other].activation, members[0].seed)
+        per_seed = _equal_weights(first, second)
+    by_seed: dict[int, tuple[list, list]] = {}
+    out = []
+    for m, j in zip(members, branch):
+        w = by_seed[m.seed] if per_seed and m.seed in by_seed else build(j, m.activation, m.seed)
+        by_seed.setdefault(m.seed, w)
+        out.append(w)
+    return out
+
+
+def _equal_weights(a: tuple[list, list], b: tuple[list, list]) -> bool:
+    pairs = list(zip(a[0], b[0])) + list(zip(a[1], b[1]))
+    same_count = len(a[0]) == len(b[0]) and len(a[1]) == len(b[1])
+    return same_count and all(x.shape == y.shape and np.array_equal(x, y) for x, y in pairs)
 
 
 def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
@@ -265,7 +305,7 @@ def _train_stacked(
     try:
         rd = prepare_data(data if data is not None else task.get_data())
         acts, branch = _distinct(members)
-        weights = [_member_weights(task, m, parametric) for m in members]
+        weights = _initial_weights(task, members, branch, parametric)
         keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(members[0].seed)
         if parametric:  # one expression per group: the template has its constants
