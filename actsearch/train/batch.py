@@ -186,14 +186,14 @@ class _SwitchActivation:
 
     Inside the vectorized call, ``pfor_config.reduce`` hands over the input of
     all the members stacked: each activation is applied to its own members'
-    rows only (known when tracing; no member computes another's activation,
-    so one member's NaN cannot reach another's gradient), the rows are
-    stitched back and each member takes its own. ``index`` (the member) and ``config`` are set by
-    :func:`_vectorized` before each call of the template; a batch with one
-    distinct activation needs neither. (A ``tf.switch_case`` on the member's
-    activation index, which TensorFlow vectorizes by partitioning the members
-    at run time, traced for about 0.5 s longer and cost about a fifth more per
-    step for 8 distinct members, see benchmarks/batch_ab.py.)"""
+    rows only (runs of consecutive rows, known when tracing; no member
+    computes another's activation, so one member's NaN cannot reach another's
+    gradient), the rows are concatenated back and each member takes its own.
+    ``index`` (the member) and ``config`` are set by :func:`_vectorized`
+    before each call of the template; a batch with one distinct activation
+    needs neither. (A ``tf.switch_case`` on the member's activation index,
+    which TensorFlow vectorizes by partitioning the members at run time, was
+    slower to trace and to run, see benchmarks/batch_ab.py.)"""
 
     def __init__(self, branches: list[Any], branch: list[int]):
         self.branches = branches
@@ -204,19 +204,32 @@ class _SwitchActivation:
     def __call__(self, x: Any) -> Any:
         if len(self.branches) == 1:
             return self.branches[0](x)
-        rows = [tf.constant([k for k, j in enumerate(self.branch) if j == b]) for b in range(len(self.branches))]
+        runs = _runs(self.branch)
 
         def by_activation(stacked: Any) -> Any:
-            # one gather per activation: with tf.split or tf.dynamic_partition
-            # (parts = outputs 0, 1, ... of one op) oneDNN's fused leaky ReLU
-            # (max(x, a*x)) computed wrong values on parts other than the first
-            # (TF 2.21; tests/test_train_batch.py)
-            parts = [f(tf.gather(stacked, r)) for f, r in zip(self.branches, rows)]
-            return tf.dynamic_stitch(rows, parts)
+            blocks = tf.split(stacked, [n for _, n in runs])
+            # ensure_shape: a block must not reach the activation as output 1, 2, ...
+            # of the split, as oneDNN's fused leaky ReLU (max(x, a*x)) then computes
+            # wrong values (TF 2.21; tests/test_train_batch.py). One gather per
+            # activation instead took a third of a step of 8 distinct members.
+            outs = [self.branches[j](tf.ensure_shape(b, b.shape)) for (j, _), b in zip(runs, blocks)]
+            return tf.concat(outs, axis=0)
 
         # reduce() wraps by_activation in a tf.function: without autograph's conversion
         # of every activation (its tracing took twice as long)
         return tf.gather(self.config.reduce(tf.autograph.experimental.do_not_convert(by_activation), x), self.index)
+
+
+def _runs(branch: list[int]) -> list[tuple[int, int]]:
+    """``(activation index, number of members)`` of each run of consecutive
+    members with one activation."""
+    runs: list[tuple[int, int]] = []
+    for j in branch:
+        if runs and runs[-1][0] == j:
+            runs[-1] = (j, runs[-1][1] + 1)
+        else:
+            runs.append((j, 1))
+    return runs
 
 
 def _vectorized(fn: Any, elems: Any, k: int, switch: _SwitchActivation | None) -> Any:
