@@ -361,6 +361,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     t_batch, t_alone, t_art = [], [], []
     cpu: dict[str, list[float]] = {"batch": [], "alone": [], "art": [], "one": [], "five": []}
     trace: dict[str, list[float]] = {"alone": [], "batched": []}
+    parts: dict[str, list[float]] = {"setup": [], "trace": [], "step_ms": []}
     for rnd in range(2):
         t0, c0 = time.perf_counter(), time.process_time()
         res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf))
@@ -369,6 +370,9 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
         (e1, s1), (e2, s2) = batch_mod.last_timings["segments"]
         trace["batched"].append((batch_mod.last_timings["setup"] + _trace_seconds(s1, e1, s2, e2)) / k)
+        parts["setup"].append(batch_mod.last_timings["setup"])
+        parts["trace"].append(_trace_seconds(s1, e1, s2, e2))
+        parts["step_ms"].append(1e3 * s2 / (e2 * spe))
         t0, c0 = time.perf_counter(), time.process_time()
         for e in BATCH_CANDIDATES:
             r = train(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
@@ -405,6 +409,11 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         ),
         ("(f) set-up + tracing s per candidate, one at a time", f"{statistics.mean(trace['alone']):.3f}"),
         ("(f) set-up + tracing s per candidate, batched", f"{statistics.mean(trace['batched']):.3f}"),
+        (
+            f"(f) batch of {k}: set-up s / tracing s / ms per step",
+            f"{statistics.mean(parts['setup']):.2f} / {statistics.mean(parts['trace']):.2f} / "
+            f"{statistics.mean(parts['step_ms']):.2f}  ({spe * budget.epochs} steps)",
+        ),
     ]
 
     # 5 seeds of one candidate vs 1 seed; accuracy and the first step losses

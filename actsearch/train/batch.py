@@ -3,19 +3,19 @@ ONE compiled program, their weights stacked along a leading member axis.
 
 How: every member's model is built exactly as :func:`train` builds it (same
 ``clear_session`` + ``set_random_seed(seed)`` + builder, so the same initial
-weights for the same seed); its weights are copied into stacked variables of
-shape ``[K, ...]``. One *template* model of the same structure is called
+weights for the same seed; one build per seed when the initial weights do not
+depend on the activation, see :func:`_initial_weights`); its weights are
+copied into stacked variables of shape ``[K, ...]``. One *template* model of the same structure is called
 statelessly (``model.stateless_call``) on one member's weights inside
 ``tf.vectorized_map``, so each step is a few batched operations for all K
 members instead of K times many small ones, and one trace serves them all.
 
-Members may have different activations: the template's activation is
-``tf.switch_case(member_index, [act_0, ..., act_J])`` over the distinct
-activations of the batch. Under ``vectorized_map`` TensorFlow partitions the
-members by branch and applies each activation only to its own members' slices
-(no member computes another's activation, so one member's NaN cannot reach
-another's gradient). Measured on this machine (benchmarks/train.py): the
-switch costs about a third more per step than a batch of one activation.
+Members may have different activations: the template's activation
+(:class:`_SwitchActivation`) takes the stacked input of all members at once
+(``pfor_config.reduce``) and applies each distinct activation of the batch to
+its own members' rows only (no member computes another's activation, so one
+member's NaN cannot reach another's gradient). The rows are known when
+tracing, so each activation is traced once, outside the vectorization.
 
 The optimizer is the Keras optimizer of the one-at-a-time trainer, applied
 to the stacked variables: Adam, AdamW, SGD and RMSprop are element-wise, so
@@ -44,6 +44,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops.parallel_for.control_flow_ops import pfor
 
 from actsearch.results import EvalResult, Partial, one_line
 from actsearch.tasks.base import Task, TaskData
@@ -183,17 +184,65 @@ def _one_at_a_time(task: Task, members: list[Member], reason: str, **kwargs: Any
 class _SwitchActivation:
     """The template's activation: member k's own activation on member k's slice.
 
-    ``index`` is set to the (vectorized) member index before each call of
-    the template model; a batch with one distinct activation needs no switch."""
+    Inside the vectorized call, ``pfor_config.reduce`` hands over the input of
+    all the members stacked: each activation is applied to its own members'
+    rows only (runs of consecutive rows, known when tracing; no member
+    computes another's activation, so one member's NaN cannot reach another's
+    gradient), the rows are concatenated back and each member takes its own.
+    ``index`` (the member) and ``config`` are set by :func:`_vectorized`
+    before each call of the template; a batch with one distinct activation
+    needs neither. (A ``tf.switch_case`` on the member's activation index,
+    which TensorFlow vectorizes by partitioning the members at run time, was
+    slower to trace and to run, see benchmarks/batch_ab.py.)"""
 
-    def __init__(self, branches: list[Any]):
+    def __init__(self, branches: list[Any], branch: list[int]):
         self.branches = branches
+        self.branch = branch
         self.index: Any = None
+        self.config: Any = None
 
     def __call__(self, x: Any) -> Any:
         if len(self.branches) == 1:
             return self.branches[0](x)
-        return tf.switch_case(self.index, [(lambda f=f: f(x)) for f in self.branches])
+        runs = _runs(self.branch)
+
+        def by_activation(stacked: Any) -> Any:
+            blocks = tf.split(stacked, [n for _, n in runs])
+            # ensure_shape: a block must not reach the activation as output 1, 2, ...
+            # of the split, as oneDNN's fused leaky ReLU (max(x, a*x)) then computes
+            # wrong values (TF 2.21; tests/test_train_batch.py). One gather per
+            # activation instead took a third of a step of 8 distinct members.
+            outs = [self.branches[j](tf.ensure_shape(b, b.shape)) for (j, _), b in zip(runs, blocks)]
+            return tf.concat(outs, axis=0)
+
+        # reduce() wraps by_activation in a tf.function: without autograph's conversion
+        # of every activation (its tracing took twice as long)
+        return tf.gather(self.config.reduce(tf.autograph.experimental.do_not_convert(by_activation), x), self.index)
+
+
+def _runs(branch: list[int]) -> list[tuple[int, int]]:
+    """``(activation index, number of members)`` of each run of consecutive
+    members with one activation."""
+    runs: list[tuple[int, int]] = []
+    for j in branch:
+        if runs and runs[-1][0] == j:
+            runs[-1] = (j, runs[-1][1] + 1)
+        else:
+            runs.append((j, 1))
+    return runs
+
+
+def _vectorized(fn: Any, elems: Any, k: int, switch: _SwitchActivation | None) -> Any:
+    """``tf.vectorized_map(fn, elems)`` over the K members, with the loop's
+    configuration handed to the switch activation (``vectorized_map`` does not
+    expose it)."""
+
+    def loop_fn(i: Any, pfor_config: Any) -> Any:
+        if switch is not None:
+            switch.index, switch.config = i, pfor_config
+        return fn(tf.nest.map_structure(lambda t: tf.gather(t, i), elems))
+
+    return pfor(loop_fn, k)
 
 
 def _member_weights(task: Task, member: Member, parametric: bool) -> tuple[list, list]:
@@ -202,6 +251,43 @@ def _member_weights(task: Task, member: Member, parametric: bool) -> tuple[list,
     keras.utils.set_random_seed(member.seed)
     model = task.build_model(resolve_activation(member.activation, parametric=parametric))
     return ([v.numpy() for v in model.trainable_variables], [v.numpy() for v in model.non_trainable_variables])
+
+
+def _initial_weights(task: Task, members: list[Member], branch: list[int], parametric: bool) -> list[tuple[list, list]]:
+    """Each member's initial weights, as :func:`train` would build them.
+
+    Building a model is most of a batch's set-up (about 25 ms for the default
+    MLP), and a search trains all its candidates with the same seeds. So when
+    the task's initial weights do not depend on the activation, members of one
+    seed share one build. That is checked on the batch itself: the first two
+    distinct activations built with the same seed must give equal weights;
+    otherwise every (activation, seed) is built."""
+    built: dict[tuple[int, int], tuple[list, list]] = {}
+
+    def build(j: int, activation: Any, seed: int) -> tuple[list, list]:
+        if (j, seed) not in built:
+            built[(j, seed)] = _member_weights(task, Member(activation, seed), parametric)
+        return built[(j, seed)]
+
+    per_seed = False
+    other = next((i for i, j in enumerate(branch) if j != branch[0]), None)
+    if other is not None:
+        first = build(branch[0], members[0].activation, members[0].seed)
+        second = build(branch[other], members[other].activation, members[0].seed)
+        per_seed = _equal_weights(first, second)
+    by_seed: dict[int, tuple[list, list]] = {}
+    out = []
+    for m, j in zip(members, branch):
+        w = by_seed[m.seed] if per_seed and m.seed in by_seed else build(j, m.activation, m.seed)
+        by_seed.setdefault(m.seed, w)
+        out.append(w)
+    return out
+
+
+def _equal_weights(a: tuple[list, list], b: tuple[list, list]) -> bool:
+    pairs = list(zip(a[0], b[0])) + list(zip(a[1], b[1]))
+    same_count = len(a[0]) == len(b[0]) and len(a[1]) == len(b[1])
+    return same_count and all(x.shape == y.shape and np.array_equal(x, y) for x, y in pairs)
 
 
 def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
@@ -232,14 +318,14 @@ def _train_stacked(
     try:
         rd = prepare_data(data if data is not None else task.get_data())
         acts, branch = _distinct(members)
-        weights = [_member_weights(task, m, parametric) for m in members]
+        weights = _initial_weights(task, members, branch, parametric)
         keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(members[0].seed)
         if parametric:  # one expression per group: the template has its constants
             switch = None
             template = task.build_model(resolve_activation(acts[0], parametric=True))
         else:
-            switch = _SwitchActivation([resolve_activation(a) for a in acts])
+            switch = _SwitchActivation([resolve_activation(a) for a in acts], branch)
             template = task.build_model(switch)
     except Exception as exc:  # e.g. a bad expression: each member then reports it alone
         raise NotBatchable(f"building the members failed: {one_line(exc)}") from exc
@@ -270,7 +356,6 @@ def _train_stacked(
         rd,
         batch_size,
         [m.seed for m in members],
-        branch,
         with_acc,
         record_steps,
     )
@@ -317,30 +402,34 @@ def _train_stacked(
 
 
 class _FlatWeights:
-    """The members' trainable weights, ``[K, ...]`` each, kept in ONE variable
-    ``[K, P]`` (P weights per member), so the optimizer's update is a few
-    dozen operations per step instead of a few dozen per weight. Adam, AdamW,
-    SGD and RMSprop are element-wise: each weight's update is unchanged.
-    Measured (CPU time of a batch, one thread): about 10% less for 5 seeds
-    of one candidate, about 6% less for 8 distinct candidates."""
+    """The members' trainable weights, ``[K, ...]`` each, kept in ONE flat
+    variable: weight after weight, each as its ``[K, ...]`` block. The
+    optimizer's update is then a few dozen operations per step instead of a
+    few dozen per weight (Adam, AdamW, SGD and RMSprop are element-wise: each
+    weight's update is unchanged), and reading the weights is a split along
+    the only axis, which TensorFlow does without copying (a ``[K, P]``
+    variable split along P copied every weight at every step: 5% of a step
+    of 8 members). Measured (CPU time of a batch, one thread): the one
+    variable saves about 10% for 5 seeds of one candidate, 6% for 8 distinct
+    candidates."""
 
     def __init__(self, stacked: list[np.ndarray]):
         self.k = int(stacked[0].shape[0])
         self.shapes = [tuple(a.shape[1:]) for a in stacked]
-        self.sizes = [int(np.prod(sh, dtype=np.int64)) for sh in self.shapes]
-        flat = np.concatenate([a.reshape(self.k, -1) for a in stacked], axis=1)
+        self.sizes = [int(a.size) for a in stacked]
+        flat = np.concatenate([a.reshape(-1) for a in stacked])
         self.variables = [keras.Variable(flat, name="weights")]
 
     def values(self) -> list:
         """The weights as the model's list, each ``[K, ...]``."""
-        parts = tf.split(self.variables[0].value, self.sizes, axis=1)
+        parts = tf.split(self.variables[0].value, self.sizes)
         return [tf.reshape(t, [self.k, *sh]) for t, sh in zip(parts, self.shapes)]
 
     def apply(self, optimizer, grads: list) -> None:
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         # a weight the loss does not use gets a zero gradient (its value cannot matter)
-        flat = [tf.zeros([self.k, n]) if g is None else tf.reshape(g, [self.k, n]) for g, n in zip(grads, self.sizes)]
-        optimizer.apply([tf.concat(flat, axis=1)], self.variables)
+        flat = [tf.zeros([n]) if g is None else tf.reshape(g, [n]) for g, n in zip(grads, self.sizes)]
+        optimizer.apply([tf.concat(flat, axis=0)], self.variables)
 
 
 class _MemberState:
@@ -407,7 +496,6 @@ class _Program:
         rd: ResidentData,
         batch_size: int,
         seeds: list[int],
-        branch: list[int],
         with_acc: bool,
         record_steps: int = 0,
     ) -> None:
@@ -419,17 +507,14 @@ class _Program:
         n, b = rd.n_train, int(batch_size)
         steps_per_epoch = max(1, math.ceil(n / b))
         seeds_t = [tf.constant(s % (2**31 - 1), tf.int64) for s in seeds]
-        branch_t = tf.constant(branch, tf.int32)
 
-        def forward(w, nt, index, x, training):
-            if switch is not None:
-                switch.index = index
+        def forward(w, nt, x, training):
             out, new_nt, losses = template.stateless_call(list(w), list(nt), x, training=training, return_losses=True)
             return out, new_nt, losses
 
         def member_loss(args):
-            w, nt, index, xb, yb = args
-            out, new_nt, losses = forward(w, nt, index, xb, True)
+            w, nt, xb, yb = args
+            out, new_nt, losses = forward(w, nt, xb, True)
             loss = tf.cast(loss_fn(yb, out), tf.float32)
             if losses:
                 loss = loss + tf.cast(tf.add_n(losses), tf.float32)
@@ -440,7 +525,7 @@ class _Program:
             nt = [v.value for v in non_trainable]
             with tf.GradientTape() as tape:
                 tape.watch(w)
-                losses, new_nt = tf.vectorized_map(member_loss, (w, nt, branch_t, xb, yb))
+                losses, new_nt = _vectorized(member_loss, (w, nt, xb, yb), k, switch)
                 total = tf.reduce_sum(losses)
             trainable.apply(optimizer, tape.gradient(total, w))
             for v, value in zip(non_trainable, new_nt):
@@ -448,9 +533,9 @@ class _Program:
             return losses
 
         def member_val(args):
-            w, nt, index = args
+            w, nt = args
             lo_hi = val_slice[0]
-            out, _, _ = forward(w, nt, index, lo_hi[0], False)
+            out, _, _ = forward(w, nt, lo_hi[0], False)
             yb = lo_hi[1]
             vl = tf.cast(loss_fn(yb, out), tf.float32)
             vm = tf.cast(metric_fn(yb, out), tf.float32)
@@ -503,7 +588,7 @@ class _Program:
             for lo in range(0, rd.n_val, EVAL_CHUNK):  # few chunks: unrolled
                 hi = min(lo + EVAL_CHUNK, rd.n_val)
                 val_slice[0] = (rd.x_val[lo:hi], rd.y_val[lo:hi])
-                vl, vm, va = tf.vectorized_map(member_val, (w, nt, branch_t))
+                vl, vm, va = _vectorized(member_val, (w, nt), k, switch)
                 totals = [t + v * float(hi - lo) for t, v in zip(totals, (vl, vm, va))]
             nv = float(rd.n_val)
             return (
