@@ -50,6 +50,9 @@ def test_evaluate_one_expression_prints_one_object() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = json.loads(proc.stdout.strip().splitlines()[-1])
     assert isinstance(row, dict) and row["expr"] == "tanh(x)" and row["seed"] == 0 and row["status"] == "ok"
+    for key in ("val_accuracy", "val_loss", "train_seconds", "epochs", "steps", "batch_size"):
+        assert key in row
+    assert row["epochs"] == 1 and row["steps"] > 0 and 0.1 < row["val_accuracy"] <= 1.0
 
 
 def test_evaluate_bad_expression_is_one_line_exit_2() -> None:

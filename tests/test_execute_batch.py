@@ -84,46 +84,46 @@ def test_in_process_executor_trains_a_batch() -> None:
         executor.shutdown()
 
 
-@pytest.mark.slow
-def test_ray_workers_train_batches_and_a_nan_member_fails_alone() -> None:
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray for the module's two tests (a start costs about 7 CPU seconds)."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        executor = RayExecutor(TASK, get_task(TASK).load_data(), workers=2, members_per_batch=3)
-        try:
-            assert executor.capacity == 6
-            exprs = ["relu(x)", "cube(cube(cube(exp(x))))", "tanh(x)", "x*sigmoid(x)", "sigmoid(x)", "elu(x)"]
-            for i, expr in enumerate(exprs):
-                executor.submit(_trial(i, expr))
-            assert executor.in_flight == 6
-            results, deadline = {}, time.monotonic() + 300
-            while len(results) < 6 and time.monotonic() < deadline:
-                results.update((t.trial_id, r) for t, r in executor.wait(timeout=5))
-            assert results[1].status == "failed" and "non-finite" in results[1].error
-            assert all(results[i].status == "ok" for i in (0, 2, 3, 4, 5))
-            assert len({r.batch_seconds for r in results.values()}) == 2  # two batches of three
-            assert len({r.worker for r in results.values()}) == 2
-            assert sorted(info["trials"] for info in executor.workers_info()) == [3, 3]
-        finally:
-            executor.shutdown()
-    finally:
-        ray.shutdown()
+    yield
+    ray.shutdown()
 
 
 @pytest.mark.slow
-def test_search_on_ray_with_batches(tmp_path) -> None:
+def test_ray_workers_train_batches_and_a_nan_member_fails_alone(local_ray) -> None:
+    executor = RayExecutor(TASK, get_task(TASK).load_data(), workers=2, members_per_batch=3)
+    try:
+        assert executor.capacity == 6
+        exprs = ["relu(x)", "cube(cube(cube(exp(x))))", "tanh(x)", "x*sigmoid(x)", "sigmoid(x)", "elu(x)"]
+        for i, expr in enumerate(exprs):
+            executor.submit(_trial(i, expr))
+        assert executor.in_flight == 6
+        results, deadline = {}, time.monotonic() + 300
+        while len(results) < 6 and time.monotonic() < deadline:
+            results.update((t.trial_id, r) for t, r in executor.wait(timeout=5))
+        assert results[1].status == "failed" and "non-finite" in results[1].error
+        assert all(results[i].status == "ok" for i in (0, 2, 3, 4, 5))
+        assert len({r.batch_seconds for r in results.values()}) == 2  # two batches of three
+        assert len({r.worker for r in results.values()}) == 2
+        assert sorted(info["trials"] for info in executor.workers_info()) == [3, 3]
+    finally:
+        executor.shutdown()
+
+
+@pytest.mark.slow
+def test_search_on_ray_with_batches(local_ray, tmp_path) -> None:
     from support import TINY_SPACE
 
     from actsearch.search import SearchRequest, run_search
     from actsearch.store import Store
 
     db = tmp_path / "batched.db"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        outcome = run_search(
-            SearchRequest(space=str(TINY_SPACE), db=str(db), run="batched", seed=3, workers=2, batch_candidates=3)
-        )
-    finally:
-        ray.shutdown()
+    outcome = run_search(  # on the module's Ray: the executor starts none of its own
+        SearchRequest(space=str(TINY_SPACE), db=str(db), run="batched", seed=3, workers=2, batch_candidates=3)
+    )
     store = Store.open(db)
     evaluations = [e for c in store.candidates(outcome.run.id) for e in store.evaluations(c.id)]
     assert outcome.trained == len([e for e in evaluations if e.partial_of is None]) > 8

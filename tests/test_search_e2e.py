@@ -127,28 +127,6 @@ def test_export_reloads_keras_model_in_fresh_process(tiny_search: dict, tmp_path
     assert "reloaded actsearch_" in done.stdout
 
 
-def test_evaluate_json(tmp_path: Path) -> None:
-    proc = run_cli(
-        "evaluate",
-        "--task",
-        "mnist1d-mlp",
-        "--expr",
-        "x * sigmoid(1.5*x)",
-        "--seed",
-        "3",
-        "--epochs",
-        "1",
-        "--json",
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout)
-    for key in ("val_accuracy", "val_loss", "train_seconds", "epochs", "steps", "batch_size"):
-        assert key in result
-    assert result["status"] == "ok" and result["epochs"] == 1 and result["steps"] > 0
-    assert 0.1 < result["val_accuracy"] <= 1.0
-
-
 def test_bad_inputs_end_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ntask: mnist1d-mlp\nprimitives:\n  unary: [nope]\n")
