@@ -96,6 +96,10 @@ def search(
     ] = None,
     strategy: Annotated[str | None, typer.Option(help="generational | regularized | random.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the training epochs per candidate.")] = None,
+    reevaluate_top: Annotated[
+        int | None,
+        typer.Option(help="Override how many winners are re-checked with more seeds after the budget (0: none)."),
+    ] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join, e.g. 'auto'.")] = None,
     gpus_per_trial: Annotated[float, typer.Option("--gpus-per-trial", help="GPU fraction per training.")] = 0.0,
     trial_timeout: Annotated[
@@ -129,6 +133,7 @@ def search(
         trainings=trainings,
         strategy=strategy,
         epochs=epochs,
+        reevaluate_top=reevaluate_top,
         address=address,
         gpus_per_trial=gpus_per_trial,
         trial_timeout=trial_timeout,

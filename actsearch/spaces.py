@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -232,6 +232,17 @@ def load_space(space: str | Path | None = None) -> SearchSpace:
         return SearchSpace.model_validate(data)
     except ValidationError as err:
         raise SpaceError(f"{path}: {_first_error(err)}") from None
+
+
+def with_overrides(space: SearchSpace, **sections: dict[str, Any]) -> SearchSpace:
+    """The space with some fields replaced (command-line options), checked like the file."""
+    data = space.model_dump()
+    for section, values in sections.items():
+        data[section].update(values)
+    try:
+        return SearchSpace.model_validate(data)
+    except ValidationError as err:
+        raise SpaceError(f"options on space {space.name!r}: {_first_error(err)}") from None
 
 
 def _first_error(err: ValidationError) -> str:

@@ -69,3 +69,15 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SpaceError, match="cannot read"):
         load_space(tmp_path / "nope.yaml")
+
+
+def test_command_line_overrides_are_validated_like_the_file() -> None:
+    from actsearch.search import SearchRequest, settings_for
+
+    budget = settings_for(SearchRequest(space="seed", epochs=2, trainings=7, reevaluate_top=0)).space.budget
+    assert (budget.epochs, budget.trainings, budget.reevaluate_top) == (2, 7, 0)
+    assert settings_for(SearchRequest(space="seed")).space.budget.reevaluate_top == 5  # the space's own
+    with pytest.raises(SpaceError, match="options on space 'seed': field 'budget.reevaluate_top'"):
+        settings_for(SearchRequest(space="seed", reevaluate_top=-1))
+    with pytest.raises(SpaceError, match="field .evolution.: elite must be smaller than population"):
+        settings_for(SearchRequest(space="seed", population=2))

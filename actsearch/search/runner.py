@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actsearch.search.loop import Reporter, Search, SearchError, SearchSettings
-from actsearch.spaces import SearchSpace
 from actsearch.store import DEFAULT_DB, LeaderRow, RunRecord, Store
 
 LEADERBOARD_SIZE = 10
@@ -32,6 +31,7 @@ class SearchRequest:
     trainings: int | None = None
     strategy: str | None = None
     epochs: int | None = None
+    reevaluate_top: int | None = None
     address: str | None = None
     gpus_per_trial: float = 0.0
     trial_timeout: float | None = None
@@ -56,7 +56,7 @@ class SearchOutcome:
 
 def settings_for(request: SearchRequest) -> SearchSettings:
     """Load the space and apply the command-line overrides (validated like the file)."""
-    from actsearch.spaces import load_space
+    from actsearch.spaces import load_space, with_overrides
 
     space = load_space(request.space)
     evolution = {
@@ -68,11 +68,16 @@ def settings_for(request: SearchRequest) -> SearchSettings:
         )
         if v is not None
     }
-    budget = {k: v for k, v in (("epochs", request.epochs), ("trainings", request.trainings)) if v is not None}
-    data = space.model_dump()
-    data["evolution"].update(evolution)
-    data["budget"].update(budget)
-    space = SearchSpace.model_validate(data)
+    budget = {
+        k: v
+        for k, v in (
+            ("epochs", request.epochs),
+            ("trainings", request.trainings),
+            ("reevaluate_top", request.reevaluate_top),
+        )
+        if v is not None
+    }
+    space = with_overrides(space, evolution=evolution, budget=budget)
     return SearchSettings(space, task_option(request.task) if request.task else space.task, request.seed)
 
 
