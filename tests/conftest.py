@@ -24,19 +24,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 # collection order (xdist's loadfile, without its reordering by test count, which put
 # these last): started first, they overlap with the many short files instead of running
 # alone at the end. Measured in CI (`make test` prints the slowest tests).
-LONGEST_FIRST = [  # seconds per file in a clean-clone CI run (pytest --junitxml), 2026-11-28
-    "test_resume.py",  # 251
-    "test_expr_fuzz.py",  # 169
-    "test_search_e2e.py",  # 135
-    "test_cluster_recipe.py",  # 100
-    "test_execute.py",  # 89
-    "test_search_tasks.py",  # 65
-    "test_dashboard_browser.py",  # 64
-    "test_execute_batch.py",  # 51
-    "test_store_searches.py",  # 41
-    "test_install.py",  # 36
-    "test_train.py",  # 35
-    "test_search_trainings.py",  # 32
+LONGEST_FIRST = [  # seconds per file, clean-clone CI run of 2026-11-28 (cluster, train, install: after their cuts)
+    "test_expr_fuzz.py",  # 263
+    "test_resume.py",  # 165
+    "test_search_e2e.py",  # 115
+    "test_execute.py",  # 70
+    "test_dashboard_browser.py",  # 66
+    "test_search_tasks.py",  # 56
+    "test_cluster_recipe.py",  # 55
+    "test_execute_batch.py",  # 45
+    "test_store_searches.py",  # 35
+    "test_search_trainings.py",  # 34
+    "test_train.py",  # 25
+    "test_install.py",  # 20
 ]
 
 
