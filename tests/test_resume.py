@@ -145,8 +145,10 @@ def test_resume_refuses_unknown_or_finished_runs(uninterrupted: dict, tmp_path: 
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
-MULTI_SEED_SPACE = SPACE.read_text().replace(
-    "budget: {epochs: 30, reevaluate_top: 0}", "budget: {epochs: 3, seeds_per_candidate: 2, reevaluate_top: 0}"
+MULTI_SEED_SPACE = (
+    SPACE.read_text()
+    .replace("epochs: 30,", "epochs: 3, seeds_per_candidate: 2,")
+    .replace("generations: 3", "generations: 2")  # 28 trainings a search; stopped after 7 results
 )
 
 
