@@ -56,30 +56,23 @@ class SearchOutcome:
     task_means: dict[int, dict[str, tuple[float | None, int]]] | None = None
 
 
+#: the request's fields that override the space, by section of the space file
+_OVERRIDES = {
+    "evolution": ("population", "generations", "strategy"),
+    "budget": ("epochs", "trainings", "reevaluate_top"),
+}
+
+
 def settings_for(request: SearchRequest) -> SearchSettings:
     """Load the space and apply the command-line overrides (validated like the file)."""
     from actsearch.spaces import load_space, with_overrides
 
     space = load_space(request.space)
-    evolution = {
-        k: v
-        for k, v in (
-            ("population", request.population),
-            ("generations", request.generations),
-            ("strategy", request.strategy),
-        )
-        if v is not None
+    overrides = {
+        section: {name: getattr(request, name) for name in names if getattr(request, name) is not None}
+        for section, names in _OVERRIDES.items()
     }
-    budget = {
-        k: v
-        for k, v in (
-            ("epochs", request.epochs),
-            ("trainings", request.trainings),
-            ("reevaluate_top", request.reevaluate_top),
-        )
-        if v is not None
-    }
-    space = with_overrides(space, evolution=evolution, budget=budget)
+    space = with_overrides(space, **overrides)
     return SearchSettings(space, task_option(request.task) if request.task else space.task, request.seed)
 
 
