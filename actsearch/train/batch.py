@@ -11,7 +11,7 @@ statelessly (``model.stateless_call``) on one member's weights inside
 members instead of K times many small ones, and one trace serves them all.
 
 Members may have different activations: the template's activation
-(:class:`_SwitchActivation`) takes the stacked input of all members at once
+(:class:`_PerMemberActivation`) takes the stacked input of all members at once
 (``pfor_config.reduce``) and applies each distinct activation of the batch to
 its own members' rows only (no member computes another's activation, so one
 member's NaN cannot reach another's gradient). The rows are known when
@@ -39,6 +39,8 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
+from itertools import groupby
 from typing import Any
 
 import keras
@@ -181,7 +183,7 @@ def _one_at_a_time(task: Task, members: list[Member], reason: str, **kwargs: Any
 # ------------------------------------------------------------------ building
 
 
-class _SwitchActivation:
+class _PerMemberActivation:
     """The template's activation: member k's own activation on member k's slice.
 
     Inside the vectorized call, ``pfor_config.reduce`` hands over the input of
@@ -197,22 +199,22 @@ class _SwitchActivation:
 
     def __init__(self, branches: list[Any], branch: list[int]):
         self.branches = branches
-        self.branch = branch
+        # (activation index, number of members) of each run of consecutive members
+        self.runs = [(j, len(list(run))) for j, run in groupby(branch)]
         self.index: Any = None
         self.config: Any = None
 
     def __call__(self, x: Any) -> Any:
         if len(self.branches) == 1:
             return self.branches[0](x)
-        runs = _runs(self.branch)
 
         def by_activation(stacked: Any) -> Any:
-            blocks = tf.split(stacked, [n for _, n in runs])
+            blocks = tf.split(stacked, [n for _, n in self.runs])
             # ensure_shape: a block must not reach the activation as output 1, 2, ...
             # of the split, as oneDNN's fused leaky ReLU (max(x, a*x)) then computes
             # wrong values (TF 2.21; tests/test_train_batch.py). One gather per
             # activation instead took a third of a step of 8 distinct members.
-            outs = [self.branches[j](tf.ensure_shape(b, b.shape)) for (j, _), b in zip(runs, blocks)]
+            outs = [self.branches[j](tf.ensure_shape(b, b.shape)) for (j, _), b in zip(self.runs, blocks)]
             return tf.concat(outs, axis=0)
 
         # reduce() wraps by_activation in a tf.function: without autograph's conversion
@@ -220,19 +222,7 @@ class _SwitchActivation:
         return tf.gather(self.config.reduce(tf.autograph.experimental.do_not_convert(by_activation), x), self.index)
 
 
-def _runs(branch: list[int]) -> list[tuple[int, int]]:
-    """``(activation index, number of members)`` of each run of consecutive
-    members with one activation."""
-    runs: list[tuple[int, int]] = []
-    for j in branch:
-        if runs and runs[-1][0] == j:
-            runs[-1] = (j, runs[-1][1] + 1)
-        else:
-            runs.append((j, 1))
-    return runs
-
-
-def _vectorized(fn: Any, elems: Any, k: int, switch: _SwitchActivation | None) -> Any:
+def _vectorized(fn: Any, elems: Any, k: int, switch: _PerMemberActivation | None) -> Any:
     """``tf.vectorized_map(fn, elems)`` over the K members, with the loop's
     configuration handed to the switch activation (``vectorized_map`` does not
     expose it)."""
@@ -262,26 +252,18 @@ def _initial_weights(task: Task, members: list[Member], branch: list[int], param
     seed share one build. That is checked on the batch itself: the first two
     distinct activations built with the same seed must give equal weights;
     otherwise every (activation, seed) is built."""
-    built: dict[tuple[int, int], tuple[list, list]] = {}
-
-    def build(j: int, activation: Any, seed: int) -> tuple[list, list]:
-        if (j, seed) not in built:
-            built[(j, seed)] = _member_weights(task, Member(activation, seed), parametric)
-        return built[(j, seed)]
-
-    per_seed = False
-    other = next((i for i, j in enumerate(branch) if j != branch[0]), None)
-    if other is not None:
-        first = build(branch[0], members[0].activation, members[0].seed)
-        second = build(branch[other], members[other].activation, members[0].seed)
-        per_seed = _equal_weights(first, second)
-    by_seed: dict[int, tuple[list, list]] = {}
-    out = []
+    activation: dict[int, Any] = {}
     for m, j in zip(members, branch):
-        w = by_seed[m.seed] if per_seed and m.seed in by_seed else build(j, m.activation, m.seed)
-        by_seed.setdefault(m.seed, w)
-        out.append(w)
-    return out
+        activation.setdefault(j, m.activation)
+
+    @cache
+    def build(j: int, seed: int) -> tuple[list, list]:
+        return _member_weights(task, Member(activation[j], seed), parametric)
+
+    first, seed = branch[0], members[0].seed
+    other = next((j for j in activation if j != first), None)
+    shared = other is not None and _equal_weights(build(first, seed), build(other, seed))
+    return [build(first if shared else j, m.seed) for m, j in zip(members, branch)]
 
 
 def _equal_weights(a: tuple[list, list], b: tuple[list, list]) -> bool:
@@ -325,7 +307,7 @@ def _train_stacked(
             switch = None
             template = task.build_model(resolve_activation(acts[0], parametric=True))
         else:
-            switch = _SwitchActivation([resolve_activation(a) for a in acts], branch)
+            switch = _PerMemberActivation([resolve_activation(a) for a in acts], branch)
             template = task.build_model(switch)
     except Exception as exc:  # e.g. a bad expression: each member then reports it alone
         raise NotBatchable(f"building the members failed: {one_line(exc)}") from exc
