@@ -220,12 +220,20 @@ def _node_of_worker(worker: str, cluster: dict[str, str]) -> str:
 
 
 def _evaluations(db: Path, run: str) -> list[tuple]:
-    with sqlite3.connect(db) as con:
+    with sqlite3.connect(db, timeout=30) as con:
         return con.execute(
             "SELECT e.candidate_id, e.worker FROM evaluations e JOIN candidates c ON c.id = e.candidate_id "
             "JOIN runs r ON r.id = c.run_id WHERE r.name = ?",
             (run,),
         ).fetchall()
+
+
+def _evaluated_so_far(db: Path, run: str) -> int:
+    """How many trainings the running job has stored; 0 while the job is still creating the file's tables."""
+    try:
+        return len(_evaluations(db, run))
+    except sqlite3.OperationalError:
+        return 0
 
 
 @pytest.mark.slow
@@ -242,7 +250,7 @@ def test_readme_cluster_recipe(cluster, tmp_path: Path) -> None:
     _submit(*search, "--generations", "4", job="actsearch-stopped", wait=False)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        if db.exists() and len(_evaluations(db, "recipe")) >= 2:
+        if _evaluated_so_far(db, "recipe") >= 2:
             break
         time.sleep(1)
     _ray("job", "stop", "actsearch-stopped", timeout=120)
