@@ -47,6 +47,23 @@ def test_strategies_propose_as_long_as_asked(strategy: str) -> None:
     assert max(p.generation for p in proposals) == 4  # population 8: generations 0..4
 
 
+def test_regularized_population_holds_distinct_functions() -> None:
+    """A duplicate takes the original's fitness but no place: copies of one function would crowd out the rest."""
+    space = SPACE.model_copy(
+        update={"evolution": SPACE.evolution.model_copy(update={"strategy": "regularized", "population": 4})}
+    )
+    strat = make_strategy(TreeFactory(space, random.Random(0)), space.evolution)
+    for index in range(4):
+        strat.tell(strat.ask(), index + 1, 0.5)
+    champion = strat.population[0]
+    for _ in range(6):  # duplicates of the best function, told with its fitness
+        strat.tell(strat.ask(), 100, 0.9, duplicate=True)
+    assert [m.candidate_id for m in strat.population] == [1, 2, 3, 4]
+    assert strat.population[0] is champion
+    strat.tell(strat.ask(), 5, 0.6)  # a new function takes a place; the oldest dies
+    assert [m.candidate_id for m in strat.population] == [2, 3, 4, 5]
+
+
 def test_offspring_have_parents_and_origins() -> None:
     _, proposals = _drive(seed=2)
     bred = [p for p in proposals if p.generation > 0]

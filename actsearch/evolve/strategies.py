@@ -14,7 +14,10 @@ asking when it is spent. `population` is the shape of a generation.
   candidates whatever order the workers finish in.
 - `regularized`: aging evolution (Real et al.): tournament from the living
   population, mutate the winner, the oldest member dies. Steady-state:
-  a new child is bred as soon as any result arrives.
+  a new child is bred as soon as any result arrives. The population holds
+  distinct functions: a functional duplicate takes no place in it, or copies
+  of one lucky family (constant variants that standardise to one function)
+  would crowd out everything else.
 - `random`: random trees only, the baseline for the strategies above.
 """
 
@@ -49,6 +52,7 @@ class Member:
     proposal: Proposal
     candidate_id: int
     fitness: float = field(default=WORST)
+    duplicate: bool = False  # a function already trained in this run: it took the original's fitness
 
 
 class Strategy(ABC):
@@ -61,10 +65,10 @@ class Strategy(ABC):
     @abstractmethod
     def ask(self) -> Proposal | None: ...
 
-    def tell(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
+    def tell(self, proposal: Proposal, candidate_id: int, fitness: float | None, duplicate: bool = False) -> None:
         self.told += 1
         value = WORST if fitness is None or math.isnan(fitness) else fitness
-        self._on_told(Member(proposal, candidate_id, value))
+        self._on_told(Member(proposal, candidate_id, value, duplicate))
 
     @abstractmethod
     def _on_told(self, member: Member) -> None: ...
@@ -150,8 +154,8 @@ class Regularized(Strategy):
         return self._offspring(list(self.population), generation)
 
     def _on_told(self, member: Member) -> None:
-        if member.fitness == WORST:
-            return  # rejected or failed trees do not take a place in the population
+        if member.fitness == WORST or member.duplicate:
+            return  # rejected, failed and already-seen functions take no place in the population
         self.population.append(member)
         if len(self.population) > self.evolution.population:
             self.population.popleft()  # the oldest dies

@@ -475,13 +475,14 @@ class Search:
         fitness_std: float | None = None,
         **outcome: Any,
     ) -> None:
-        """Store the outcome with its place in the ask/tell sequence, then tell the strategy."""
+        """Store the outcome with its place in the ask/tell sequence, then tell the strategy
+        (as `resume_from_store` replays it: from what the store holds)."""
         self._seq += 1
-        self._store.finish_candidate(
+        stored = self._store.finish_candidate(
             candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=self._seq, **outcome
         )
         with self._span("tell"):
-            self._strategy.tell(proposal, candidate_id, fitness)
+            self._strategy.tell(proposal, candidate_id, fitness, duplicate=stored.status == "duplicate")
 
     # -- baselines ----------------------------------------------------------------------
 

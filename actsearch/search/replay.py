@@ -51,7 +51,8 @@ def resume_from_store(search: Search) -> None:
         if kind == "ask":
             proposals[record.id] = _replay_ask(search, record, told)
         else:
-            search._strategy.tell(proposals[record.id], record.id, told.get(record.id, record.fitness))
+            fitness = told.get(record.id, record.fitness)
+            search._strategy.tell(proposals[record.id], record.id, fitness, duplicate=record.status == "duplicate")
             search._done += 1
     for record in stored:
         if record.ask_seq is not None and record.tell_seq is None:
