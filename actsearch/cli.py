@@ -162,6 +162,12 @@ def search(
     console.print(
         f"{_proposal_line(outcome.counts)}; {outcome.trained} trainings in all (baselines included)", highlight=False
     )
+    if outcome.utilisation is not None:
+        console.print(
+            f"workers busy training {outcome.utilisation:.0%} of the time from the first training to the last "
+            "result (before the re-check of the winners)",
+            highlight=False,
+        )
     if outcome.stopped_early:
         console.print(f"[yellow]stopped early:[/] {outcome.stopped_early}", highlight=False)
     if export and outcome.best is not None:

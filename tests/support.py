@@ -228,7 +228,7 @@ class FakeExecutor:
     PROBE = np.linspace(-3.0, 3.0, 61)
 
     def __init__(self, capacity: int = 2, batch: bool = False) -> None:
-        self.capacity = capacity
+        self.workers = self.capacity = capacity
         self.batch = batch
         self.running: deque[Trial] = deque()
         self.submitted: list[Trial] = []
@@ -282,6 +282,7 @@ class StopAfter:
 
     def __init__(self, executor, results: int) -> None:
         self.executor, self.left, self.capacity = executor, results, executor.capacity
+        self.workers = executor.workers
 
     @property
     def in_flight(self) -> int:

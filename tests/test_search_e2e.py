@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -51,6 +52,8 @@ def test_search_prints_leaderboard_and_export_path(tiny_search: dict) -> None:
     out = tiny_search["stdout"]
     assert "leaderboard" in out and "(baseline)" in out
     assert "exported to" in out
+    busy = re.search(r"workers busy training (\d+)% of the time", out)  # 2 real workers, real trainings
+    assert busy and 0 < int(busy.group(1)) <= 100, out[-2000:]
     exported = list((tiny_search["workdir"] / "exports").glob("tiny-1_best.py"))  # beside results.db
     assert exported
     figure = tiny_search["workdir"] / "reports" / "tiny-1.png"

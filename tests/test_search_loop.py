@@ -90,8 +90,22 @@ def test_every_proposal_is_stored_and_only_new_functions_are_trained(tmp_path: P
             original = store.candidate(c.equivalent_to)
             assert original.fingerprint == c.fingerprint and c.fitness == original.fitness
     assert summary.trained == len(executor.submitted) == len(trained)  # one seed, nothing trained twice
+    assert summary.utilisation is not None and 0 < summary.utilisation <= 1
     assert [c.status for c in candidates if c.is_baseline] == ["evaluated", "evaluated"]
     assert all(c.ask_seq is not None and c.tell_seq is not None for c in candidates if not c.is_baseline)
+
+
+def test_worker_time_counts_from_the_first_training_start_to_the_last_result(monkeypatch) -> None:
+    from actsearch.results import EvalResult
+    from actsearch.search import loop
+
+    clock = iter([10.0, 11.0, 14.0])  # when each result comes back
+    monkeypatch.setattr(loop.time, "monotonic", lambda: next(clock))
+    worker_time = loop.WorkerTime(workers=2)
+    assert worker_time.utilisation is None
+    for seconds in (2.0, 3.0, 3.0):  # the first started at 10 - 2 = 8
+        worker_time.returned(EvalResult("ok", 0.5, 0.5, 1.0, seconds, 1, 1, 8))
+    assert worker_time.utilisation == pytest.approx(8.0 / (2 * (14.0 - 8.0)))
 
 
 class _Watching(FakeExecutor):

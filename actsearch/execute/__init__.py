@@ -1,7 +1,7 @@
 """Running trainings: in-process, or on a pool of Ray actors (local or cluster).
 
-Both executors speak one protocol: `capacity`, `in_flight`, `submit(trial)`,
-`wait(timeout) -> [(trial, result)]`, `workers_info()`, `shutdown()`.
+Both executors speak one protocol: `workers`, `capacity`, `in_flight`,
+`submit(trial)`, `wait(timeout) -> [(trial, result)]`, `workers_info()`, `shutdown()`.
 Ray is imported only when the Ray executor is asked for.
 """
 
@@ -16,7 +16,8 @@ from actsearch.results import EvalResult
 
 
 class Executor(Protocol):
-    capacity: int
+    workers: int  # trainings (or batches of them) that run at once
+    capacity: int  # trials it holds at once: workers x members per batch
 
     @property
     def in_flight(self) -> int: ...

@@ -23,6 +23,7 @@ class InProcessExecutor:
         self.worker = TrainingWorker(task_spec, data, threads=1)
         self.queue: deque[Trial] = deque()
         self.members_per_batch = max(1, int(members_per_batch))
+        self.workers = 1
         self.capacity = self.members_per_batch
 
     @property

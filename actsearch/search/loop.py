@@ -29,6 +29,7 @@ import contextlib
 import logging
 import math
 import random
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
@@ -142,6 +143,35 @@ class SearchSummary:
     counts: dict[str, int]
     trained: int
     stopped_early: str | None = None  # why the budget was not spent, if it was not
+    utilisation: float | None = None  # WorkerTime.utilisation
+
+
+@dataclass
+class WorkerTime:
+    """The share of the workers' time that went to training, from the start of the first
+    training to the last result (this session's: a resumed run counts from the resume;
+    the workers' start-up before the first training is not counted).
+
+    Training time is what the workers report (`train_seconds`: building, tracing and
+    fitting, a batch's shared among its members); the rest is waiting for the search to
+    propose, for Ray, or, with generations, for a generation's slowest training."""
+
+    workers: int
+    busy: float = 0.0
+    start: float | None = None
+    end: float | None = None
+
+    def returned(self, result: EvalResult) -> None:
+        self.end = time.monotonic()
+        if self.start is None:  # a batch's members each report their share of it
+            self.start = self.end - (result.batch_seconds or result.train_seconds)
+        self.busy += result.train_seconds
+
+    @property
+    def utilisation(self) -> float | None:
+        if self.start is None or self.end is None or self.end <= self.start:
+            return None
+        return min(1.0, self.busy / (self.workers * (self.end - self.start)))
 
 
 @dataclass(frozen=True)
@@ -192,6 +222,7 @@ class Search:
         self._done = 0
         self._hurdle_readings: list[float] = []
         self._best: tuple[str, float] | None = None  # (expr, fitness) for the progress display
+        self._worker_time = WorkerTime(executor.workers)
         self._seeds = [settings.seed + i for i in range(self._space.budget.seeds_per_candidate)]
         self._tasks = settings.tasks
         self._pairs = [(task, seed) for task in self._tasks for seed in self._seeds]
@@ -221,6 +252,7 @@ class Search:
                     break
                 raise SearchError("the strategy stalled: nothing to propose and nothing running")
             for trial, result in self._executor.wait():
+                self._worker_time.returned(result)
                 with self._span("record"):
                     self._record(trial, result)
             self._report()
@@ -235,7 +267,9 @@ class Search:
             self._reporter.message(stopped_early)
         self._store.set_run_status(self._run.id, "finished")
         counts = self._store.counts(self._run.id, baselines=False)
-        return SearchSummary(self._store.run(self._run.id), counts, self._trained, stopped_early)
+        return SearchSummary(
+            self._store.run(self._run.id), counts, self._trained, stopped_early, self._worker_time.utilisation
+        )
 
     @property
     def _asking(self) -> bool:

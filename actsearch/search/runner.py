@@ -51,6 +51,7 @@ class SearchOutcome:
     best: LeaderRow | None
     parametric: bool
     stopped_early: str | None = None
+    utilisation: float | None = None  # the share of the workers' time spent training (loop.WorkerTime)
     #: several tasks: their specs, and per candidate and task its mean fitness and trainings
     tasks: tuple[str, ...] = ()
     task_means: dict[int, dict[str, tuple[float | None, int]]] | None = None
@@ -143,6 +144,7 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
         best,
         settings.space.parametric,
         summary.stopped_early,
+        summary.utilisation,
         settings.tasks,
         store.task_means(run.id) if len(settings.tasks) > 1 else None,
     )
