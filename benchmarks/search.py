@@ -57,18 +57,24 @@ SIZES: dict[str, dict[str, Any]] = {
     },
 }
 STRATEGIES = ("generational", "regularized", "random")
+#: further strategies to compare: a name -> the space's `evolution` section changed as given
+VARIANTS: dict[str, dict[str, Any]] = {
+    # Real et al.'s aging evolution mutates only
+    "regularized-mutation": {"strategy": "regularized", "crossover_prob": 0.0},
+}
 TASKS = ("mnist1d-mlp", "teacher-mlp")
 
 
-def space_file(out: Path, size: dict[str, Any]) -> Path:
-    """The default space with the benchmark's budget."""
+def space_file(out: Path, size: dict[str, Any], strategy: str) -> Path:
+    """The default space with the benchmark's budget (and the variant's evolution settings)."""
     data = load_space("default").model_dump(mode="json")
     data["budget"].update(
         trainings=size["trainings"], reevaluate_top=size["reevaluate_top"], reevaluate_seeds=size["reevaluate_seeds"]
     )
     if size["epochs"] is not None:
         data["budget"]["epochs"] = size["epochs"]
-    path = out / "bench-space.yaml"
+    data["evolution"].update(VARIANTS.get(strategy, {"strategy": strategy}))
+    path = out / f"bench-space-{strategy}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -104,7 +110,6 @@ def run_one(space: Path, db: str, task: str, strategy: str, seed: int, workers: 
         db=db,
         run=name,
         seed=seed,
-        strategy=strategy,
         workers=workers,
         executor="ray",
         resume=record is not None,
@@ -205,8 +210,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
                 entry["shape_similarity"] = [shape_similarity(r["pick"]) for r in rows if r["pick"]]
             per[strategy] = entry
         random_tests = per.get("random", {}).get("test_fitnesses", [])
-        for strategy in ("generational", "regularized"):
-            mine = per.get(strategy, {}).get("test_fitnesses", [])
+        for strategy in [s for s in per if s != "random"]:
+            mine = per[strategy]["test_fitnesses"]
             if mine and random_tests:
                 c = welch(mine, random_tests)
                 per[strategy]["vs_random"] = {"diff": c.diff, "low": c.low, "high": c.high, "p": c.p}
@@ -264,7 +269,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="smoke")
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument(
+        "--strategies", default=",".join(STRATEGIES), help=f"of {', '.join(STRATEGIES + tuple(VARIANTS))}"
+    )
+    parser.add_argument("--first-seed", type=int, default=0, help="search seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--workers", type=int, default=0, help="Ray workers (default: one per CPU)")
     parser.add_argument("--out", default="runs/bench-search", help="directory for the database, JSON and PNG")
     args = parser.parse_args()
@@ -273,11 +281,11 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     db = str(out / f"bench-{args.size}.db")
-    space = space_file(out, size)
     results = []
     for task in args.tasks.split(","):
         for strategy in args.strategies.split(","):
-            for seed in range(size["seeds"]):
+            space = space_file(out, size, strategy)
+            for seed in range(args.first_seed, args.first_seed + size["seeds"]):
                 row = run_one(space, db, task, strategy, seed, workers)
                 row["curve"], row["utilisation"] = curves_and_utilisation(db, row["run"], workers)
                 took = "from the database" if row["seconds"] is None else f"{row['seconds']:.0f} s"
