@@ -57,10 +57,12 @@ SIZES: dict[str, dict[str, Any]] = {
     },
 }
 STRATEGIES = ("generational", "regularized", "random")
-#: further strategies to compare: a name -> the space's `evolution` section changed as given
+#: strategies whose settings differ from the default space's: a name -> its `evolution` section changed as given
+#: (a plain strategy name takes the default space's settings: `regularized` mutates only, like `make search`)
 VARIANTS: dict[str, dict[str, Any]] = {
-    # Real et al.'s aging evolution mutates only
-    "regularized-mutation": {"strategy": "regularized", "crossover_prob": 0.0},
+    "generational": {"strategy": "generational", "crossover_prob": 0.5},
+    "regularized-mutation": {"strategy": "regularized", "crossover_prob": 0.0},  # Real et al.'s aging evolution
+    "regularized-crossover": {"strategy": "regularized", "crossover_prob": 0.5},  # regularized until 2026-11-29
 }
 TASKS = ("mnist1d-mlp", "teacher-mlp")
 
@@ -273,14 +275,18 @@ def main() -> None:
         "--strategies", default=",".join(STRATEGIES), help=f"of {', '.join(STRATEGIES + tuple(VARIANTS))}"
     )
     parser.add_argument("--first-seed", type=int, default=0, help="search seeds first-seed, first-seed + 1, ...")
+    parser.add_argument("--trainings", type=int, help="trainings per search (default: the size's)")
     parser.add_argument("--workers", type=int, default=0, help="Ray workers (default: one per CPU)")
     parser.add_argument("--out", default="runs/bench-search", help="directory for the database, JSON and PNG")
     args = parser.parse_args()
-    size = SIZES[args.size]
+    size = dict(SIZES[args.size])
+    if args.trainings is not None:
+        size["trainings"] = args.trainings
     workers = args.workers or os.cpu_count() or 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    db = str(out / f"bench-{args.size}.db")
+    # runs are named by task, strategy and seed: another budget needs its own database
+    db = str(out / (f"bench-{args.size}.db" if args.trainings is None else f"bench-{args.size}-{args.trainings}.db"))
     results = []
     for task in args.tasks.split(","):
         for strategy in args.strategies.split(","):
