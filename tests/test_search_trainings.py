@@ -136,13 +136,17 @@ def test_winners_and_baselines_are_reevaluated_with_more_seeds_and_resume_repeat
     full = run_search(SearchRequest(space=str(space), db=str(tmp_path / "full.db"), run="r", seed=1, executor="local"))
     seeds = _seeds_by_expr(tmp_path / "full.db")
     reevaluated = {expr for expr, s in seeds.items() if s == [1, 2, 3]}
-    assert len(reevaluated) == 3 and "relu(x)" in reevaluated  # the best two and the baseline
+    assert "relu(x)" in reevaluated  # the baseline
     assert all(s == [1] for expr, s in seeds.items() if expr not in reevaluated)
     with Store.open(tmp_path / "full.db") as store:
-        for row in store.leaderboard(run="r", k=None):
+        board = store.leaderboard(run="r", k=None)
+        for row in board:
             evaluations = store.evaluations(row.candidate_id, partials=False)
             assert row.evaluations == len(evaluations)
             assert row.fitness == pytest.approx(sum(e.fitness for e in evaluations) / len(evaluations))
+        # the best two, then whatever led after them, until the top two are re-checked (at most 3 rounds)
+        assert 2 <= len(reevaluated - {"relu(x)"}) <= 6
+        assert all(row.evaluations == 3 for row in [r for r in board if not r.is_baseline][:2])
     assert full.counts["evaluated"] + full.counts["failed"] == 6
 
     # stopped in the middle of the re-check (6 trainings + 1 baseline, then 2 of the 6 re-check trainings)
@@ -182,4 +186,8 @@ def test_resume_after_the_recheck_updated_fitness_replays_the_search_fitness(tmp
         stopped.execute("update runs set status = 'running'")  # killed before the last status write
     outcome = run_search(SearchRequest(db=str(tmp_path / "stopped.db"), run="r", resume=True, executor="local"))
     assert outcome.run.status == "finished"
-    assert _seeds_by_expr(tmp_path / "stopped.db") == seeds  # nothing trained again
+    after = _seeds_by_expr(tmp_path / "stopped.db")
+    assert all(sorted(set(s)) == s for s in after.values())  # nothing trained twice
+    assert all(set(seeds[expr]) <= set(after[expr]) for expr in seeds)  # nor lost
+    # the winners failed after the fact, so the next leaders are re-checked (and only they)
+    assert all(after[expr] == [1, 2, 3] for expr in after if after[expr] != seeds[expr])

@@ -6,7 +6,13 @@ large as the gains searched for. So when the budget is spent, the
 baseline are trained with `budget.reevaluate_seeds` further seeds on the same
 (validation) split. The results are ordinary evaluations; each re-checked
 candidate's fitness becomes the mean over all its seeds (with the spread),
-which is what the leaderboard ranks. A candidate that fails on a re-check
+which is what the leaderboard ranks.
+
+A re-checked winner usually falls back (its first seed was the lucky one), and
+a candidate that was never re-checked can then lead the leaderboard on one
+seed: the pick would again be the luckiest. So the re-check goes on in rounds:
+whatever is in the leaderboard's top `reevaluate_top` without the re-check
+seeds is re-checked next, until the top is re-checked (at most `MAX_ROUNDS`). A candidate that fails on a re-check
 seed becomes `failed`, with the reason. With several tasks every re-check seed
 is trained on every task, and the fitness across tasks keeps the reference
 of the search seeds (the best baselines then), so that it never changes meaning.
@@ -18,6 +24,7 @@ only (never from fitness already updated by a re-check), and only the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from actsearch.execute import Trial
@@ -34,19 +41,47 @@ def reevaluate_seeds(search: Search) -> list[int]:
     return [first + i for i in range(search._space.budget.reevaluate_seeds)]
 
 
+#: re-check rounds at most: re-check trainings stay within MAX_ROUNDS x the first round's
+MAX_ROUNDS = 3
+
+
 def reevaluate_winners(search: Search) -> int:
-    """Train the chosen candidates with the re-check seeds; returns the trainings run."""
+    """Re-check rounds until the leaderboard's top is re-checked; returns the trainings run."""
     seeds = reevaluate_seeds(search)
     top = search._space.budget.reevaluate_top
     if not seeds or not top:
         return 0
-    store, run = search._store, search._run
+    count = 0
+    for round_ in range(MAX_ROUNDS):
+        finals = _finals(search)
+        evaluated = search._store.candidates(search._run.id, ("evaluated", "failed"))
+        if round_ == 0:
+            chosen = _chosen(search, evaluated, finals, top)
+        else:
+            chosen = _unchecked_leaders(search, evaluated, finals, top, seeds)
+        if not chosen:
+            break
+        count += _recheck(search, chosen, seeds, finals, "the best" if round_ == 0 else "new leaders")
+    return count
+
+
+def _finals(search: Search) -> dict[int, dict[Pair, EvaluationRecord]]:
+    """The run's final evaluations by candidate and (task, seed)."""
     finals: dict[int, dict[Pair, EvaluationRecord]] = {}
-    for e in store.run_evaluations(run.id):
+    for e in search._store.run_evaluations(search._run.id):
         finals.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e
-    chosen = _chosen(search, store.candidates(run.id, ("evaluated", "failed")), finals, top)
-    if not chosen:
-        return 0
+    return finals
+
+
+def _recheck(
+    search: Search,
+    chosen: list[CandidateRecord],
+    seeds: list[int],
+    finals: dict[int, dict[Pair, EvaluationRecord]],
+    which: str,
+) -> int:
+    """Train `chosen` with the re-check seeds they miss, then update their fitness."""
+    store = search._store
     trials = []
     for candidate in chosen:
         for task in search._tasks:
@@ -65,9 +100,10 @@ def reevaluate_winners(search: Search) -> int:
                         )
                     )
     on_tasks = f" on each of {len(search._tasks)} tasks" if len(search._tasks) > 1 else ""
+    baselines = " and the baselines" if any(c.is_baseline for c in chosen) else ""
     search._reporter.message(
-        f"re-checking the best {len(chosen) - sum(c.is_baseline for c in chosen)} and the "
-        f"baselines with {len(seeds)} more seeds{on_tasks}: {len(trials)} trainings"
+        f"re-checking {which} {sum(not c.is_baseline for c in chosen)}{baselines} with {len(seeds)} "
+        f"more seeds{on_tasks}: {len(trials)} trainings"
     )
     count = len(trials)
     executor = search._executor
@@ -105,9 +141,30 @@ def _chosen(
         mine = finals.get(candidate.id, {})
         return search.fitness({k: e.scored for k, e in mine.items()}, search._seeds)[0]
 
-    scored = [(search_fitness(c), c) for c in evaluated if not c.is_baseline]
+    return _best(evaluated, search_fitness, top) + [c for c in evaluated if c.is_baseline]
+
+
+def _unchecked_leaders(
+    search: Search,
+    evaluated: list[CandidateRecord],
+    finals: dict[int, dict[Pair, EvaluationRecord]],
+    top: int,
+    seeds: list[int],
+) -> list[CandidateRecord]:
+    """The evolved candidates in the top `top` by their fitness now (the mean over all their
+    seeds) that have not been re-checked yet."""
+    pairs = [(task, seed) for task in search._tasks for seed in seeds]
+    leaders = _best(evaluated, lambda c: c.fitness, top)
+    return [c for c in leaders if any(pair not in finals.get(c.id, {}) for pair in pairs)]
+
+
+def _best(
+    evaluated: list[CandidateRecord], fitness: Callable[[CandidateRecord], float | None], top: int
+) -> list[CandidateRecord]:
+    """The `top` evolved candidates by `fitness`; ties go to the simpler, then the older."""
+    scored = [(fitness(c), c) for c in evaluated if not c.is_baseline]
     ranked = sorted(
         ((f, c) for f, c in scored if f is not None),
         key=lambda fc: (-fc[0], fc[1].complexity if fc[1].complexity is not None else 1 << 30, fc[1].id),
     )
-    return [c for _, c in ranked[:top]] + [c for c in evaluated if c.is_baseline]
+    return [c for _, c in ranked[:top]]
