@@ -287,6 +287,8 @@ def test_html_report_opens_offline(browser, store_file, tmp_path):
     assert w.page.locator("#runs .runs-table tbody tr td").first.inner_text() == EVIL
     run_link = w.page.locator("#runs .runs-table a").first
     run_link.click()
+    # the page switches sections on the hash change, after the click returns: wait for it
+    w.page.wait_for_selector('section.view[id^="run-"]:not([hidden])')
     section = w.page.locator("section.view:not([hidden])")
     assert re.fullmatch(r"run-\d+", section.get_attribute("id"))
     run_name = section.locator(".run-name").inner_text()
@@ -296,6 +298,7 @@ def test_html_report_opens_offline(browser, store_file, tmp_path):
         arg=_final_points(store_file, run_name),
     )
     section.locator(".leaderboard tbody tr a").first.click()
+    w.page.wait_for_selector('section.view[id^="candidate-"]:not([hidden])')
     candidate = w.page.locator("section.view:not([hidden])")
     assert re.fullmatch(r"candidate-\d+", candidate.get_attribute("id"))
     w.page.wait_for_function("() => document.querySelector('section.view:not([hidden]) .plot-curve').data.length === 5")
