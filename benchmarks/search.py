@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
-from actsearch.spaces import load_space
+from actsearch.spaces import load_space, with_overrides
 from actsearch.stats import mean_interval, welch
 
 SIZES: dict[str, dict[str, Any]] = {
@@ -69,15 +69,13 @@ TASKS = ("mnist1d-mlp", "teacher-mlp")
 
 def space_file(out: Path, size: dict[str, Any], strategy: str) -> Path:
     """The default space with the benchmark's budget (and the variant's evolution settings)."""
-    data = load_space("default").model_dump(mode="json")
-    data["budget"].update(
-        trainings=size["trainings"], reevaluate_top=size["reevaluate_top"], reevaluate_seeds=size["reevaluate_seeds"]
-    )
+    budget = {key: size[key] for key in ("trainings", "reevaluate_top", "reevaluate_seeds")}
     if size["epochs"] is not None:
-        data["budget"]["epochs"] = size["epochs"]
-    data["evolution"].update(VARIANTS.get(strategy, {"strategy": strategy}))
+        budget["epochs"] = size["epochs"]
+    evolution = VARIANTS.get(strategy, {"strategy": strategy})
+    space = with_overrides(load_space("default"), budget=budget, evolution=evolution)
     path = out / f"bench-space-{strategy}.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(space.model_dump(mode="json")))
     return path
 
 
@@ -271,9 +269,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="smoke")
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument(
-        "--strategies", default=",".join(STRATEGIES), help=f"of {', '.join(STRATEGIES + tuple(VARIANTS))}"
-    )
+    known = ", ".join(dict.fromkeys(STRATEGIES + tuple(VARIANTS)))
+    parser.add_argument("--strategies", default=",".join(STRATEGIES), help=f"of {known}")
     parser.add_argument("--first-seed", type=int, default=0, help="search seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--trainings", type=int, help="trainings per search (default: the size's)")
     parser.add_argument("--workers", type=int, default=0, help="Ray workers (default: one per CPU)")
@@ -287,10 +284,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     # runs are named by task, strategy and seed: another budget needs its own database
     db = str(out / (f"bench-{args.size}.db" if args.trainings is None else f"bench-{args.size}-{args.trainings}.db"))
+    spaces = {strategy: space_file(out, size, strategy) for strategy in args.strategies.split(",")}
     results = []
     for task in args.tasks.split(","):
-        for strategy in args.strategies.split(","):
-            space = space_file(out, size, strategy)
+        for strategy, space in spaces.items():
             for seed in range(args.first_seed, args.first_seed + size["seeds"]):
                 row = run_one(space, db, task, strategy, seed, workers)
                 row["curve"], row["utilisation"] = curves_and_utilisation(db, row["run"], workers)

@@ -12,10 +12,12 @@ A re-checked winner usually falls back (its first seed was the lucky one), and
 a candidate that was never re-checked can then lead the leaderboard on one
 seed: the pick would again be the luckiest. So the re-check goes on in rounds:
 whatever is in the leaderboard's top `reevaluate_top` without the re-check
-seeds is re-checked next, until the top is re-checked (at most `MAX_ROUNDS`). A candidate that fails on a re-check
-seed becomes `failed`, with the reason. With several tasks every re-check seed
-is trained on every task, and the fitness across tasks keeps the reference
-of the search seeds (the best baselines then), so that it never changes meaning.
+seeds is re-checked next, until the top is re-checked (at most `MAX_ROUNDS`).
+
+A candidate that fails on a re-check seed becomes `failed`, with the reason.
+With several tasks every re-check seed is trained on every task, and the
+fitness across tasks keeps the reference of the search seeds (the best
+baselines then), so that it never changes meaning.
 
 Resuming is safe: the candidates are chosen from the search seeds' results
 only (never from fitness already updated by a re-check), and only the
@@ -27,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from actsearch.execute import Trial
+from actsearch.execute import Trial, run_all
 from actsearch.results import SCORED
 from actsearch.store import CandidateRecord, EvaluationRecord
 
@@ -105,16 +107,11 @@ def _recheck(
         f"re-checking {which} {sum(not c.is_baseline for c in chosen)}{baselines} with {len(seeds)} "
         f"more seeds{on_tasks}: {len(trials)} trainings"
     )
-    count = len(trials)
-    executor = search._executor
-    while trials or executor.in_flight:
-        while trials and executor.in_flight < executor.capacity:
-            executor.submit(trials.pop(0))
-        for trial, result in executor.wait():
-            task = trial.task or search._tasks[0]
-            store.add_evaluation(trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result)
-            search._trained += 1
-            search._report()
+    for trial, result in run_all(search._executor, trials):
+        task = trial.task or search._tasks[0]
+        store.add_evaluation(trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result)
+        search._trained += 1
+        search._report()
     for candidate in chosen:
         results = store.evaluations(candidate.id, partials=False)
         scored = {(e.task, e.seed): e.scored for e in results}
@@ -124,7 +121,7 @@ def _recheck(
             store.finish_candidate(candidate.id, fitness=None, status="failed", reason=errors[0] if errors else None)
         else:
             store.finish_candidate(candidate.id, fitness=fitness, fitness_std=spread)
-    return count
+    return len(trials)
 
 
 def _failure(search: Search, e: EvaluationRecord, recheck: bool) -> str:
