@@ -25,6 +25,13 @@ batch size and number of steps:
     distinct candidates against the same K trained one at a time, for K = 2,
     4, 8, 12, 16, interleaved. ``--threads 1`` runs TensorFlow on one thread,
     as each Ray worker does (the default leaves TensorFlow's own choice).
+(h) in ``--part batched``: the fused Adam update (actsearch.train.update)
+    against Keras' own update, interleaved: one training alone and a batch of
+    5 seeds;
+(i) in ``--part batched``: the arithmetic floor of (f): the matrix products
+    alone of a training's steps (forward and backward, batched over the
+    members as the batched program runs them), and the ratios (f) would reach
+    if everything else (tracing, activations, loss, optimizer) cost nothing.
 """
 
 from __future__ import annotations
@@ -446,6 +453,9 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         ("(f) max |loss difference|, first 10 steps, same seeds", f"{max(diffs):.2e}"),
     ]
 
+    rows += update_rows(task, resident, cand, five)
+    rows += floor_rows(task, data, budget, k, statistics.mean(t_art), min(t_one))
+
     # memory of a long-lived worker: batches of 4 short trainings in one process
     n_mem, rss = 16, []
     for i in range(n_mem):
@@ -459,6 +469,89 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         )
     )
     return rows
+
+
+def update_rows(task, resident, cand: str, five: list[int]) -> list[tuple[str, str]]:
+    """(h): the fused Adam update against Keras' own, interleaved, two rounds."""
+    from actsearch.train import train, update
+    from actsearch.train.batch import Member, train_batch
+
+    seconds: dict[tuple[str, bool], list[float]] = {}
+    try:
+        for rnd in range(2):
+            for fused in (False, True):
+                update.FUSED = fused
+                t0 = time.perf_counter()
+                assert train(task, cand, seed=rnd, data=resident).status == "ok"
+                seconds.setdefault(("one", fused), []).append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                train_batch(task, [Member(cand, s) for s in five], data=resident)
+                seconds.setdefault(("five", fused), []).append(time.perf_counter() - t0)
+    finally:
+        update.FUSED = True
+    rows = []
+    for what, label in (("one", "one training alone"), ("five", "5 seeds batched")):
+        keras_s, fused_s = min(seconds[(what, False)]), min(seconds[(what, True)])
+        rows.append(
+            (
+                f"(h) {label}: Keras' Adam update / fused Adam",
+                f"{keras_s / fused_s:.2f}x  ({keras_s:.2f} s vs {fused_s:.2f} s, best of 2)",
+            )
+        )
+    return rows
+
+
+def matmul_floor(task, batch_size: int, members: int, steps: int) -> float:
+    """Seconds of the matrix products alone of ``steps`` training steps of
+    ``members`` members of the task's Dense layers, batched as the batched
+    program runs them: per layer one forward product and the weight gradient,
+    and the input gradient for every layer but the first."""
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session(free_memory=False)
+    model = task.build_model("relu")
+    kernels = [tuple(layer.kernel.shape) for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    rng = np.random.default_rng(0)
+
+    def stacked(*shape: int):
+        return tf.constant(rng.normal(size=(members, *shape)).astype("float32"))
+
+    inputs = [stacked(batch_size, d_in) for d_in, _ in kernels]
+    weights = [stacked(d_in, d_out) for d_in, d_out in kernels]
+    grads = [stacked(batch_size, d_out) for _, d_out in kernels]
+
+    def step(i, acc):
+        total = acc
+        for layer, (x, w, g) in enumerate(zip(inputs, weights, grads)):
+            total += tf.reduce_sum(tf.matmul(x, w)[:, :1, :1]) + tf.reduce_sum(
+                tf.matmul(x, g, transpose_a=True)[:, :1, :1]
+            )
+            if layer > 0:
+                total += tf.reduce_sum(tf.matmul(g, w, transpose_b=True)[:, :1, :1])
+        return i + 1, total
+
+    run = tf.function(lambda: tf.while_loop(lambda i, _: i < steps, step, (0, 0.0)), autograph=False)
+    run()  # trace and warm up
+    t0 = time.perf_counter()
+    run()
+    return time.perf_counter() - t0
+
+
+def floor_rows(task, data, budget, k: int, t_article: float, t_one: float) -> list[tuple[str, str]]:
+    """(i): the matrix products alone of (f)'s batches, and the best ratios they allow."""
+    steps = budget.total_steps(data.n_train)
+    floor_k = matmul_floor(task, budget.batch_size, k, steps)
+    floor_5 = matmul_floor(task, budget.batch_size, 5, steps)
+    floor_1 = matmul_floor(task, budget.batch_size, 1, steps)
+    return [
+        (
+            f"(i) matrix products alone, {steps} steps: 1 / 5 / {k} members (s)",
+            f"{floor_1:.2f} / {floor_5:.2f} / {floor_k:.2f}",
+        ),
+        (f"(i) batched K={k} / article at best (all but the products free)", f"{k * t_article / floor_k:.1f}x"),
+        ("(i) 5 seeds / 1 seed alone at best (all but the products free)", f"{floor_5 / t_one:.2f}x"),
+    ]
 
 
 def print_rows(rows: list[tuple[str, str]], t_start: float) -> None:

@@ -150,8 +150,9 @@ import tensorflow as tf
 from tensorflow.python.eager import context
 from tensorflow.python.framework import ops
 from actsearch.tasks import get_task
-from actsearch.train import prepare_data, train
+from actsearch.train import prepare_data, train, update
 
+update.FUSED = sys.argv[2] == "fused"
 EXPRS = ["x * sigmoid(1.5*x)", "x * tanh(x)", "max(x, 0.1*x)", "tanh(x) + 0.1*x",
          "x / (1 + abs(x))", "sin(x) + x", "x * exp(-x*x)", "log(1 + exp(x))"]
 task = get_task("mnist1d-mlp")
@@ -168,12 +169,14 @@ print(json.dumps(counts))
 """
 
 
-def test_traced_graphs_do_not_accumulate_over_trainings(tmp_path) -> None:
+@pytest.mark.parametrize("update_path", ["fused", "keras"])
+def test_traced_graphs_do_not_accumulate_over_trainings(tmp_path, update_path) -> None:
     """A long-lived worker trains hundreds of candidates: the traced graphs of a
     training (and the functions they register in the eager context and TF's
     gradient registry) must be freed after it, not accumulate (they did, via
-    the CustomGradient-<uid> gradients TF registers for the optimizer's
-    all-reduce, ~4.6 MB per training)."""
+    the CustomGradient-<uid> gradients TF registers for Keras' optimizer
+    all-reduce, ~4.6 MB per training). Both update paths: the fused Adam and
+    Keras' own (every other optimizer)."""
     import json
     import os
     import subprocess
@@ -182,7 +185,7 @@ def test_traced_graphs_do_not_accumulate_over_trainings(tmp_path) -> None:
     n = 12  # the leak grew every training: 8 trainings after the warm-up show it
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
-        [sys.executable, "-c", _GRAPH_COUNT_SCRIPT, str(n)],
+        [sys.executable, "-c", _GRAPH_COUNT_SCRIPT, str(n), update_path],
         capture_output=True,
         text=True,
         timeout=600,
@@ -202,11 +205,14 @@ def test_traced_graphs_do_not_accumulate_over_trainings(tmp_path) -> None:
     assert max(gradients[4:]) == min(gradients), gradients
 
 
-def test_memory_fix_still_reaches_tensorflows_gradient_registry(task, resident) -> None:
+def test_memory_fix_still_reaches_tensorflows_gradient_registry(task, resident, monkeypatch) -> None:
     """The trainer frees each training's graphs through TF's private
     ops._gradient_registry; if a TF upgrade moves it, this fails (the trainer
-    itself only warns and trains on)."""
-    from actsearch.train import trainer
+    itself only warns and trains on). Keras' own update registers them (the
+    fused Adam does not; every other optimizer does)."""
+    from actsearch.train import trainer, update
+
+    monkeypatch.setattr(update, "FUSED", False)
 
     registry = trainer._gradient_registry()
     assert registry is not None, "ops._gradient_registry moved: the trainer's memory fix is off"

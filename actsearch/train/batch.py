@@ -57,6 +57,7 @@ from actsearch.tasks.losses import (
     resolve_metric,
 )
 
+from . import update
 from .resolve import describe_activation, resolve_activation
 from .trainer import (
     EVAL_CHUNK,
@@ -411,7 +412,7 @@ class _FlatWeights:
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         # a weight the loss does not use gets a zero gradient (its value cannot matter)
         flat = [tf.zeros([n]) if g is None else tf.reshape(g, [n]) for g, n in zip(grads, self.sizes)]
-        optimizer.apply([tf.concat(flat, axis=0)], self.variables)
+        update.apply_gradients(optimizer, [tf.concat(flat, axis=0)], self.variables)
 
 
 class _MemberState:

@@ -29,6 +29,7 @@ from actsearch.results import EvalResult, Partial, aggregate_fitness, one_line
 from actsearch.tasks.base import Task, TaskData
 from actsearch.tasks.losses import CLASSIFICATION_LOSSES, accuracy, resolve_loss, resolve_metric
 
+from . import update
 from .resolve import resolve_activation
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def _build_runner(
                 loss = loss + tf.add_n(model.losses)
         grads = tape.gradient(loss, tvars)
         pairs = [(g, v) for g, v in zip(grads, tvars) if g is not None]
-        optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+        update.apply_gradients(optimizer, [g for g, _ in pairs], [v for _, v in pairs])
         return loss
 
     def run(epoch_start, epoch_end):

@@ -1,0 +1,78 @@
+"""The optimizer's update inside the compiled training program.
+
+Keras' Adam (the default optimizer of every task) updates a weight in a dozen
+element-wise operations (moments, bias correction, step), each a separate
+kernel run by TensorFlow's executor. For our small networks the executor's
+cost per operation, not the arithmetic, dominates: the update took a tenth to
+a fifth of a training step. TensorFlow has the same update as ONE kernel per
+weight (``ResourceApplyAdam``, the kernel behind TF1's ``tf.train.AdamOptimizer``:
+the same formula, Keras' "epsilon hat" form). :func:`apply_gradients` runs it
+on the Keras optimizer's own moment variables and iteration counter, so the
+optimizer's state is the one Keras would have; any other optimizer, or an Adam
+with options the kernel lacks (AMSGrad, weight decay, clipping, EMA, gradient
+accumulation, loss scaling), goes through Keras' own ``optimizer.apply``.
+The result agrees with Keras' update to float rounding
+(tests/test_train.py); ``benchmarks/train.py`` measures the gain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+#: Fused Adam on (benchmarks switch it off to measure Keras' own update beside it).
+FUSED = True
+
+#: Keras Adam options the fused kernel does not implement.
+_UNFUSABLE = (
+    "amsgrad",
+    "weight_decay",
+    "clipnorm",
+    "clipvalue",
+    "global_clipnorm",
+    "use_ema",
+    "gradient_accumulation_steps",
+    "loss_scale_factor",
+)
+
+
+def fusable(optimizer: Any) -> bool:
+    """Whether ``optimizer`` is a plain Keras Adam whose state we can update
+    with the fused kernel (and this Keras keeps that state where we expect it)."""
+    return (
+        FUSED
+        and type(optimizer) is keras.optimizers.Adam
+        and not any(getattr(optimizer, name, None) for name in _UNFUSABLE)
+        and hasattr(optimizer, "_momentums")
+        and hasattr(optimizer, "_velocities")
+        and hasattr(optimizer, "_get_variable_index")
+    )
+
+
+def apply_gradients(optimizer: Any, grads: Sequence[Any], variables: Sequence[Any]) -> None:
+    """``optimizer.apply(grads, variables)``, fused for a plain Adam (traced code only)."""
+    if not fusable(optimizer):
+        optimizer.apply(list(grads), list(variables))
+        return
+    step = tf.cast(optimizer.iterations + 1, tf.float32)
+    lr = tf.cast(optimizer.learning_rate, tf.float32)
+    beta_1, beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
+    beta_1_power, beta_2_power = tf.pow(beta_1, step), tf.pow(beta_2, step)
+    for grad, variable in zip(grads, variables):
+        index = optimizer._get_variable_index(variable)
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.value.handle,
+            m=optimizer._momentums[index].value.handle,
+            v=optimizer._velocities[index].value.handle,
+            beta1_power=beta_1_power,
+            beta2_power=beta_2_power,
+            lr=lr,
+            beta1=beta_1,
+            beta2=beta_2,
+            epsilon=float(optimizer.epsilon),
+            grad=tf.convert_to_tensor(grad),
+        )
+    optimizer.iterations.assign_add(1)
