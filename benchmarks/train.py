@@ -488,7 +488,7 @@ def update_rows(task, resident, cand: str, five: list[int]) -> list[tuple[str, s
                 train_batch(task, [Member(cand, s) for s in five], data=resident)
                 seconds.setdefault(("five", fused), []).append(time.perf_counter() - t0)
     finally:
-        update.FUSED = True
+        update.FUSED = None
     rows = []
     for what, label in (("one", "one training alone"), ("five", "5 seeds batched")):
         keras_s, fused_s = min(seconds[(what, False)]), min(seconds[(what, True)])

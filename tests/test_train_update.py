@@ -32,6 +32,18 @@ def _run_updates(fused: bool, optimizer: keras.optimizers.Optimizer, steps: int 
     return [w.numpy() for w in weights], [v.numpy() for v in optimizer.variables]
 
 
+def test_fused_where_one_thread_runs(monkeypatch) -> None:
+    """By default the kernel is used where it was measured faster: one intra-op thread."""
+    adam = keras.optimizers.Adam(0.01)
+    adam.build([keras.Variable(np.zeros(3, "float32"))])
+    monkeypatch.setattr(update, "FUSED", None)
+    for threads, fused in ((1, True), (0, False), (2, False)):
+        monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda t=threads: t)
+        assert update.fusable(adam) is fused
+    monkeypatch.setattr(update, "FUSED", True)
+    assert update.fusable(adam)
+
+
 def test_fused_adam_gives_keras_adams_weights_and_state() -> None:
     """Same weights, moments and iteration count as Keras' update, to float rounding."""
     keras_weights, keras_state = _run_updates(False, keras.optimizers.Adam(0.01))
@@ -77,3 +89,20 @@ def test_training_with_fused_adam_follows_keras_adam(monkeypatch) -> None:
         losses[fused] = trainer.last_timings["step_losses"].numpy()[:40]
     assert np.max(np.abs(losses[True] - losses[False])) < 1e-5
     assert not np.array_equal(losses[True][0], losses[True][-1])  # it trained
+
+
+@pytest.mark.slow
+def test_batched_training_with_fused_adam_follows_keras_adam(monkeypatch) -> None:
+    """The batched program's flat weights: the same, member by member."""
+    from actsearch.train import batch
+
+    task = get_task("mnist1d-mlp")
+    data = prepare_data(task.get_data())
+    members = [batch.Member("x * sigmoid(x)", 0), batch.Member("tanh(x)", 1)]
+    losses = {}
+    for fused in (False, True):
+        monkeypatch.setattr(update, "FUSED", fused)
+        results = batch.train_batch(task, members, data=data, epochs=1, record_steps=20)
+        assert batch.last_timings["batched"] and all(r.status == "ok" for r in results)
+        losses[fused] = batch.last_timings["step_losses"].numpy()[:20]
+    assert np.max(np.abs(losses[True] - losses[False])) < 1e-5

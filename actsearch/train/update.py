@@ -12,7 +12,14 @@ optimizer's state is the one Keras would have; any other optimizer, or an Adam
 with options the kernel lacks (AMSGrad, weight decay, clipping, EMA, gradient
 accumulation, loss scaling), goes through Keras' own ``optimizer.apply``.
 The result agrees with Keras' update to float rounding
-(tests/test_train.py); ``benchmarks/train.py`` measures the gain.
+(tests/test_train_update.py).
+
+The kernel is used where it was measured faster: when TensorFlow runs one
+intra-op thread, as every worker of ours does (``execute.worker`` pins it).
+There one mnist1d-mlp training took 1.39x less time. With TensorFlow's default
+threads (2 on the 2-core machine), the kernel splits each small weight's update
+over the threads, and a step of one training took 45% longer
+(``benchmarks/train.py``, row (h)), so Keras' update stays there.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-#: Fused Adam on (benchmarks switch it off to measure Keras' own update beside it).
-FUSED = True
+#: None: the fused Adam where it pays (one intra-op thread); True / False: always /
+#: never (benchmarks and tests set it to measure both side by side).
+FUSED: bool | None = None
 
 #: Keras Adam options the fused kernel does not implement.
 _UNFUSABLE = (
@@ -42,8 +50,9 @@ _UNFUSABLE = (
 def fusable(optimizer: Any) -> bool:
     """Whether ``optimizer`` is a plain Keras Adam whose state we can update
     with the fused kernel (and this Keras keeps that state where we expect it)."""
+    wanted = FUSED if FUSED is not None else tf.config.threading.get_intra_op_parallelism_threads() == 1
     return (
-        FUSED
+        wanted
         and type(optimizer) is keras.optimizers.Adam
         and not any(getattr(optimizer, name, None) for name in _UNFUSABLE)
         and hasattr(optimizer, "_momentums")
