@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import StopAfter
+from support import FakeExecutor, StopAfter
 
 SPACE = """
 name: trainings
@@ -191,3 +191,34 @@ def test_resume_after_the_recheck_updated_fitness_replays_the_search_fitness(tmp
     assert all(set(seeds[expr]) <= set(after[expr]) for expr in seeds)  # nor lost
     # the winners failed after the fact, so the next leaders are re-checked (and only they)
     assert all(after[expr] == [1, 2, 3] for expr in after if after[expr] != seeds[expr])
+
+
+class _LuckyOnTheSearchSeed(FakeExecutor):
+    """Every candidate without relu scores 0.5 more on the search seed (1) than on any
+    other: re-checked, they fall back, and whoever leads next is lucky too, until a
+    candidate with relu leads."""
+
+    @classmethod
+    def fitness(cls, expr: str, seed: int) -> float | None:
+        base = super().fitness(expr, seed)
+        lucky = seed == 1 and "relu" not in expr
+        return None if base is None else base + (0.5 if lucky else 0.0)
+
+
+def test_the_leader_is_rechecked_when_the_rounds_are_spent(tmp_path: Path, monkeypatch) -> None:
+    """With one round only (the top 2), the leaders that take over afterwards are re-checked
+    one at a time until the leader holds: the pick never rests on one seed."""
+    from actsearch.search import Search, SearchRequest, reevaluate, settings_for
+    from actsearch.store import Store
+
+    monkeypatch.setattr(reevaluate, "MAX_ROUNDS", 1)
+    space = tmp_path / "reevaluate.yaml"
+    space.write_text(REEVALUATE.replace("STRATEGY", "random").replace("NORMALIZE", "true"))
+    settings = settings_for(SearchRequest(space=str(space), seed=1))
+    with Store.open(tmp_path / "x.db") as store:
+        run = store.create_run("r", task=settings.task, space=settings.space.name, seed=1, config=settings.to_config())
+        Search(settings, store, _LuckyOnTheSearchSeed(), run).run()
+        leader = next(row for row in store.leaderboard(run="r", k=None) if not row.is_baseline)
+    rechecked = {expr for expr, s in _seeds_by_expr(tmp_path / "x.db").items() if s == [1, 2, 3]} - {"relu(x)"}
+    assert leader.evaluations == 3, leader
+    assert len(rechecked) > 2, rechecked  # the first round's two fell back: the leader's checks ran

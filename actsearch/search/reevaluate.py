@@ -13,6 +13,9 @@ a candidate that was never re-checked can then lead the leaderboard on one
 seed: the pick would again be the luckiest. So the re-check goes on in rounds:
 whatever is in the leaderboard's top `reevaluate_top` without the re-check
 seeds is re-checked next, until the top is re-checked (at most `MAX_ROUNDS`).
+If the leader, the pick, still has one seed after that, it alone is re-checked,
+then the next leader, until the leader holds (at most `MAX_LEADER_CHECKS`): the
+pick is not a one-seed candidate.
 
 A candidate that fails on a re-check seed becomes `failed`, with the reason.
 With several tasks every re-check seed is trained on every task, and the
@@ -46,24 +49,29 @@ def reevaluate_seeds(search: Search) -> list[int]:
 #: re-check rounds at most: re-check trainings stay within MAX_ROUNDS x the first round's
 MAX_ROUNDS = 3
 
+#: after the rounds, re-checks of the leader alone at most (each one a new candidate)
+MAX_LEADER_CHECKS = 10
+
 
 def reevaluate_winners(search: Search) -> int:
-    """Re-check rounds until the leaderboard's top is re-checked; returns the trainings run."""
+    """Re-check rounds until the leaderboard's top (or, after `MAX_ROUNDS`, its leader) is
+    re-checked; returns the trainings run."""
     seeds = reevaluate_seeds(search)
     top = search._space.budget.reevaluate_top
     if not seeds or not top:
         return 0
     count = 0
-    for round_ in range(MAX_ROUNDS):
+    for round_ in range(MAX_ROUNDS + MAX_LEADER_CHECKS):
         finals = _finals(search)
         evaluated = search._store.candidates(search._run.id, ("evaluated", "failed"))
         if round_ == 0:
-            chosen = _chosen(search, evaluated, finals, top)
-        else:
-            chosen = _unchecked_leaders(search, evaluated, finals, top, seeds)
+            chosen, which = _chosen(search, evaluated, finals, top), "the best"
+        else:  # the top's unchecked; once the rounds are spent, the leader alone
+            leaders, which = (top, "new leaders") if round_ < MAX_ROUNDS else (1, "the leader")
+            chosen = _unchecked_leaders(search, evaluated, finals, leaders, seeds)
         if not chosen:
             break
-        count += _recheck(search, chosen, seeds, finals, "the best" if round_ == 0 else "new leaders")
+        count += _recheck(search, chosen, seeds, finals, which)
     return count
 
 
@@ -103,8 +111,9 @@ def _recheck(
                     )
     on_tasks = f" on each of {len(search._tasks)} tasks" if len(search._tasks) > 1 else ""
     baselines = " and the baselines" if any(c.is_baseline for c in chosen) else ""
+    evolved = sum(not c.is_baseline for c in chosen)
     search._reporter.message(
-        f"re-checking {which} {sum(not c.is_baseline for c in chosen)}{baselines} with {len(seeds)} "
+        f"re-checking {which} ({evolved} candidate{'s' if evolved != 1 else ''}{baselines}) with {len(seeds)} "
         f"more seeds{on_tasks}: {len(trials)} trainings"
     )
     for trial, result in run_all(search._executor, trials):
