@@ -211,6 +211,7 @@ class ProgressReporter:
         )
         self.task_id: TaskID | None = None
         self.run_name: str | None = None
+        self.total = 0
 
     def __enter__(self) -> ProgressReporter:
         self.progress.start()
@@ -223,15 +224,17 @@ class ProgressReporter:
         self.progress.stop()
 
     def start(self, total: int, run_name: str) -> None:
-        self.run_name = run_name
+        self.run_name, self.total = run_name, total
         self.task_id = self.progress.add_task("search", total=total, status="starting workers")
 
     def update(self, done: int, running: int, best: tuple[str, float] | None) -> None:
         status = f"running {running}"
         if best:
             status += f" | best {best[1]:.4f} {best[0]}"
+        # the total counts the re-check's first round: later rounds raise it as they start
+        self.total = max(self.total, done + running)
         if self.task_id is not None:
-            self.progress.update(self.task_id, completed=done, status=status)
+            self.progress.update(self.task_id, completed=done, total=self.total, status=status)
 
     def message(self, text: str) -> None:
         self.progress.console.print(text, highlight=False)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from support import FakeExecutor, StopAfter
 
 SPACE = """
@@ -208,6 +210,7 @@ class _LuckyOnTheSearchSeed(FakeExecutor):
 def test_the_leader_is_rechecked_when_the_rounds_are_spent(tmp_path: Path, monkeypatch) -> None:
     """With one round only (the top 2), the leaders that take over afterwards are re-checked
     one at a time until the leader holds: the pick never rests on one seed."""
+    from actsearch.cli import ProgressReporter
     from actsearch.search import Search, SearchRequest, reevaluate, settings_for
     from actsearch.store import Store
 
@@ -215,10 +218,15 @@ def test_the_leader_is_rechecked_when_the_rounds_are_spent(tmp_path: Path, monke
     space = tmp_path / "reevaluate.yaml"
     space.write_text(REEVALUATE.replace("STRATEGY", "random").replace("NORMALIZE", "true"))
     settings = settings_for(SearchRequest(space=str(space), seed=1))
+    reporter = ProgressReporter(Console(file=io.StringIO()))
     with Store.open(tmp_path / "x.db") as store:
         run = store.create_run("r", task=settings.task, space=settings.space.name, seed=1, config=settings.to_config())
-        Search(settings, store, _LuckyOnTheSearchSeed(), run).run()
+        Search(settings, store, _LuckyOnTheSearchSeed(), run, reporter=reporter).run()
         leader = next(row for row in store.leaderboard(run="r", k=None) if not row.is_baseline)
+        trainings = len(store.run_evaluations(run.id))
     rechecked = {expr for expr, s in _seeds_by_expr(tmp_path / "x.db").items() if s == [1, 2, 3]} - {"relu(x)"}
     assert leader.evaluations == 3, leader
     assert len(rechecked) > 2, rechecked  # the first round's two fell back: the leader's checks ran
+    # the progress bar's total, planned with the first round only, grew with the later checks
+    (bar,) = reporter.progress.tasks
+    assert bar.completed == bar.total == trainings
