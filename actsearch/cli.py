@@ -559,6 +559,14 @@ def evaluate(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one object, or a list for several).")] = False,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="TensorFlow threads: 1, as every search worker, gives the numbers a search stored "
+            "for the same expression and seed; 0: TensorFlow's default.",
+        ),
+    ] = 1,
 ) -> None:
     """Train activations on one task and print their metrics.
 
@@ -575,6 +583,8 @@ def evaluate(
         chosen = get_task(task)
     except (ParseError, TaskError) as err:
         fail(str(err))
+    if threads:  # after the checks above: a bad expression or task fails before TensorFlow loads
+        _pin_tensorflow(threads)
     pairs = [(a, seed + i) for a in activations for i in range(seeds or 1)]
     results = _train_pairs(
         chosen, pairs, epochs=epochs, parametric=parametric, batch_candidates=batch_candidates, seeds=seeds or 1
@@ -596,6 +606,16 @@ def evaluate(
             console.print()
     if any(result.status == "failed" for result in results):
         raise typer.Exit(1)
+
+
+def _pin_tensorflow(threads: int) -> None:
+    """TensorFlow's threads as a search worker sets them (before TensorFlow starts): the
+    kernels, and so the float rounding, are then the worker's."""
+    import tensorflow as tf
+
+    from actsearch.execute.worker import configure_tensorflow
+
+    configure_tensorflow(threads, use_gpu=bool(tf.config.list_physical_devices("GPU")))
 
 
 def _train_pairs(

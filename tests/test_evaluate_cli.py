@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from support import run_cli
+from support import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +61,30 @@ def test_evaluate_bad_expression_is_one_line_exit_2() -> None:
     proc = run_cli("evaluate", "--task", "digits-mlp", "--expr", "tanh(x)", "--expr", "x +* 2", "--json")
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
+
+
+_WORKER_SCRIPT = r"""
+import json
+from dataclasses import asdict
+from actsearch.execute import Trial
+from actsearch.execute.worker import TrainingWorker
+worker = TrainingWorker("mnist1d-mlp", None, threads=1)
+print(json.dumps(asdict(worker.run(Trial(1, 1, "x * tanh(x)", 3, epochs=2)))))
+"""
+
+
+def test_evaluate_gives_the_number_a_search_worker_stores() -> None:
+    """`evaluate` runs TensorFlow as a search worker does (one thread), so re-running a
+    stored candidate with its seed gives the stored numbers, to the last bit."""
+    worker = subprocess.run(
+        [sys.executable, "-c", _WORKER_SCRIPT], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    stored = json.loads(worker.stdout.strip().splitlines()[-1])
+    proc = run_cli(
+        "evaluate", "--task", "mnist1d-mlp", "--expr", "x * tanh(x)", "--seed", "3", "--epochs", "2", "--json"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    evaluated = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert stored["status"] == evaluated["status"] == "ok"
+    assert (evaluated["val_loss"], evaluated["val_accuracy"]) == (stored["val_loss"], stored["val_accuracy"])
