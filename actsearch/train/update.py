@@ -2,9 +2,8 @@
 
 Keras' Adam (the default optimizer of every task) updates a weight in a dozen
 element-wise operations (moments, bias correction, step), each a separate
-kernel run by TensorFlow's executor. For our small networks the executor's
-cost per operation, not the arithmetic, dominates: the update took a tenth to
-a fifth of a training step. TensorFlow has the same update as ONE kernel per
+kernel run by TensorFlow's executor, and its update takes long to trace (about
+0.2 s of a training's tracing, one thread). TensorFlow has the same update as ONE kernel per
 weight (``ResourceApplyAdam``, the kernel behind TF1's ``tf.train.AdamOptimizer``:
 the same formula, Keras' "epsilon hat" form). :func:`apply_gradients` runs it
 on the Keras optimizer's own moment variables and iteration counter, so the
@@ -16,7 +15,7 @@ The result agrees with Keras' update to float rounding
 
 The kernel is used where it was measured faster: when TensorFlow runs one
 intra-op thread, as every worker of ours does (``execute.worker`` pins it).
-There one mnist1d-mlp training took 1.39x less time. With TensorFlow's default
+There one mnist1d-mlp training took 1.13-1.39x less time. With TensorFlow's default
 threads (2 on the 2-core machine), the kernel splits each small weight's update
 over the threads, and a step of one training took 45% longer
 (``benchmarks/train.py``, row (h)), so Keras' update stays there.
