@@ -7,7 +7,7 @@ import pytest
 
 from actsearch.tasks import Task, get_task
 from actsearch.train import batch as batch_mod
-from actsearch.train import prepare_data, train, trainer
+from actsearch.train import prepare_data, train, trainer, update
 from actsearch.train.batch import Member, train_batch
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,13 @@ def resident(task):
     return prepare_data(task.get_data())
 
 
-def test_batched_equals_one_at_a_time_on_first_steps(task, resident) -> None:
+@pytest.fixture(params=[True, False], ids=["fused-adam", "keras-adam"])
+def both_updates(request, monkeypatch) -> None:
+    """The update a worker uses (fused Adam, one thread) and Keras' own (other optimizers)."""
+    monkeypatch.setattr(update, "FUSED", request.param)
+
+
+def test_batched_equals_one_at_a_time_on_first_steps(task, resident, both_updates) -> None:
     members = [Member("x*sigmoid(x)", 0), Member("tanh(x)", 1), Member("x*sigmoid(x)", 1)]
     batched = train_batch(task, members, data=resident, epochs=1, record_steps=10)
     assert batch_mod.last_timings["batched"] is True
@@ -53,7 +59,7 @@ def test_leaky_relu_member_after_another_validates_as_alone(task, resident) -> N
         assert result.val_loss == pytest.approx(alone.val_loss, abs=1e-4)
 
 
-def test_nan_member_fails_alone_others_finish_right(task, resident) -> None:
+def test_nan_member_fails_alone_others_finish_right(task, resident, both_updates) -> None:
     members = [Member("x*sigmoid(x)", 3), Member(NAN_EXPR, 3), Member("tanh(x)", 4)]
     results = train_batch(task, members, data=resident, epochs=2)
     assert batch_mod.last_timings["batched"] is True
