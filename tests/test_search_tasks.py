@@ -274,7 +274,7 @@ def test_a_two_task_search_stores_per_task_evaluations_and_combines_them(two_tas
     for cid, _, task, seed in rows:
         by_candidate.setdefault(cid, set()).add((task, seed))
     rechecked = [pairs for pairs in by_candidate.values() if len(pairs) > 2]
-    # both baselines and the best one, then any new leader (3 rounds at most), seed 2 on every task
+    # both baselines and the best one, then any new leader (later rounds, then leader checks), seed 2 on every task
     assert 3 <= len(rechecked) <= 5
     assert all(pairs == {(t, s) for t in TASKS for s in (1, 2)} for pairs in rechecked)
     leader = next(r for r in outcome.leaderboard if not r.is_baseline)
