@@ -99,7 +99,7 @@ def aggregate_fitness(fitnesses: Iterable[float | None]) -> tuple[float | None, 
     return statistics.fmean(scored), spread
 
 
-def across_tasks(
+def relative_to_reference(
     fitnesses: Mapping[str, Sequence[float | None]], reference: Mapping[str, float]
 ) -> tuple[float | None, float | None]:
     """Fitness across tasks: seed by seed, the mean over tasks of (fitness - reference[task]);
@@ -112,7 +112,7 @@ def across_tasks(
     """
     columns = [fitnesses[task] for task in reference]
     if not columns or any(len(c) != len(columns[0]) for c in columns):
-        raise ValueError("across_tasks needs the same seeds on every task")
+        raise ValueError("relative_to_reference needs the same seeds on every task")
     per_seed = []
     for values in zip(*columns):
         if any(v is None or not math.isfinite(v) for v in values):

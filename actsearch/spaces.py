@@ -151,7 +151,7 @@ class SearchSpace(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     #: a task spec, or a list of them: then a candidate's fitness is its fitness across the
-    #: tasks, relative to the best baseline on each (see actsearch.results.across_tasks)
+    #: tasks, relative to the best baseline on each (see actsearch.results.relative_to_reference)
     task: str | tuple[str, ...]
     #: tasks `actsearch validate` checks a run's picks on besides the search's own (never searched on)
     validate_tasks: tuple[str, ...] = ()

@@ -6,16 +6,17 @@ minutes); ``--profile`` adds a cProfile of the driver (2-worker run);
 ``--wait-idle S`` waits up to S s (default 60) before each run for other
 jobs to leave the CPUs.
 
-Both runs are the real thing: ``Search`` with the ``regularized`` (steady
+Both runs are the real thing: ``run_search`` with the ``regularized`` (steady
 state, asynchronous) strategy on the default search space, a fresh SQLite
 store in a temporary directory, task ``mnist1d-mlp`` at its default budget
 (60 epochs, ~1.4 s per training on one core), ``RayExecutor`` with long-lived
 ``TrainingWorker`` actors. Ray is started once; actor start-up (TensorFlow
 import, data transfer) happens before the clock starts.
 
-The executor is wrapped (same protocol) to time the search phase. Definitions:
+The executor is wrapped (same protocol; ``run_search(wrap_executor=...)``) to time
+the search phase. Definitions:
 
-- wall: first ``submit`` -> ``Search.run()`` returns (start-up excluded).
+- wall: first ``submit`` -> the search is done with its executor (start-up excluded).
 - busy: sum over workers of ``TrainingWorker.busy_seconds`` (time inside
   ``run(trial)``) gained during the phase.
 - evaluations: trainings that came back (rejected and duplicate proposals
@@ -31,8 +32,8 @@ The executor is wrapped (same protocol) to time the search phase. Definitions:
     * ramp/drain: slots with nothing to run (end of the budget, or the
       strategy waiting for results to breed from).
 - driver CPU per evaluation: the search loop's own time outside
-  ``executor.wait()``, by part (the loop's observer hook ``Search(observer=...)``,
-  and timers around the store writes).
+  ``executor.wait()``, by part (the loop's observer hook, ``run_search(observer=...)``,
+  which also times each store write as ``store.METHOD``).
 - worker memory: peak RSS (``max_rss_mb``) of each worker sampled right
   after ITS first evaluation (the worker is idle then) and after the last;
   growth = last / first - 1, worst worker reported. Current RSS is shown too
@@ -151,8 +152,9 @@ class MeasuredExecutor:
     `running` table, which is fine for a benchmark.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, profiler: cProfile.Profile | None = None) -> None:
         self.inner = inner
+        self.profiler = profiler  # profiles the driver from the first submit to the search's end
         self.capacity = inner.capacity
         self.t = Timings()
         self.info_start = {i["pid"]: i for i in inner.workers_info()}
@@ -173,6 +175,8 @@ class MeasuredExecutor:
         if self.t.first_submit is None:
             self.t.first_submit = now
             self.cpu_start = self._cpu_snapshot()
+            if self.profiler:
+                self.profiler.enable()
         if self._freed:
             gap = now - self._freed.popleft()
             self.t.turnaround += gap
@@ -211,7 +215,9 @@ class MeasuredExecutor:
             self._freed[-1] += elapsed
 
     def finish(self) -> None:
-        """Called when `Search.run()` returns: stop the clock, sample the workers."""
+        """Called when the search is done with its executor: stop the clock, sample the workers."""
+        if self.profiler:
+            self.profiler.disable()
         self.t.end = time.perf_counter()
         self.cpu_end = self._cpu_snapshot()
         self.info_end = {i["pid"]: i for i in self.inner.workers_info()}
@@ -236,6 +242,7 @@ class MeasuredExecutor:
         return self.inner.workers_info()
 
     def shutdown(self) -> None:
+        self.finish()
         self.inner.shutdown()
 
 
@@ -271,18 +278,6 @@ class DriverTimers:
             name = self.PARTS.get(part, part)
             self.seconds[name] += time.perf_counter() - started
             self.calls[name] += 1
-
-    def wrap(self, name: str, fn: Any) -> Any:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with self.span(name):
-                return fn(*args, **kwargs)
-
-        return timed
-
-    def time_store_writes(self, store: Any) -> None:
-        """Time the writes of the store this benchmark opened (its public methods)."""
-        for name in ("add_candidate", "add_evaluation", "finish_candidate"):
-            setattr(store, name, self.wrap(f"store.{name}", getattr(store, name)))
 
 
 # -- one measured search -------------------------------------------------------------------
@@ -330,10 +325,7 @@ class RunFigures:
 
 
 def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFigures:
-    from actsearch.execute.ray_pool import RayExecutor
-    from actsearch.search import Search, SearchRequest, settings_for
-    from actsearch.store import Store
-    from actsearch.tasks import get_task
+    from actsearch.search import SearchRequest, run_search
 
     request = SearchRequest(
         space="default",
@@ -347,28 +339,16 @@ def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFig
         strategy="regularized",
         epochs=args.epochs,
     )
-    settings = settings_for(request)
-    task = get_task(settings.task)
-    inner = RayExecutor(settings.task, task.get_data(), workers=workers)
-    executor = MeasuredExecutor(inner)
-    store = Store.open(request.db)
-    run = store.create_run(
-        request.run, task=settings.task, space=settings.space.name, seed=settings.seed, config=settings.to_config()
-    )
-    timers = DriverTimers()
-    timers.time_store_writes(store)
-    search = Search(settings, store, executor, run, observer=timers)
+    timers = DriverTimers()  # the loop's parts, its store writes among them ("store.METHOD")
     profiler = cProfile.Profile() if args.profile and workers == max(args.workers) else None
-    try:
-        if profiler:
-            profiler.enable()
-        summary = search.run()
-        if profiler:
-            profiler.disable()
-        executor.finish()
-    finally:
-        executor.shutdown()
-        store.close()
+    measured: list[MeasuredExecutor] = []
+
+    def measure(inner: Any) -> MeasuredExecutor:
+        measured.append(MeasuredExecutor(inner, profiler))
+        return measured[0]
+
+    outcome = run_search(request, observer=timers, wrap_executor=measure)
+    executor = measured[0]
     t = executor.t
     wall = t.end - t.first_submit - t.excluded
     busy = sum(
@@ -396,7 +376,7 @@ def measured_search(workers: int, args: argparse.Namespace, tmp: Path) -> RunFig
     return RunFigures(
         workers,
         t.results,
-        summary.counts,
+        outcome.counts,
         wall,
         busy,
         t,

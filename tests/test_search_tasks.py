@@ -18,7 +18,7 @@ import pytest
 from support import ROOT, FakeExecutor, StopAfter, run_cli
 
 from actsearch.execute import Trial
-from actsearch.results import EvalResult, across_tasks
+from actsearch.results import EvalResult, relative_to_reference
 from actsearch.search import Search, SearchRequest, SearchSettings, run_search, settings_for
 from actsearch.spaces import SearchSpace, SpaceError, load_space
 from actsearch.store import Store
@@ -122,7 +122,7 @@ def _expected_fitness(db: Path, search_seeds: list[int], run: str = "r") -> dict
     out = {}
     for cid, pairs in scored.items():
         seeds_of = sorted({s for _, s in pairs})
-        out[cid] = across_tasks({t: [pairs.get((t, s)) for s in seeds_of] for t in tasks}, reference)[0]
+        out[cid] = relative_to_reference({t: [pairs.get((t, s)) for s in seeds_of] for t in tasks}, reference)[0]
     return out
 
 

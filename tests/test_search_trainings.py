@@ -86,9 +86,9 @@ def test_normalised_candidates_are_trained_as_standardised_expressions(tmp_path:
 
 @pytest.mark.slow
 def test_an_exhausted_space_stops_with_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from actsearch.search import loop
+    from actsearch.search import state
 
-    monkeypatch.setattr(loop, "IDLE_CAP", 15)
+    monkeypatch.setattr(state, "IDLE_CAP", 15)
     space = tmp_path / "tiny.yaml"
     # neg and add of x only: with normalisation every tree is +-x (or rejected as constant): one function
     space.write_text(

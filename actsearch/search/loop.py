@@ -17,10 +17,12 @@ a number in one sequence (`ask_seq`, `tell_seq` on the candidate row), which
 
 A space may name several tasks. Then every candidate is trained on each task
 with each seed (each training one evaluation, one unit of the budget), and its
-fitness is its fitness across tasks (`actsearch.results.across_tasks`): seed by
-seed, the mean over the tasks of its fitness minus the best baseline's there.
-That reference is the best baseline mean over the search seeds, fixed once the
-baselines have trained, so candidates finished earlier wait for it (`_held`).
+fitness is relative to the best baseline on each task (`fitness.py`), fixed once
+the baselines have trained, so candidates finished earlier wait for it
+(`SearchState.held`).
+
+The loop's state has one owner, `SearchState` (`state.py`), whose docstring
+writes down the rules that the loop, the replay and the re-check keep.
 """
 
 from __future__ import annotations
@@ -30,24 +32,22 @@ import logging
 import math
 import random
 import time
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from actsearch.evolve import FingerprintCache, Proposal, Strategy, TreeFactory, make_strategy
+from actsearch.evolve import Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial, submit_while_capacity
 from actsearch.expr import Activation, screen
 from actsearch.expr.normalize import standardise
-from actsearch.results import EvalResult, across_tasks, aggregate_fitness
+from actsearch.results import EvalResult
+from actsearch.search.fitness import FitnessRule, MissingBaselineError
+from actsearch.search.state import Pair, PendingCandidate, SearchState
 from actsearch.spaces import SearchSpace, task_specs
 from actsearch.store import CandidateRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
-
-#: Consecutive proposals that train nothing (duplicates, rejections) after which a search stops.
-IDLE_CAP = 200
 
 
 class SearchError(RuntimeError):
@@ -79,13 +79,14 @@ class Observer(Protocol):
     """Sees the loop's parts as they run (benchmarks time them); the default sees nothing.
 
     Parts: "ask", "tell", "handle" (one proposal, all of it), "canonicalise",
-    "genotype", "screen", "record" (one result, all of it), "report".
+    "genotype", "screen", "record" (one result, all of it), "store.METHOD" (one
+    write to the store, by the store's method), "report".
     """
 
     def span(self, part: str) -> AbstractContextManager[object]: ...
 
 
-class _Unobserved:
+class Unobserved:
     def span(self, part: str) -> AbstractContextManager[object]:
         return contextlib.nullcontext()
 
@@ -119,22 +120,6 @@ class SearchSettings:
             task if isinstance(task, str) else tuple(task),
             config["seed"],
         )
-
-
-#: One training of a candidate: (task spec, seed).
-Pair = tuple[str, int]
-
-
-@dataclass
-class _Pending:
-    """A candidate whose trials are out: collects one result per (task, seed)."""
-
-    candidate_id: int
-    fingerprint: str
-    expr: str
-    proposal: Proposal | None  # None for baselines, which are not part of the strategy
-    pairs: list[Pair]
-    results: dict[Pair, EvalResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,7 +172,12 @@ class _Inspected:
 
 
 class Search:
-    """One run of a search space on a task, recorded in a store."""
+    """One run of a search space on its tasks, recorded in a store.
+
+    Its parts are public so that the replay and the re-check (this loop's other
+    halves) work through them: `state` (counters, work in flight, cache),
+    `rule` (tasks, seeds, the baselines' reference), `strategy`, and the
+    operations below that keep the state and the store in step."""
 
     def __init__(
         self,
@@ -198,34 +188,20 @@ class Search:
         reporter: Reporter | None = None,
         observer: Observer | None = None,
     ) -> None:
-        self._settings = settings
-        self._space = settings.space
-        self._store = store
-        self._executor = executor
-        self._run = run
-        self._reporter = reporter or SilentReporter()
-        self._span = (observer or _Unobserved()).span
-        self._factory = TreeFactory(self._space, random.Random(settings.seed))
-        self._strategy: Strategy = make_strategy(self._factory, self._space.evolution)
-        self._cache: FingerprintCache[tuple[Proposal, int]] = FingerprintCache()
-        self._pending: dict[int, _Pending] = {}
-        self._held: list[_Pending] = []  # trained, waiting for the baselines' reference (several tasks)
-        self._baselines_submitted = False
-        self._reference: dict[str, float] | None = None  # best baseline fitness per task (several tasks)
-        self._backlog: deque[Trial] = deque()
-        self._seq = 0
-        self._trial_ids = 0
-        self._trained = 0
-        self._budget = space_trainings(self._space)
-        self._committed = 0  # trainings of proposals queued so far (one per seed)
-        self._idle = 0  # proposals in a row that trained nothing
-        self._done = 0
-        self._hurdle_readings: list[float] = []
-        self._best: tuple[str, float] | None = None  # (expr, fitness) for the progress display
-        self._worker_time = WorkerTime(executor.workers)
-        self._seeds = [settings.seed + i for i in range(self._space.budget.seeds_per_candidate)]
-        self._tasks = settings.tasks
-        self._pairs = [(task, seed) for task in self._tasks for seed in self._seeds]
+        self.settings = settings
+        self.space = settings.space
+        self.store = store
+        self.executor = executor
+        self.run_record = run
+        self.reporter = reporter or SilentReporter()
+        self.span = (observer or Unobserved()).span
+        self.factory = TreeFactory(self.space, random.Random(settings.seed))
+        self.strategy: Strategy = make_strategy(self.factory, self.space.evolution)
+        self.state = SearchState(budget=space_trainings(self.space))
+        self.rule = FitnessRule(
+            settings.tasks, [settings.seed + i for i in range(self.space.budget.seeds_per_candidate)]
+        )
+        self.worker_time = WorkerTime(executor.workers)
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -233,110 +209,107 @@ class Search:
         from actsearch.search.reevaluate import reevaluate_winners
         from actsearch.search.replay import resume_from_store
 
-        budget = self._space.budget
-        total = (
-            self._budget
-            + len(self._space.baselines) * len(self._pairs)
-            + (budget.reevaluate_top + len(self._space.baselines)) * budget.reevaluate_seeds * len(self._tasks)
-        )
-        self._reporter.start(total, self._run.name)
+        state = self.state
+        self.reporter.start(self.planned_trainings(), self.run_record.name)
         resume_from_store(self)
         self._submit_baselines()
-        self._baselines_submitted = True
+        state.baselines_submitted = True
         self._release()
-        while self._asking or self._pending:
+        while state.asking or state.pending:
             self._propose_while_capacity()
-            submit_while_capacity(self._executor, self._backlog)
-            if not self._pending:
-                if not self._asking:
+            submit_while_capacity(self.executor, state.backlog)
+            if not state.pending:
+                if not state.asking:
                     break
                 raise SearchError("the strategy stalled: nothing to propose and nothing running")
-            for trial, result in self._executor.wait():
-                self._worker_time.returned(result)
-                with self._span("record"):
-                    self._record(trial, result)
-            self._report()
-        self._report()
+            for trial, result in self.executor.wait():
+                self.worker_time.returned(result)
+                with self.span("record"):
+                    self.record(trial, result)
+            self.report()
+        self.report()
         reevaluate_winners(self)
         stopped_early = None
-        if self._committed < self._budget:
+        if state.exhausted:
             stopped_early = (
-                f"the space looks exhausted: {IDLE_CAP} proposals in a row were duplicates or "
-                f"rejected; {self._committed} of {self._budget} trainings spent"
+                f"the space looks exhausted: {state.idle} proposals in a row were duplicates or "
+                f"rejected; {state.committed} of {state.budget} trainings spent"
             )
-            self._reporter.message(stopped_early)
-        self._store.set_run_status(self._run.id, "finished")
-        counts = self._store.counts(self._run.id, baselines=False)
-        return SearchSummary(
-            self._store.run(self._run.id), counts, self._trained, stopped_early, self._worker_time.utilisation
-        )
+            self.reporter.message(stopped_early)
+        run_id = self.run_record.id
+        self.store.set_run_status(run_id, "finished")
+        counts = self.store.counts(run_id, baselines=False)
+        return SearchSummary(self.store.run(run_id), counts, state.trained, stopped_early, self.worker_time.utilisation)
 
-    @property
-    def _asking(self) -> bool:
-        """Whether to ask the strategy for more: budget left and the space not exhausted."""
-        return self._committed < self._budget and self._idle < IDLE_CAP
+    def planned_trainings(self) -> int:
+        """The trainings the progress bar expects: the budget, the baselines, the re-check's first round."""
+        budget, pairs = self.space.budget, len(self.rule.pairs)
+        recheck = (budget.reevaluate_top + len(self.space.baselines)) * budget.reevaluate_seeds
+        return self.state.budget + len(self.space.baselines) * pairs + recheck * len(self.rule.tasks)
 
-    def _report(self) -> None:
-        with self._span("report"):
-            self._reporter.update(self._trained, self._executor.in_flight, self._best)
+    def report(self) -> None:
+        with self.span("report"):
+            self.reporter.update(self.state.trained, self.executor.in_flight, self.state.best)
 
     def _propose_while_capacity(self) -> None:
         """Fill the executor: a batching executor can only batch what it holds."""
-        while self._asking and self._has_capacity():
-            with self._span("ask"):
-                proposal = self._strategy.ask()
+        while self.state.asking and self._has_capacity():
+            with self.span("ask"):
+                proposal = self.strategy.ask()
             if proposal is None:
                 return
-            with self._span("handle"):
+            with self.span("handle"):
                 self._handle(proposal)
 
     def _has_capacity(self) -> bool:
-        return self._executor.in_flight + len(self._backlog) < self._executor.capacity
+        return self.executor.in_flight + len(self.state.backlog) < self.executor.capacity
 
     # -- one proposal: screen, dedupe, train --------------------------------------------
 
     def _handle(self, proposal: Proposal) -> None:
         inspected = self._inspect(proposal)
         fingerprint, reason = inspected.fingerprint, inspected.reason
-        original = self._cache.original(fingerprint)
-        self._idle = 0 if reason is None and original is None else self._idle + 1
+        cache = self.state.cache
+        original = cache.original(fingerprint)
+        self.state.proposed(trains=reason is None and original is None)
         if reason is not None:
             candidate = self._add(proposal, inspected, "rejected", reason=reason)
-            self._done += 1
-            self._tell(proposal, candidate.id, None)
+            self.state.done += 1
+            self.tell(proposal, candidate.id, None)
         elif original is not None:
             candidate = self._add(
                 proposal, inspected, "duplicate", equivalent_to=original, reason=f"equivalent to candidate {original}"
             )
-            if self._cache.is_done(fingerprint):
-                self._tell_duplicate(proposal, candidate.id, self._cache.fitness(fingerprint))
+            if cache.is_done(fingerprint):
+                self.tell_duplicate(proposal, candidate.id, cache.fitness(fingerprint))
             else:
-                self._cache.wait(fingerprint, (proposal, candidate.id))
+                cache.wait(fingerprint, (proposal, candidate.id))
         else:
             candidate = self._add(proposal, inspected, "queued")
-            self._cache.add(fingerprint, candidate.id)
-            self._queue(candidate.id, fingerprint, str(inspected.activation), proposal)
+            cache.add(fingerprint, candidate.id)
+            self.queue(candidate.id, fingerprint, str(inspected.activation), proposal)
 
     def _inspect(self, proposal: Proposal) -> _Inspected:
         """Canonical form, fingerprint, screening verdict and (when the space asks) the
         standardised form of a proposal. Any of them failing (a bug, an expression the
         algebra or numpy chokes on) rejects this one candidate with the reason, instead
         of stopping the search."""
+        constraints = self.space.constraints
         try:
-            with self._span("canonicalise"):
-                activation = self._factory.activation(proposal.individual)
+            with self.span("canonicalise"):
+                activation = self.factory.activation(proposal.individual)
                 fingerprint = activation.fingerprint
-            with self._span("screen"):
+            with self.span("screen"):
                 verdict = screen(
                     activation,
-                    increasing=self._space.constraints.increasing,
-                    probe=self._space.constraints.probe,
-                    min_nonzero_grad=self._space.constraints.min_nonzero_grad,
+                    increasing=constraints.increasing,
+                    probe=constraints.probe,
+                    min_nonzero_grad=constraints.min_nonzero_grad,
                 )
             complexity = activation.complexity  # of the function as evolved, before any standardisation
             if not verdict.ok:
                 return _Inspected(activation, fingerprint, complexity, verdict.reason or "screened out")
-            if self._space.normalize:
+            if self.space.normalize:
                 standard = standardise(activation)
                 if standard is None:
                     reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
@@ -344,164 +317,157 @@ class Search:
                 activation, fingerprint = standard.activation, standard.fingerprint
             return _Inspected(activation, fingerprint, complexity, None)
         except Exception as error:  # one bad candidate must not end the run
-            log.warning("candidate %s rejected: %s", self._factory.genotype(proposal.individual), error)
+            log.warning("candidate %s rejected: %s", self.factory.genotype(proposal.individual), error)
             return _Inspected(None, "", None, f"expression failed: {type(error).__name__}: {error}"[:500])
 
     def _add(self, proposal: Proposal, inspected: _Inspected, status: str, **extra: Any) -> CandidateRecord:
         """Store a proposal; one whose expression failed is stored as its genotype text."""
-        self._seq += 1
-        with self._span("genotype"):
-            genotype = self._factory.genotype(proposal.individual)
+        seq = self.state.next_seq()
+        with self.span("genotype"):
+            genotype = self.factory.genotype(proposal.individual)
         activation = inspected.activation
-        return self._store.add_candidate(
-            self._run.id,
-            expr=str(activation) if activation is not None else genotype,
-            fingerprint=inspected.fingerprint,
-            complexity=inspected.complexity,
-            generation=proposal.generation,
-            parents=list(proposal.parents),
-            origin=proposal.origin,
-            status=status,
-            genotype=genotype,
-            ask_seq=self._seq,
-            **extra,
-        )
+        with self.span("store.add_candidate"):
+            return self.store.add_candidate(
+                self.run_record.id,
+                expr=str(activation) if activation is not None else genotype,
+                fingerprint=inspected.fingerprint,
+                complexity=inspected.complexity,
+                generation=proposal.generation,
+                parents=list(proposal.parents),
+                origin=proposal.origin,
+                status=status,
+                genotype=genotype,
+                ask_seq=seq,
+                **extra,
+            )
 
-    def _queue(
+    def queue(
         self,
         candidate_id: int,
         fingerprint: str,
         expr: str,
         proposal: Proposal | None,
         pairs: Iterable[Pair] | None = None,
-    ) -> None:
-        """Train a candidate on every (task, seed), or only the `pairs` given (resume)."""
-        pairs = list(self._pairs if pairs is None else pairs)
-        self._pending[candidate_id] = _Pending(candidate_id, fingerprint, expr, proposal, list(self._pairs))
-        if proposal is not None:  # baselines are outside the budget
-            self._committed += len(self._pairs)
+    ) -> PendingCandidate:
+        """Train a candidate on every (task, seed), or only the `pairs` given (resume); a
+        proposal commits its trainings to the budget, a baseline does not."""
+        pairs = list(self.rule.pairs if pairs is None else pairs)
+        pending = PendingCandidate(candidate_id, fingerprint, expr, proposal, self.rule.pairs)
+        self.state.pending[candidate_id] = pending
+        if proposal is not None:
+            self.state.committed += len(self.rule.pairs)
         hurdle = self._hurdle() if proposal is not None else None
-        for task, seed in pairs:
-            self._trial_ids += 1
-            self._backlog.append(
-                Trial(
-                    self._trial_ids,
-                    candidate_id,
-                    expr,
-                    seed,
-                    epochs=self._space.budget.epochs,
-                    hurdle=hurdle,
-                    parametric=self._space.parametric,
-                    task=task,
-                )
-            )
+        self.state.backlog.extend(self.trial(candidate_id, expr, pair, hurdle) for pair in pairs)
+        return pending
+
+    def trial(self, candidate_id: int, expr: str, pair: Pair, hurdle: tuple[int, float] | None = None) -> Trial:
+        """One training of a candidate under the space's budget."""
+        task, seed = pair
+        return Trial(
+            self.state.next_trial_id(),
+            candidate_id,
+            expr,
+            seed,
+            epochs=self.space.budget.epochs,
+            hurdle=hurdle,
+            parametric=self.space.parametric,
+            task=task,
+        )
 
     def _hurdle(self) -> tuple[int, float] | None:
         """Successive-halving style: the threshold is a quantile of fitness seen at the hurdle."""
-        hurdle = self._space.budget.hurdle
+        hurdle = self.space.budget.hurdle
         if hurdle is None:
             return None
-        if len(self._hurdle_readings) < hurdle.min_observations:
+        readings = sorted(self.state.hurdle_readings)
+        if len(readings) < hurdle.min_observations:
             return hurdle.epochs, -math.inf  # record the reading, stop nobody yet
-        readings = sorted(self._hurdle_readings)
         index = min(len(readings) - 1, int(hurdle.quantile * len(readings)))
         return hurdle.epochs, readings[index]
 
     # -- results ------------------------------------------------------------------------
 
-    def _record(self, trial: Trial, result: EvalResult) -> None:
-        pending = self._pending[trial.candidate_id]
-        task = trial.task or self._tasks[0]
-        self._store.add_evaluation(trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result)
-        self._trained += 1
+    def store_result(self, trial: Trial, result: EvalResult) -> str:
+        """Store one training's result as an evaluation and count it; returns its task."""
+        task = trial.task or self.rule.tasks[0]
+        with self.span("store.add_evaluation"):
+            self.store.add_evaluation(
+                trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result
+            )
+        self.state.trained += 1
+        return task
+
+    def record(self, trial: Trial, result: EvalResult) -> None:
+        """One result of the search: store it; a candidate with all its results completes."""
+        pending = self.state.pending[trial.candidate_id]
+        task = self.store_result(trial, result)
         self._note_hurdle(result)
         pending.results[(task, trial.seed)] = result
-        if len(pending.results) == len(pending.pairs):
-            self._complete(pending)
+        if pending.complete:
+            self.complete(pending)
 
-    def _complete(self, pending: _Pending) -> None:
+    def complete(self, pending: PendingCandidate) -> None:
         """Every (task, seed) is back: finish the candidate once its fitness can be computed."""
-        del self._pending[pending.candidate_id]
-        self._held.append(pending)
+        del self.state.pending[pending.candidate_id]
+        self.state.held.append(pending)
         self._release()
 
     def _release(self) -> None:
         """Finish the held candidates, unless their fitness still waits for the baselines:
         across tasks it is relative to the best baseline on each, fixed when every baseline
         has trained (`resume_from_store` and `_submit_baselines` come first)."""
-        if len(self._tasks) > 1 and self._reference is None:
-            if not self._baselines_submitted or any(p.proposal is None for p in self._pending.values()):
+        state = self.state
+        if not self.rule.ready:
+            if not state.baselines_submitted or any(p.proposal is None for p in state.pending.values()):
                 return
-            self._reference = self._best_baselines()
-        held, self._held = self._held, []
+            self.fix_reference()
+        held, state.held = state.held, []
         for pending in held:
             self._finish(pending)
 
-    def fitness(self, scored: Mapping[Pair, float | None], seeds: Iterable[int]) -> tuple[float | None, float | None]:
-        """A candidate's fitness and spread from its trainings with `seeds`: the mean over
-        seeds on one task; across tasks, relative to the best baselines (`across_tasks`)."""
-        seeds = list(seeds)
-        if len(self._tasks) == 1:
-            return aggregate_fitness(scored.get((self._tasks[0], seed)) for seed in seeds)
-        if self._reference is None:
-            raise RuntimeError("fitness across tasks asked before the baselines have trained")
-        return across_tasks({t: [scored.get((t, s)) for s in seeds] for t in self._tasks}, self._reference)
+    def fix_reference(self) -> None:
+        """Fix the fitness rule's reference from the baselines' stored trainings (several tasks)."""
+        baselines = {c.id for c in self.store.candidates(self.run_record.id) if c.is_baseline}
+        try:
+            self.rule.fix_reference(mine for cid, mine in self.scored_trainings().items() if cid in baselines)
+        except MissingBaselineError as error:
+            raise SearchError(str(error)) from None
 
     def scored_trainings(self) -> dict[int, dict[Pair, float | None]]:
         """Every final training of the run: per candidate, per (task, seed), its scored fitness."""
         scored: dict[int, dict[Pair, float | None]] = {}
-        for e in self._store.run_evaluations(self._run.id):
+        for e in self.store.run_evaluations(self.run_record.id):
             scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.scored
         return scored
 
-    def _best_baselines(self) -> dict[str, float]:
-        """Per task, the best baseline's mean fitness over the search seeds."""
-        baselines = {c.id for c in self._store.candidates(self._run.id) if c.is_baseline}
-        scored = [mine for cid, mine in self.scored_trainings().items() if cid in baselines]
-        reference = {}
-        for task in self._tasks:
-            means = [aggregate_fitness(mine.get((task, s)) for s in self._seeds)[0] for mine in scored]
-            best = max((m for m in means if m is not None), default=None)
-            if best is None:
-                raise SearchError(
-                    f"no baseline trained on task {task!r}: fitness across tasks is relative to the best "
-                    "baseline on each (see `actsearch show ID` for the baselines' errors)"
-                )
-            reference[task] = best
-        return reference
-
-    def _finish(self, pending: _Pending) -> None:
+    def _finish(self, pending: PendingCandidate) -> None:
         """Store the candidate's outcome and tell the strategy."""
-        fitness, spread = self.fitness({k: r.scored for k, r in pending.results.items()}, self._seeds)
+        fitness, spread = self.rule.fitness({k: r.scored for k, r in pending.results.items()})
         in_order = [(pair, pending.results[pair]) for pair in pending.pairs]  # fixed: a resume gives the same reason
-        errors = [self._failure(pair, r) for pair, r in in_order if r.scored is None]
+        errors = [self.rule.failure(pair, r.error or r.status) for pair, r in in_order if r.scored is None]
         outcome = {"status": "evaluated" if fitness is not None else "failed", "reason": errors[0] if errors else None}
-        self._done += 1
-        if fitness is not None and (self._best is None or fitness > self._best[1]):
-            self._best = (pending.expr, fitness)
+        self.state.done += 1
+        self.state.note_best(pending.expr, fitness)
         if pending.proposal is None:  # a baseline: not part of the strategy
-            self._store.finish_candidate(pending.candidate_id, fitness=fitness, fitness_std=spread, **outcome)
+            with self.span("store.finish_candidate"):
+                self.store.finish_candidate(pending.candidate_id, fitness=fitness, fitness_std=spread, **outcome)
         else:
-            self._tell(pending.proposal, pending.candidate_id, fitness, spread, **outcome)
-        for proposal, duplicate_id in self._cache.resolve(pending.fingerprint, fitness):
-            self._tell_duplicate(proposal, duplicate_id, fitness)
-
-    def _failure(self, pair: Pair, result: EvalResult) -> str:
-        """Why one training counts as failed (with its task and seed when there are several tasks)."""
-        why = result.error or result.status
-        return why if len(self._tasks) == 1 else f"{pair[0]} seed {pair[1]}: {why}"
+            self.tell(pending.proposal, pending.candidate_id, fitness, spread, **outcome)
+        for proposal, duplicate_id in self.state.cache.resolve(pending.fingerprint, fitness):
+            self.tell_duplicate(proposal, duplicate_id, fitness)
 
     def _note_hurdle(self, result: EvalResult) -> None:
-        hurdle = self._space.budget.hurdle
+        hurdle = self.space.budget.hurdle
         for partial in result.partials:
             if hurdle and partial.epochs == hurdle.epochs and partial.fitness is not None:
-                self._hurdle_readings.append(partial.fitness)
+                self.state.hurdle_readings.append(partial.fitness)
 
-    def _tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
-        self._done += 1
-        self._tell(proposal, candidate_id, fitness)
+    def tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
+        """A duplicate is done when its original is: it takes the original's fitness."""
+        self.state.done += 1
+        self.tell(proposal, candidate_id, fitness)
 
-    def _tell(
+    def tell(
         self,
         proposal: Proposal,
         candidate_id: int,
@@ -511,37 +477,39 @@ class Search:
     ) -> None:
         """Store the outcome with its place in the ask/tell sequence, then tell the strategy
         (as `resume_from_store` replays it: from what the store holds)."""
-        self._seq += 1
-        stored = self._store.finish_candidate(
-            candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=self._seq, **outcome
-        )
-        with self._span("tell"):
-            self._strategy.tell(proposal, candidate_id, fitness, duplicate=stored.status == "duplicate")
+        seq = self.state.next_seq()
+        with self.span("store.finish_candidate"):
+            stored = self.store.finish_candidate(
+                candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=seq, **outcome
+            )
+        with self.span("tell"):
+            self.strategy.tell(proposal, candidate_id, fitness, duplicate=stored.status == "duplicate")
 
     # -- baselines ----------------------------------------------------------------------
 
     def _submit_baselines(self) -> None:
         """Standard activations, evaluated under the same budget in every run."""
-        for text in self._space.baselines:
+        for text in self.space.baselines:
             activation = Activation.parse(text)
             fingerprint = activation.fingerprint
-            if self._cache.original(fingerprint) is not None:
+            if self.state.cache.original(fingerprint) is not None:
                 continue  # already evaluated (resume) or listed twice
-            candidate = self._store.add_candidate(
-                self._run.id,
-                expr=str(activation),
-                fingerprint=fingerprint,
-                complexity=activation.complexity,
-                generation=0,
-                parents=[],
-                origin="baseline",
-                is_baseline=True,
-                status="queued",
-                genotype=text,
-                ask_seq=None,
-            )
-            self._cache.add(fingerprint, candidate.id)
-            self._queue(candidate.id, fingerprint, str(activation), None)
+            with self.span("store.add_candidate"):
+                candidate = self.store.add_candidate(
+                    self.run_record.id,
+                    expr=str(activation),
+                    fingerprint=fingerprint,
+                    complexity=activation.complexity,
+                    generation=0,
+                    parents=[],
+                    origin="baseline",
+                    is_baseline=True,
+                    status="queued",
+                    genotype=text,
+                    ask_seq=None,
+                )
+            self.state.cache.add(fingerprint, candidate.id)
+            self.queue(candidate.id, fingerprint, str(activation), None)
 
 
 def space_trainings(space: SearchSpace) -> int:

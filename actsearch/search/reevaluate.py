@@ -32,18 +32,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from actsearch.execute import Trial, run_all
+from actsearch.execute import run_all
 from actsearch.results import SCORED
+from actsearch.search.state import Pair
 from actsearch.store import CandidateRecord, EvaluationRecord
 
 if TYPE_CHECKING:
-    from actsearch.search.loop import Pair, Search
+    from actsearch.search.loop import Search
 
 
 def reevaluate_seeds(search: Search) -> list[int]:
     """Seeds after the search's own: disjoint from them, the same on every resume."""
-    first = search._settings.seed + len(search._seeds)
-    return [first + i for i in range(search._space.budget.reevaluate_seeds)]
+    first = search.settings.seed + len(search.rule.seeds)
+    return [first + i for i in range(search.space.budget.reevaluate_seeds)]
 
 
 #: re-check rounds at most: re-check trainings stay within MAX_ROUNDS x the first round's
@@ -57,13 +58,13 @@ def reevaluate_winners(search: Search) -> int:
     """Re-check rounds until the leaderboard's top (or, after `MAX_ROUNDS`, its leader) is
     re-checked; returns the trainings run."""
     seeds = reevaluate_seeds(search)
-    top = search._space.budget.reevaluate_top
+    top = search.space.budget.reevaluate_top
     if not seeds or not top:
         return 0
     count = 0
     for round_ in range(MAX_ROUNDS + MAX_LEADER_CHECKS):
         finals = _finals(search)
-        evaluated = search._store.candidates(search._run.id, ("evaluated", "failed"))
+        evaluated = search.store.candidates(search.run_record.id, ("evaluated", "failed"))
         if round_ == 0:
             chosen, which = _chosen(search, evaluated, finals, top), "the best"
         else:  # the top's unchecked; once the rounds are spent, the leader alone
@@ -78,7 +79,7 @@ def reevaluate_winners(search: Search) -> int:
 def _finals(search: Search) -> dict[int, dict[Pair, EvaluationRecord]]:
     """The run's final evaluations by candidate and (task, seed)."""
     finals: dict[int, dict[Pair, EvaluationRecord]] = {}
-    for e in search._store.run_evaluations(search._run.id):
+    for e in search.store.run_evaluations(search.run_record.id):
         finals.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e
     return finals
 
@@ -91,40 +92,28 @@ def _recheck(
     which: str,
 ) -> int:
     """Train `chosen` with the re-check seeds they miss, then update their fitness."""
-    store = search._store
-    trials = []
-    for candidate in chosen:
-        for task in search._tasks:
-            for seed in seeds:
-                if (task, seed) not in finals.get(candidate.id, {}):
-                    search._trial_ids += 1
-                    trials.append(
-                        Trial(
-                            search._trial_ids,
-                            candidate.id,
-                            candidate.expr,
-                            seed,
-                            epochs=search._space.budget.epochs,
-                            parametric=search._space.parametric,
-                            task=task,
-                        )
-                    )
-    on_tasks = f" on each of {len(search._tasks)} tasks" if len(search._tasks) > 1 else ""
+    store, rule = search.store, search.rule
+    pairs = [(task, seed) for task in rule.tasks for seed in seeds]
+    trials = [
+        search.trial(candidate.id, candidate.expr, pair)
+        for candidate in chosen
+        for pair in pairs
+        if pair not in finals.get(candidate.id, {})
+    ]
+    on_tasks = f" on each of {len(rule.tasks)} tasks" if rule.several_tasks else ""
     baselines = " and the baselines" if any(c.is_baseline for c in chosen) else ""
     evolved = sum(not c.is_baseline for c in chosen)
-    search._reporter.message(
+    search.reporter.message(
         f"re-checking {which} ({evolved} candidate{'s' if evolved != 1 else ''}{baselines}) with {len(seeds)} "
         f"more seeds{on_tasks}: {len(trials)} trainings"
     )
-    for trial, result in run_all(search._executor, trials):
-        task = trial.task or search._tasks[0]
-        store.add_evaluation(trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result)
-        search._trained += 1
-        search._report()
+    for trial, result in run_all(search.executor, trials):
+        search.store_result(trial, result)
+        search.report()
     for candidate in chosen:
         results = store.evaluations(candidate.id, partials=False)
         scored = {(e.task, e.seed): e.scored for e in results}
-        fitness, spread = search.fitness(scored, search._seeds + seeds)
+        fitness, spread = rule.fitness(scored, rule.seeds + seeds)
         errors = [_failure(search, e, e.seed in seeds) for e in results if e.status not in SCORED]
         if fitness is None:
             store.finish_candidate(candidate.id, fitness=None, status="failed", reason=errors[0] if errors else None)
@@ -134,7 +123,7 @@ def _recheck(
 
 
 def _failure(search: Search, e: EvaluationRecord, recheck: bool) -> str:
-    where = f"{e.task} seed {e.seed}" if len(search._tasks) > 1 else f"seed {e.seed}"
+    where = f"{e.task} seed {e.seed}" if search.rule.several_tasks else f"seed {e.seed}"
     return f"{'re-check ' if recheck else ''}{where}: {e.error or e.status}"
 
 
@@ -145,7 +134,7 @@ def _chosen(
 
     def search_fitness(candidate: CandidateRecord) -> float | None:
         mine = finals.get(candidate.id, {})
-        return search.fitness({k: e.scored for k, e in mine.items()}, search._seeds)[0]
+        return search.rule.fitness({k: e.scored for k, e in mine.items()})[0]
 
     return _best(evaluated, search_fitness, top) + [c for c in evaluated if c.is_baseline]
 
@@ -159,7 +148,7 @@ def _unchecked_leaders(
 ) -> list[CandidateRecord]:
     """The evolved candidates in the top `top` by their fitness now (the mean over all their
     seeds) that have not been re-checked yet."""
-    pairs = [(task, seed) for task in search._tasks for seed in seeds]
+    pairs = [(task, seed) for task in search.rule.tasks for seed in seeds]
     leaders = _best(evaluated, lambda c: c.fitness, top)
     return [c for c in leaders if any(pair not in finals.get(c.id, {}) for pair in pairs)]
 

@@ -10,10 +10,15 @@ not (our tests check them), so that with Ray the driver never imports TensorFlow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from actsearch.search.loop import Reporter, Search, SearchError, SearchSettings
+from actsearch.search.loop import Observer, Reporter, Search, SearchError, SearchSettings
 from actsearch.store import DEFAULT_DB, LeaderRow, RunRecord, Store
+
+if TYPE_CHECKING:
+    from actsearch.execute import Executor
 
 LEADERBOARD_SIZE = 10
 
@@ -85,8 +90,16 @@ def task_option(text: str) -> str | tuple[str, ...]:
     return specs[0] if len(specs) == 1 else specs
 
 
-def run_search(request: SearchRequest, reporter: Reporter | None = None) -> SearchOutcome:
-    """Check the request, start or resume the run, train on the executor, and summarise."""
+def run_search(
+    request: SearchRequest,
+    reporter: Reporter | None = None,
+    observer: Observer | None = None,
+    wrap_executor: Callable[[Executor], Executor] | None = None,
+) -> SearchOutcome:
+    """Check the request, start or resume the run, train on the executor, and summarise.
+
+    `observer` sees the loop's parts as they run and `wrap_executor` may wrap the executor
+    (same protocol): the hooks that benchmarks time the search through."""
     from actsearch.execute import make_executor
     from actsearch.execute.batching import members_per_batch
     from actsearch.tasks import check_task, get_task, task_names
@@ -115,6 +128,8 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
         local=request.executor == "local",
     )
     executor = make_executor(request.executor, settings.task, data, **options)
+    if wrap_executor is not None:
+        executor = wrap_executor(executor)
     try:
         if not request.resume:
             for task in tasks:
@@ -125,7 +140,7 @@ def run_search(request: SearchRequest, reporter: Reporter | None = None) -> Sear
     except BaseException:
         executor.shutdown()
         raise
-    search = Search(settings, store, executor, run, reporter)
+    search = Search(settings, store, executor, run, reporter, observer)
     try:
         summary = search.run()
     except BaseException:
