@@ -132,7 +132,8 @@ class CandidateBudget(_Strict):
     reevaluate_seeds: int = Field(default=4, ge=0, le=100)
     hurdle: Hurdle | None = None
     #: candidates a worker trains at once in one program (x seeds = members);
-    #: None: 8 on CPU, 32 on GPU (see actsearch.execute.batching)
+    #: None: the device's default (actsearch.execute.batching.default_batch_candidates:
+    #: one candidate on CPU, so that a seed gives the same search; many on GPU)
     batch_candidates: int | None = Field(default=None, ge=1, le=1024)
 
     @model_validator(mode="after")

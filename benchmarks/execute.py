@@ -9,7 +9,7 @@ jobs to leave the CPUs.
 Both runs are the real thing: ``run_search`` with the ``regularized`` (steady
 state, asynchronous) strategy on the default search space, a fresh SQLite
 store in a temporary directory, task ``mnist1d-mlp`` at its default budget
-(60 epochs, ~1.4 s per training on one core), ``RayExecutor`` with long-lived
+(60 epochs; docs/performance.md has the time per training), ``RayExecutor`` with long-lived
 ``TrainingWorker`` actors. Ray is started once; actor start-up (TensorFlow
 import, data transfer) happens before the clock starts.
 

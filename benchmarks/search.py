@@ -1,7 +1,7 @@
 """Strategy benchmark: generational vs regularized vs random search at an equal number of trainings.
 
 Run: ``python benchmarks/search.py --size full`` (``make bench-search``; hours on
-2 cores, see README) or ``--size smoke`` (a few minutes, to check the script).
+2 cores, see docs/results.md) or ``--size smoke`` (a few minutes, to check the script).
 
 For each task (mnist1d-mlp and the known-answer teacher-mlp) and each
 strategy, several searches (different seeds) of the default space spend the

@@ -16,9 +16,10 @@ from actsearch.execute.trial import Trial
 
 #: Candidates per batch by default (times the seeds per candidate = members).
 #: One on CPU: there batching distinct candidates saved about 8% CPU and no wall time in
-#: the default search (README, Batched training), while a member's result differs from its
-#: training alone by float rounding, so which candidates share a batch (which depends on
-#: timing) would decide the search's path: with 1, the same seed gives the same search.
+#: the default search (docs/performance.md, Batched training), while a member's result
+#: differs from its training alone by float rounding, so which candidates share a batch
+#: (which depends on timing) would decide the search's path: with 1, the same seed gives
+#: the same search.
 DEFAULT_BATCH_CANDIDATES_CPU = 1
 DEFAULT_BATCH_CANDIDATES_GPU = 32
 
