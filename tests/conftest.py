@@ -4,11 +4,10 @@ real SQLite, real TF) reused by the CLI tests. Helpers are in support.py."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from hypothesis import settings
-from support import PG_ENV, TINY_SPACE, Backend, backend_params, pg_url_for_schema, run_cli
+from support import PG_ENV, TINY_SPACE, Backend, backend_params, fresh_pg_schema, run_cli
 
 # Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "ci" (what .ci/run selects) and the
 # default "dev" both draw a fixed sequence of examples (derandomize), so a failure always
@@ -20,30 +19,8 @@ settings.register_profile("dev", derandomize=True, deadline=None)
 settings.register_profile("explore", derandomize=False, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-# The longest test files, longest first. `make test` hands whole files to two workers in
-# collection order (xdist's loadfile, without its reordering by test count, which put
-# these last): started first, they overlap with the many short files instead of running
-# alone at the end. Measured in CI (`make test` prints the slowest tests).
-LONGEST_FIRST = [  # seconds per file, clean-clone CI run of 2026-11-28 (cluster, train, install: after their cuts)
-    "test_expr_fuzz.py",  # 263
-    "test_resume.py",  # 165
-    "test_search_e2e.py",  # 115
-    "test_execute.py",  # 70
-    "test_dashboard_browser.py",  # 66
-    "test_search_tasks.py",  # 56
-    "test_cluster_recipe.py",  # 55
-    "test_execute_batch.py",  # 45
-    "test_store_searches.py",  # 35
-    "test_search_trainings.py",  # 34
-    "test_train.py",  # 25
-    "test_install.py",  # 20
-]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the LONGEST_FIRST files first (the order within a file is kept)."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+# Longest test files first, from measured times (tests/file_order.py).
+pytest_plugins = ["file_order"]
 
 
 @pytest.fixture(scope="session")
@@ -81,22 +58,12 @@ def db(request, tmp_path):
     if not base:
         pytest.fail(
             f"{PG_ENV} is not set but CI is: the PostgreSQL store tests must run in CI "
-            "(source .ci/postgres.sh before pytest)",
+            "(source tests/postgres.sh before pytest)",
             pytrace=False,
         )
-    from sqlalchemy import create_engine, text
-
-    from actsearch.store.schema import resolve_url
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(resolve_url(base), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    backend = Backend("postgresql", pg_url_for_schema(base, schema))
-    try:
-        yield backend
-    finally:
-        backend.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_pg_schema(base) as url:
+        backend = Backend("postgresql", url)
+        try:
+            yield backend
+        finally:
+            backend.close()

@@ -13,7 +13,10 @@ import math
 import os
 import subprocess
 import sys
+import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +91,31 @@ def pg_url_for_schema(base: str, schema: str) -> str:
 
     url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_pg_schema(base: str) -> Iterator[str]:
+    """The URL of a new, empty schema on the server at `base`, dropped afterwards.
+
+    The test server outlives a run (tests/postgres.sh reuses it), so a test that wrote
+    to its default schema would meet the tables of an earlier run, even of another
+    actsearch version: CI once failed on a schema revision left there by a newer one."""
+    from sqlalchemy import create_engine, text
+
+    from actsearch.store.schema import resolve_url
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(resolve_url(base), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield pg_url_for_schema(base, schema)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
 
 
 def result(

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import PG_ENV, ROOT, TINY_SPACE, in_ci, run_cli
+from support import PG_ENV, ROOT, TINY_SPACE, fresh_pg_schema, in_ci, run_cli
 
 pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
 
@@ -80,7 +80,12 @@ def _pg_params() -> list[str]:
 @pytest.mark.parametrize("backend", _pg_params())
 def test_search_on_postgresql(backend: str, tmp_path: Path) -> None:
     url = os.environ.get(PG_ENV)
-    assert url, f"{PG_ENV} is not set: run `source .ci/postgres.sh` (CI must test PostgreSQL)"
+    assert url, f"{PG_ENV} is not set: run `source tests/postgres.sh` (CI must test PostgreSQL)"
+    with fresh_pg_schema(url) as schema_url:
+        _search_and_top_on(schema_url, tmp_path)
+
+
+def _search_and_top_on(url: str, tmp_path: Path) -> None:
     run = f"pg-{uuid.uuid4().hex[:8]}"
     proc = run_cli(
         "search",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL server for the store tests and export its URL.
 #
-#   source .ci/postgres.sh     # exports ACTSEARCH_TEST_PG_URL in this shell
-#   bash .ci/postgres.sh       # prints ACTSEARCH_TEST_PG_URL=... (also in .ci/pg_url)
+#   source tests/postgres.sh     # exports ACTSEARCH_TEST_PG_URL in this shell
+#   bash tests/postgres.sh       # prints ACTSEARCH_TEST_PG_URL=... (also in tests/pg_url)
 #
 # Debian 12, as root (or as a user who can run initdb/pg_ctl). Installs the
 # Debian `postgresql` package if no server binaries are found, initialises a

@@ -1,0 +1,70 @@
+"""Longest test files first, from measured times rather than a hand-kept list.
+
+`make test` hands whole files to two workers in collection order (xdist's loadfile,
+without its reordering by test count): started first, the long files overlap with the
+many short ones instead of running alone at the end. The seconds per file come from the
+last full run on this machine (pytest's cache, written after every run without -k or -m
+filters) over `tests/file_seconds.json`, the committed times a clean clone starts from.
+Files measured nowhere yet go first, so that they are timed early.
+
+    python tests/file_order.py     # rewrite tests/file_seconds.json from the cache
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+COMMITTED = Path(__file__).with_name("file_seconds.json")
+CACHE_KEY = "actsearch/file_seconds"
+
+
+def file_seconds(config: pytest.Config | None = None) -> dict[str, float]:
+    """Seconds per test file: the cache's latest over the committed figures."""
+    seconds: dict[str, float] = json.loads(COMMITTED.read_text()) if COMMITTED.exists() else {}
+    if config is not None and config.cache is not None:
+        seconds.update(config.cache.get(CACHE_KEY, {}))
+    return seconds
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seconds = file_seconds(config)
+    unmeasured = float("inf")
+    items.sort(key=lambda item: -seconds.get(item.path.name, unmeasured))
+
+
+class _Recorder:
+    """Adds up each file's setup, call and teardown times, on the controller only."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[Path(report.nodeid.split("::")[0]).name] += report.duration
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        config = session.config
+        full_run = not config.option.keyword and not config.option.markexpr
+        if full_run and exitstatus in (0, 1) and self.seconds and config.cache is not None:
+            known = config.cache.get(CACHE_KEY, {})
+            known.update({name: round(s, 1) for name, s in self.seconds.items()})
+            config.cache.set(CACHE_KEY, known)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # not inside an xdist worker
+        config.pluginmanager.register(_Recorder(), "actsearch-file-times")
+
+
+if __name__ == "__main__":
+    import sys
+
+    cached = Path(__file__).resolve().parents[1] / ".pytest_cache" / "v" / CACHE_KEY
+    if not cached.exists():
+        sys.exit(f"no file times in pytest's cache yet ({cached}): run `make test` first")
+    ordered = dict(sorted({**file_seconds(), **json.loads(cached.read_text())}.items(), key=lambda kv: -kv[1]))
+    COMMITTED.write_text(json.dumps(ordered, indent=1) + "\n")
+    print(f"wrote {len(ordered)} files' seconds to {COMMITTED}")
