@@ -62,7 +62,7 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def article_train(data, budget, seed: int) -> tuple[float, float]:
+def article_train(data, setup, seed: int) -> tuple[float, float]:
     """The seed article's way: a Python activation function in a Sequential
     model, model.compile + model.fit on numpy arrays, then evaluate.
     Returns (val_accuracy, seconds)."""
@@ -84,11 +84,11 @@ def article_train(data, budget, seed: int) -> tuple[float, float]:
         ]
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(budget.learning_rate),
+        optimizer=keras.optimizers.Adam(setup.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    model.fit(data.x_train, data.y_train, epochs=budget.epochs, batch_size=budget.batch_size, shuffle=True, verbose=0)
+    model.fit(data.x_train, data.y_train, epochs=setup.epochs, batch_size=setup.batch_size, shuffle=True, verbose=0)
     _, acc = model.evaluate(data.x_val, data.y_val, batch_size=1024, verbose=0)
     return float(acc), time.perf_counter() - t0
 
@@ -118,12 +118,12 @@ def main() -> None:
     t_start = time.perf_counter()
     task = get_task("mnist1d-mlp")
     if args.quick:
-        task.budget = dataclasses.replace(task.budget, epochs=5)
-    budget = task.budget
+        task.setup = dataclasses.replace(task.setup, epochs=5)
+    setup = task.setup
     data = task.get_data()
     resident = prepare_data(data)
     seeds = list(range(args.seeds))
-    steps = budget.total_steps(data.n_train)
+    steps = setup.total_steps(data.n_train)
     rows: list[tuple[str, str]] = []
 
     def swish(x):
@@ -131,8 +131,8 @@ def main() -> None:
 
     print(
         f"mnist1d-mlp: {data.n_train} train / {len(data.y_val)} val, "
-        f"{budget.epochs} epochs x {budget.steps_per_epoch(data.n_train)} steps = {steps} steps, "
-        f"batch {budget.batch_size}, {budget.optimizer} lr {budget.learning_rate}; "
+        f"{setup.epochs} epochs x {setup.steps_per_epoch(data.n_train)} steps = {steps} steps, "
+        f"batch {setup.batch_size}, {setup.optimizer} lr {setup.learning_rate}; "
         f"TF {tf.__version__}, {os.cpu_count()} CPUs, "
         f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} TF threads",
         flush=True,
@@ -140,17 +140,17 @@ def main() -> None:
 
     # warm-up both paths (TF initialisation is not a per-candidate cost)
     train(task, swish, seed=99, data=resident, epochs=1)
-    article_train(data, dataclasses.replace(budget, epochs=1), 99)
+    article_train(data, dataclasses.replace(setup, epochs=1), 99)
     if args.part == "k":
         rows += k_rows(task, resident, args.rounds)
     if args.part in ("all", "batched"):
-        rows += batched_rows(task, data, resident, budget)
+        rows += batched_rows(task, data, resident, setup)
     if args.part in ("all", "single"):
-        rows += single_rows(task, data, resident, budget, seeds, swish)
+        rows += single_rows(task, data, resident, setup, seeds, swish)
     print_rows(rows, t_start)
 
 
-def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, str]]:
+def single_rows(task, data, resident, setup, seeds, swish) -> list[tuple[str, str]]:
     """(a)-(e): the one-at-a-time trainer against the article."""
     import tensorflow as tf
 
@@ -163,7 +163,7 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
     ours, art = [], []
     for s in seeds:
         ours.append(train(task, swish, seed=s, data=resident))
-        art.append(article_train(data, budget, s))
+        art.append(article_train(data, setup, s))
     assert all(r.status == "ok" for r in ours), ours
     ours_t = [r.train_seconds for r in ours]
     art_t = [t for _, t in art]
@@ -183,7 +183,7 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
     # calls (a hurdle that never stops it); the second call does not trace,
     # so its time / steps is the pure step time. Best of the seeds.
     evolved = EVOLVED  # through the expression language, as a search trains it
-    short = max(1, budget.epochs // 4)
+    short = max(1, setup.epochs // 4)
 
     def timing(act):
         runs, steps, totals = [], [], []
@@ -224,7 +224,7 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
         "evolved": evolved,
         "sin": tf.sin,
     }
-    h_epoch = max(1, budget.epochs // 4)
+    h_epoch = max(1, setup.epochs // 4)
     t0 = time.perf_counter()
     full = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, -np.inf)) for k, a in candidates.items()}
     t_full = time.perf_counter() - t0
@@ -265,7 +265,7 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
     n_art = 15
     rss_art0 = rss_mb()
     for i in range(n_art):
-        article_train(data, dataclasses.replace(budget, epochs=short), i)
+        article_train(data, dataclasses.replace(setup, epochs=short), i)
     rss_art = rss_mb()
     rows += [
         (
@@ -350,7 +350,7 @@ def _trace_seconds(first_call: float, first_steps: int, later_call: float, later
     return max(0.0, first_call - first_steps * later_call / max(1, later_steps))
 
 
-def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
+def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
     """(f): population-batched training against one at a time and the article."""
     from actsearch.train import batch as batch_mod
     from actsearch.train import train, trainer
@@ -358,8 +358,8 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
 
     rows: list[tuple[str, str]] = []
     k = len(BATCH_CANDIDATES)
-    spe = budget.steps_per_epoch(data.n_train)
-    quarter = max(1, budget.epochs // 4)
+    spe = setup.steps_per_epoch(data.n_train)
+    quarter = max(1, setup.epochs // 4)
     train_batch(task, [Member(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)  # warm-up
 
     # K candidates x 1 seed: batched vs one at a time vs the article, interleaved
@@ -389,7 +389,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         t_alone.append(time.perf_counter() - t0)
         cpu["alone"].append(time.process_time() - c0)
         c0 = time.process_time()
-        t_art.append(article_train(data, budget, rnd)[1])
+        t_art.append(article_train(data, setup, rnd)[1])
         cpu["art"].append(time.process_time() - c0)
         print(
             f"  round {rnd}: batch of {k} {t_batch[-1]:.2f} s, {k} one at a time {t_alone[-1]:.2f} s, "
@@ -419,7 +419,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         (
             f"(f) batch of {k}: set-up s / tracing s / ms per step",
             f"{statistics.mean(parts['setup']):.2f} / {statistics.mean(parts['trace']):.2f} / "
-            f"{statistics.mean(parts['step_ms']):.2f}  ({spe * budget.epochs} steps)",
+            f"{statistics.mean(parts['step_ms']):.2f}  ({spe * setup.epochs} steps)",
         ),
     ]
 
@@ -454,7 +454,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     ]
 
     rows += update_rows(task, resident, cand, five)
-    rows += floor_rows(task, resident, budget, k, statistics.mean(t_art), min(t_one), cand)
+    rows += floor_rows(task, resident, setup, k, statistics.mean(t_art), min(t_one), cand)
 
     # memory of a long-lived worker: batches of 4 short trainings in one process
     n_mem, rss = 16, []
@@ -538,7 +538,7 @@ def matmul_floor(task, batch_size: int, members: int, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def floor_rows(task, resident, budget, k: int, t_article: float, t_one: float, cand: str) -> list[tuple[str, str]]:
+def floor_rows(task, resident, setup, k: int, t_article: float, t_one: float, cand: str) -> list[tuple[str, str]]:
     """(i): the matrix products alone of (f)'s batches and the best ratios they allow;
     then the same with each member's own element-wise work added (activations, loss,
     update): per member-step it is the growth of the rest of a step (step minus its
@@ -549,15 +549,15 @@ def floor_rows(task, resident, budget, k: int, t_article: float, t_one: float, c
     from actsearch.train import train, trainer
     from actsearch.train.batch import Member, train_batch
 
-    steps = budget.total_steps(resident.n_train)
-    floor = {m: matmul_floor(task, budget.batch_size, m, steps) for m in (1, 5, k)}
-    quarter = max(1, budget.epochs // 4)
+    steps = setup.total_steps(resident.n_train)
+    floor = {m: matmul_floor(task, setup.batch_size, m, steps) for m in (1, 5, k)}
+    quarter = max(1, setup.epochs // 4)
     assert train(task, cand, seed=0, data=resident, hurdle=(quarter, -np.inf)).status == "ok"
     (_, n2, c2) = trainer.last_timings["segments"][1]
     step_one = c2 / n2
     train_batch(task, [Member(cand, s) for s in range(5)], data=resident, hurdle=(quarter, -np.inf))
     (e2, s2) = batch_mod.last_timings["segments"][1]
-    step_five = s2 / (e2 * budget.steps_per_epoch(resident.n_train))
+    step_five = s2 / (e2 * setup.steps_per_epoch(resident.n_train))
     rest_one, rest_five = step_one - floor[1] / steps, step_five - floor[5] / steps
     own = max(0.0, (rest_five - rest_one) / 4)  # seconds per member-step
     best_k = floor[k] + k * own * steps

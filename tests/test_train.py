@@ -28,7 +28,7 @@ def resident(task):
     return prepare_data(task.get_data())
 
 
-def test_relu_beats_chance_with_budget_fields(task, resident) -> None:
+def test_relu_beats_chance_with_setup_fields(task, resident) -> None:
     r = train(task, tf.nn.relu, seed=0, data=resident, epochs=EPOCHS)
     assert isinstance(r, EvalResult)
     assert r.status == "ok", r.error
@@ -115,7 +115,7 @@ def test_keras_activation_name(task, resident) -> None:
 
 def test_other_optimizer_and_small_last_batch(task) -> None:
     small = dataclasses.replace(
-        task, budget=dataclasses.replace(task.budget, batch_size=96, optimizer="sgd", learning_rate=0.05)
+        task, setup=dataclasses.replace(task.setup, batch_size=96, optimizer="sgd", learning_rate=0.05)
     )
     r = train(small, tf.nn.relu, seed=0, epochs=1)
     assert r.status == "ok", r.error

@@ -122,7 +122,7 @@ def test_models_of_different_structure_fall_back_to_one_at_a_time(task, resident
         h = keras.layers.Dense(8 + len(calls), activation=activation)(inputs)
         return keras.Model(inputs, keras.layers.Dense(10)(h))
 
-    odd = Task(name="growing", build_model=growing_model, budget=task.budget, data=task.get_data())
+    odd = Task(name="growing", build_model=growing_model, setup=task.setup, data=task.get_data())
     results = train_batch(odd, [Member("tanh(x)", 0), Member("relu(x)", 1)], data=resident, epochs=1)
     assert batch_mod.last_timings["batched"] is False
     assert "differ in structure" in batch_mod.last_timings["reason"]
@@ -141,7 +141,7 @@ def test_initial_weights_that_depend_on_the_activation_are_built_per_member(task
         h = keras.layers.Dense(16, activation=activation, kernel_initializer=init)(inputs)
         return keras.Model(inputs, keras.layers.Dense(10)(h))
 
-    odd = Task(name="by-activation", build_model=model_by_activation, budget=task.budget, data=task.get_data())
+    odd = Task(name="by-activation", build_model=model_by_activation, setup=task.setup, data=task.get_data())
     members = [Member(tf.nn.relu, 0), Member(tf.tanh, 0), Member(tf.tanh, 1)]
     train_batch(odd, members, data=resident, epochs=1, record_steps=3)
     assert batch_mod.last_timings["batched"] is True

@@ -293,7 +293,7 @@ def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
 def _train_stacked(
     task: Task, members: list[Member], *, data, epochs, hurdle, parametric: bool, record_steps: int = 0
 ) -> list[EvalResult]:
-    budget = task.budget
+    budget = task.setup
     n_epochs = int(epochs if epochs is not None else budget.epochs)
     batch_size = budget.batch_size
     k = len(members)

@@ -244,7 +244,7 @@ def train(
     ``seed`` fixes weights and shuffling (same seed -> same result).
     ``data``: the task's data, or a :class:`ResidentData` converted once by a
     long-lived worker; default ``task.get_data()`` (converted and cached).
-    ``epochs`` overrides ``task.budget.epochs``.
+    ``epochs`` overrides ``task.setup.epochs``.
     ``hurdle=(e, threshold)``: after epoch ``e`` the validation fitness is
     recorded as a :class:`Partial`; if it is below ``threshold`` the training
     stops with status "stopped" and the metrics at epoch ``e``.
@@ -374,7 +374,7 @@ def _train_impl(
     jit_compile: bool | None,
     record_steps: int = 0,
 ) -> EvalResult:
-    budget = task.budget
+    budget = task.setup
     n_epochs = int(epochs if epochs is not None else budget.epochs)
     batch_size = budget.batch_size
     jit = JIT_COMPILE if jit_compile is None else jit_compile
