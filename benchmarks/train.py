@@ -154,7 +154,7 @@ def single_rows(task, data, resident, setup, seeds, swish) -> list[tuple[str, st
     """(a)-(e): the one-at-a-time trainer against the article."""
     import tensorflow as tf
 
-    from actsearch.train import train, trainer
+    from actsearch.train import train, train_with_diagnostics
 
     rows: list[tuple[str, str]] = []
 
@@ -188,11 +188,11 @@ def single_rows(task, data, resident, setup, seeds, swish) -> list[tuple[str, st
     def timing(act):
         runs, steps, totals = [], [], []
         for s in seeds:
-            r = train(task, act, seed=s, data=resident, hurdle=(short, -np.inf))
+            r, diagnostics = train_with_diagnostics(task, act, seed=s, data=resident, hurdle=(short, -np.inf))
             assert r.status == "ok", r
-            _, n, sec = trainer.last_timings["segments"][1]
+            later = diagnostics.segments[1]
             runs.append(r)
-            steps.append(sec / n)
+            steps.append(later.seconds / later.steps)
             totals.append(r.train_seconds)
         return min(steps), min(totals), runs
 
@@ -306,12 +306,11 @@ MORE_CANDIDATES = [
 
 def k_rows(task, resident, rounds: int) -> list[tuple[str, str]]:
     """(g): a batch of K distinct candidates against the same K one at a time (full trainings)."""
-    from actsearch.train import batch as batch_mod
     from actsearch.train import train
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train.batch import BatchMember, train_batch, train_batch_with_diagnostics
 
     pool = BATCH_CANDIDATES + MORE_CANDIDATES
-    train_batch(task, [Member(e, 99) for e in pool[:2]], data=resident, epochs=1)  # warm-up
+    train_batch(task, [BatchMember(e, 99) for e in pool[:2]], data=resident, epochs=1)  # warm-up
     rows: list[tuple[str, str]] = []
     for k in (2, 4, 8, 12, 16):
         t_batch, t_alone = [], []
@@ -320,9 +319,9 @@ def k_rows(task, resident, rounds: int) -> list[tuple[str, str]]:
             chosen = (pool[shift:] + pool[:shift])[:k]
             load = os.getloadavg()[0]
             t0, c0 = time.perf_counter(), time.process_time()
-            res = train_batch(task, [Member(e, rnd) for e in chosen], data=resident)
+            res, diagnostics = train_batch_with_diagnostics(task, [BatchMember(e, rnd) for e in chosen], data=resident)
             t_batch.append((time.perf_counter() - t0, time.process_time() - c0))
-            assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
+            assert diagnostics.batched and all(r.status == "ok" for r in res), res
             t0, c0 = time.perf_counter(), time.process_time()
             for e in chosen:
                 assert train(task, e, seed=rnd, data=resident).status == "ok"
@@ -352,15 +351,14 @@ def _trace_seconds(first_call: float, first_steps: int, later_call: float, later
 
 def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
     """(f): population-batched training against one at a time and the article."""
-    from actsearch.train import batch as batch_mod
-    from actsearch.train import train, trainer
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train import train, train_with_diagnostics
+    from actsearch.train.batch import BatchMember, train_batch, train_batch_with_diagnostics
 
     rows: list[tuple[str, str]] = []
     k = len(BATCH_CANDIDATES)
     spe = setup.steps_per_epoch(data.n_train)
     quarter = max(1, setup.epochs // 4)
-    train_batch(task, [Member(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)  # warm-up
+    train_batch(task, [BatchMember(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)  # warm-up
 
     # K candidates x 1 seed: batched vs one at a time vs the article, interleaved
     # rounds; the hurdle that stops nothing splits each training into two
@@ -371,21 +369,23 @@ def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
     parts: dict[str, list[float]] = {"setup": [], "trace": [], "step_ms": []}
     for rnd in range(2):
         t0, c0 = time.perf_counter(), time.process_time()
-        res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf))
+        res, diagnostics = train_batch_with_diagnostics(
+            task, [BatchMember(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf)
+        )
         t_batch.append(time.perf_counter() - t0)
         cpu["batch"].append(time.process_time() - c0)
-        assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
-        (e1, s1), (e2, s2) = batch_mod.last_timings["segments"]
-        trace["batched"].append((batch_mod.last_timings["setup"] + _trace_seconds(s1, e1, s2, e2)) / k)
-        parts["setup"].append(batch_mod.last_timings["setup"])
+        assert diagnostics.batched and all(r.status == "ok" for r in res), res
+        (e1, s1), (e2, s2) = ((seg.epochs, seg.seconds) for seg in diagnostics.segments)
+        trace["batched"].append((diagnostics.setup_seconds + _trace_seconds(s1, e1, s2, e2)) / k)
+        parts["setup"].append(diagnostics.setup_seconds)
         parts["trace"].append(_trace_seconds(s1, e1, s2, e2))
         parts["step_ms"].append(1e3 * s2 / (e2 * spe))
         t0, c0 = time.perf_counter(), time.process_time()
         for e in BATCH_CANDIDATES:
-            r = train(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
+            r, alone_diagnostics = train_with_diagnostics(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
             assert r.status == "ok", r
-            (_, n1, c1), (_, n2, c2) = trainer.last_timings["segments"]
-            trace["alone"].append(trainer.last_timings["setup"] + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
+            (n1, c1), (n2, c2) = ((seg.steps, seg.seconds) for seg in alone_diagnostics.segments)
+            trace["alone"].append(alone_diagnostics.setup_seconds + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
         t_alone.append(time.perf_counter() - t0)
         cpu["alone"].append(time.process_time() - c0)
         c0 = time.process_time()
@@ -432,16 +432,18 @@ def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
         t_one.append(time.perf_counter() - t0)
         cpu["one"].append(time.process_time() - c0)
         t0, c0 = time.perf_counter(), time.process_time()
-        batched = train_batch(task, [Member(cand, s) for s in five], data=resident)
+        batched = train_batch(task, [BatchMember(cand, s) for s in five], data=resident)
         t_five.append(time.perf_counter() - t0)
         cpu["five"].append(time.process_time() - c0)
     alone = [train(task, cand, seed=s, data=resident) for s in five]
-    train_batch(task, [Member(cand, s) for s in five], data=resident, epochs=1, record_steps=10)
-    first_losses = batch_mod.last_timings["step_losses"].numpy()[:10]
+    _, recorded = train_batch_with_diagnostics(
+        task, [BatchMember(cand, s) for s in five], data=resident, epochs=1, record_steps=10
+    )
+    first_losses = recorded.step_losses[:10]
     diffs = []
     for j, s in enumerate(five):
-        train(task, cand, seed=s, data=resident, epochs=1, record_steps=10)
-        diffs.append(float(np.max(np.abs(first_losses[:, j] - trainer.last_timings["step_losses"].numpy()[:10]))))
+        _, alone_recorded = train_with_diagnostics(task, cand, seed=s, data=resident, epochs=1, record_steps=10)
+        diffs.append(float(np.max(np.abs(first_losses[:, j] - alone_recorded.step_losses[:10]))))
     rows += [
         (
             "(f) 5 seeds batched / 1 seed alone, time",
@@ -459,7 +461,7 @@ def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
     # memory of a long-lived worker: batches of 4 short trainings in one process
     n_mem, rss = 16, []
     for i in range(n_mem):
-        train_batch(task, [Member(e, i) for e in BATCH_CANDIDATES[i % 2 :: 2][:4]], data=resident, epochs=1)
+        train_batch(task, [BatchMember(e, i) for e in BATCH_CANDIDATES[i % 2 :: 2][:4]], data=resident, epochs=1)
         rss.append(rss_mb())
     rows.append(
         (
@@ -473,22 +475,18 @@ def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
 
 def update_rows(task, resident, cand: str, five: list[int]) -> list[tuple[str, str]]:
     """(h): the fused Adam update against Keras' own, interleaved, two rounds."""
-    from actsearch.train import train, update
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train import train
+    from actsearch.train.batch import BatchMember, train_batch
 
     seconds: dict[tuple[str, bool], list[float]] = {}
-    try:
-        for rnd in range(2):
-            for fused in (False, True):
-                update.FUSED = fused
-                t0 = time.perf_counter()
-                assert train(task, cand, seed=rnd, data=resident).status == "ok"
-                seconds.setdefault(("one", fused), []).append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                train_batch(task, [Member(cand, s) for s in five], data=resident)
-                seconds.setdefault(("five", fused), []).append(time.perf_counter() - t0)
-    finally:
-        update.FUSED = None
+    for rnd in range(2):
+        for fused in (False, True):
+            t0 = time.perf_counter()
+            assert train(task, cand, seed=rnd, data=resident, fused=fused).status == "ok"
+            seconds.setdefault(("one", fused), []).append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            train_batch(task, [BatchMember(cand, s) for s in five], data=resident, fused=fused)
+            seconds.setdefault(("five", fused), []).append(time.perf_counter() - t0)
     rows = []
     for what, label in (("one", "one training alone"), ("five", "5 seeds batched")):
         keras_s, fused_s = min(seconds[(what, False)]), min(seconds[(what, True)])
@@ -545,18 +543,19 @@ def floor_rows(task, resident, setup, k: int, t_article: float, t_one: float, ca
     products) from 1 seed alone to 5 seeds batched, divided by 4, so the executor's
     cost per operation, paid once per step whatever the members, is left out, as
     is all tracing."""
-    from actsearch.train import batch as batch_mod
-    from actsearch.train import train, trainer
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train import train_with_diagnostics
+    from actsearch.train.batch import BatchMember, train_batch_with_diagnostics
 
     steps = setup.total_steps(resident.n_train)
     floor = {m: matmul_floor(task, setup.batch_size, m, steps) for m in (1, 5, k)}
     quarter = max(1, setup.epochs // 4)
-    assert train(task, cand, seed=0, data=resident, hurdle=(quarter, -np.inf)).status == "ok"
-    (_, n2, c2) = trainer.last_timings["segments"][1]
-    step_one = c2 / n2
-    train_batch(task, [Member(cand, s) for s in range(5)], data=resident, hurdle=(quarter, -np.inf))
-    (e2, s2) = batch_mod.last_timings["segments"][1]
+    r, one = train_with_diagnostics(task, cand, seed=0, data=resident, hurdle=(quarter, -np.inf))
+    assert r.status == "ok"
+    step_one = one.segments[1].seconds / one.segments[1].steps
+    _, five = train_batch_with_diagnostics(
+        task, [BatchMember(cand, s) for s in range(5)], data=resident, hurdle=(quarter, -np.inf)
+    )
+    e2, s2 = five.segments[1].epochs, five.segments[1].seconds
     step_five = s2 / (e2 * setup.steps_per_epoch(resident.n_train))
     rest_one, rest_five = step_one - floor[1] / steps, step_five - floor[5] / steps
     own = max(0.0, (rest_five - rest_one) / 4)  # seconds per member-step
