@@ -17,7 +17,7 @@ _PUBLIC = {
     "screen": "actsearch.expr",
     "Task": "actsearch.tasks",
     "TaskData": "actsearch.tasks",
-    "TrainingBudget": "actsearch.tasks",
+    "TrainingSetup": "actsearch.tasks",
     "TaskError": "actsearch.tasks",
     "get_task": "actsearch.tasks",
     "load_space": "actsearch.spaces",

@@ -139,7 +139,7 @@ def _validate(
     scores: list[Score] = []
     for spec in tasks:
         task = get_task(spec)
-        budget = epochs or task.budget.epochs
+        budget = epochs or task.setup.epochs
         known = saved.saved([c.expr for c in contenders], spec, budget) if saved else {}
         fitness = {key: (r.fitness if r.status == "ok" else None) for key, r in known.items()}
         todo = [(c.expr, seed) for c in contenders for seed in seeds if (c.expr, seed) not in fitness]

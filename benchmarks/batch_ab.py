@@ -4,11 +4,15 @@ the same module at a git revision, side by side in one process.
 Run: ``python benchmarks/batch_ab.py [--rev main] [--rounds 3] [--threads 1]``.
 
 Each round trains, in alternating order, the same batches with both modules
-on mnist1d-mlp (full budget unless ``--epochs``): K = 8 distinct candidates x
+on mnist1d-mlp (the task's epochs unless ``--epochs``): K = 8 distinct candidates x
 1 seed, 5 seeds of one candidate, and 8 members of 3 candidates. Prints wall
 and CPU seconds per batch, the set-up seconds (building the members), and the
 ratio reference / this tree (above 1: this tree is faster). Validation
 accuracies of both are printed so that a change of results shows.
+
+The reference module runs against this tree's other train/ modules, so the
+revision must import only names they still have (``recipe``, ``trainer``'s
+public names: a revision from the trainer's recipe split on).
 """
 
 from __future__ import annotations
@@ -44,12 +48,25 @@ def load_reference(rev: str):
     return module
 
 
+def run_batch(mod, task, members: list[tuple[str, int]], **kwargs) -> tuple[list, float]:
+    """Train one batch with ``mod``; (results, set-up seconds). Asserts that it ran batched."""
+    member = getattr(mod, "BatchMember", None) or mod.Member  # the name before the rename
+    batch = [member(e, s) for e, s in members]
+    if hasattr(mod, "train_batch_with_diagnostics"):
+        results, diagnostics = mod.train_batch_with_diagnostics(task, batch, **kwargs)
+        assert diagnostics.batched, diagnostics
+        return results, diagnostics.setup_seconds
+    results = mod.train_batch(task, batch, **kwargs)  # a revision with module-global timings
+    assert mod.last_timings["batched"], mod.last_timings
+    return results, mod.last_timings["setup"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", default="main")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: TensorFlow's default)")
-    ap.add_argument("--epochs", type=int, default=0, help="0: the task's budget")
+    ap.add_argument("--epochs", type=int, default=0, help="0: the task's epochs")
     args = ap.parse_args()
     if args.threads:
         from actsearch.execute.worker import configure_tensorflow
@@ -72,7 +89,7 @@ def main() -> None:
         "3 candidates, 8 members": [(BATCH_CANDIDATES[j % 3], j) for j in range(8)],
     }
     for mod in (ref, ours):  # warm-up
-        mod.train_batch(task, [mod.Member(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)
+        run_batch(mod, task, [(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     print(f"reference {args.rev} vs this tree; threads {args.threads or 'default'}", flush=True)
     for rnd in range(args.rounds):
@@ -82,12 +99,10 @@ def main() -> None:
             for name, mod in order:
                 load = os.getloadavg()[0]
                 t0, c0 = time.perf_counter(), time.process_time()
-                res = mod.train_batch(task, [mod.Member(e, s + rnd) for e, s in members], data=resident, epochs=epochs)
+                res, setup = run_batch(mod, task, [(e, s + rnd) for e, s in members], data=resident, epochs=epochs)
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-                assert mod.last_timings["batched"], mod.last_timings
                 times.setdefault((case, name), []).append((wall, cpu))
                 accs = [round(r.val_accuracy or float("nan"), 4) for r in res]
-                setup = mod.last_timings["setup"]
                 line.append(f"{name} {wall:.2f} s (CPU {cpu:.2f}, set-up {setup:.2f}, load {load:.1f}) {accs}")
             print(f"  round {rnd} {case}: " + " | ".join(line), flush=True)
     print()

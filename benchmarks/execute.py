@@ -155,6 +155,7 @@ class MeasuredExecutor:
     def __init__(self, inner: Any, profiler: cProfile.Profile | None = None) -> None:
         self.inner = inner
         self.profiler = profiler  # profiles the driver from the first submit to the search's end
+        self.workers = inner.workers  # the Executor protocol's fields, as the wrapped one has them
         self.capacity = inner.capacity
         self.t = Timings()
         self.info_start = {i["pid"]: i for i in inner.workers_info()}

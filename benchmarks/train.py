@@ -62,7 +62,7 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def article_train(data, budget, seed: int) -> tuple[float, float]:
+def article_train(data, setup, seed: int) -> tuple[float, float]:
     """The seed article's way: a Python activation function in a Sequential
     model, model.compile + model.fit on numpy arrays, then evaluate.
     Returns (val_accuracy, seconds)."""
@@ -84,11 +84,11 @@ def article_train(data, budget, seed: int) -> tuple[float, float]:
         ]
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(budget.learning_rate),
+        optimizer=keras.optimizers.Adam(setup.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    model.fit(data.x_train, data.y_train, epochs=budget.epochs, batch_size=budget.batch_size, shuffle=True, verbose=0)
+    model.fit(data.x_train, data.y_train, epochs=setup.epochs, batch_size=setup.batch_size, shuffle=True, verbose=0)
     _, acc = model.evaluate(data.x_val, data.y_val, batch_size=1024, verbose=0)
     return float(acc), time.perf_counter() - t0
 
@@ -118,12 +118,12 @@ def main() -> None:
     t_start = time.perf_counter()
     task = get_task("mnist1d-mlp")
     if args.quick:
-        task.budget = dataclasses.replace(task.budget, epochs=5)
-    budget = task.budget
+        task.setup = dataclasses.replace(task.setup, epochs=5)
+    setup = task.setup
     data = task.get_data()
     resident = prepare_data(data)
     seeds = list(range(args.seeds))
-    steps = budget.total_steps(data.n_train)
+    steps = setup.total_steps(data.n_train)
     rows: list[tuple[str, str]] = []
 
     def swish(x):
@@ -131,8 +131,8 @@ def main() -> None:
 
     print(
         f"mnist1d-mlp: {data.n_train} train / {len(data.y_val)} val, "
-        f"{budget.epochs} epochs x {budget.steps_per_epoch(data.n_train)} steps = {steps} steps, "
-        f"batch {budget.batch_size}, {budget.optimizer} lr {budget.learning_rate}; "
+        f"{setup.epochs} epochs x {setup.steps_per_epoch(data.n_train)} steps = {steps} steps, "
+        f"batch {setup.batch_size}, {setup.optimizer} lr {setup.learning_rate}; "
         f"TF {tf.__version__}, {os.cpu_count()} CPUs, "
         f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} TF threads",
         flush=True,
@@ -140,21 +140,21 @@ def main() -> None:
 
     # warm-up both paths (TF initialisation is not a per-candidate cost)
     train(task, swish, seed=99, data=resident, epochs=1)
-    article_train(data, dataclasses.replace(budget, epochs=1), 99)
+    article_train(data, dataclasses.replace(setup, epochs=1), 99)
     if args.part == "k":
         rows += k_rows(task, resident, args.rounds)
     if args.part in ("all", "batched"):
-        rows += batched_rows(task, data, resident, budget)
+        rows += batched_rows(task, data, resident, setup)
     if args.part in ("all", "single"):
-        rows += single_rows(task, data, resident, budget, seeds, swish)
+        rows += single_rows(task, data, resident, setup, seeds, swish)
     print_rows(rows, t_start)
 
 
-def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, str]]:
+def single_rows(task, data, resident, setup, seeds, swish) -> list[tuple[str, str]]:
     """(a)-(e): the one-at-a-time trainer against the article."""
     import tensorflow as tf
 
-    from actsearch.train import train, trainer
+    from actsearch.train import train, train_with_diagnostics
 
     rows: list[tuple[str, str]] = []
 
@@ -163,7 +163,7 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
     ours, art = [], []
     for s in seeds:
         ours.append(train(task, swish, seed=s, data=resident))
-        art.append(article_train(data, budget, s))
+        art.append(article_train(data, setup, s))
     assert all(r.status == "ok" for r in ours), ours
     ours_t = [r.train_seconds for r in ours]
     art_t = [t for _, t in art]
@@ -183,16 +183,16 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
     # calls (a hurdle that never stops it); the second call does not trace,
     # so its time / steps is the pure step time. Best of the seeds.
     evolved = EVOLVED  # through the expression language, as a search trains it
-    short = max(1, budget.epochs // 4)
+    short = max(1, setup.epochs // 4)
 
     def timing(act):
         runs, steps, totals = [], [], []
         for s in seeds:
-            r = train(task, act, seed=s, data=resident, hurdle=(short, -np.inf))
+            r, diagnostics = train_with_diagnostics(task, act, seed=s, data=resident, hurdle=(short, -np.inf))
             assert r.status == "ok", r
-            _, n, sec = trainer.last_timings["segments"][1]
+            later = diagnostics.segments[1]
             runs.append(r)
-            steps.append(sec / n)
+            steps.append(later.seconds / later.steps)
             totals.append(r.train_seconds)
         return min(steps), min(totals), runs
 
@@ -224,7 +224,7 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
         "evolved": evolved,
         "sin": tf.sin,
     }
-    h_epoch = max(1, budget.epochs // 4)
+    h_epoch = max(1, setup.epochs // 4)
     t0 = time.perf_counter()
     full = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, -np.inf)) for k, a in candidates.items()}
     t_full = time.perf_counter() - t0
@@ -265,7 +265,7 @@ def single_rows(task, data, resident, budget, seeds, swish) -> list[tuple[str, s
     n_art = 15
     rss_art0 = rss_mb()
     for i in range(n_art):
-        article_train(data, dataclasses.replace(budget, epochs=short), i)
+        article_train(data, dataclasses.replace(setup, epochs=short), i)
     rss_art = rss_mb()
     rows += [
         (
@@ -306,12 +306,11 @@ MORE_CANDIDATES = [
 
 def k_rows(task, resident, rounds: int) -> list[tuple[str, str]]:
     """(g): a batch of K distinct candidates against the same K one at a time (full trainings)."""
-    from actsearch.train import batch as batch_mod
     from actsearch.train import train
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train.batch import BatchMember, train_batch, train_batch_with_diagnostics
 
     pool = BATCH_CANDIDATES + MORE_CANDIDATES
-    train_batch(task, [Member(e, 99) for e in pool[:2]], data=resident, epochs=1)  # warm-up
+    train_batch(task, [BatchMember(e, 99) for e in pool[:2]], data=resident, epochs=1)  # warm-up
     rows: list[tuple[str, str]] = []
     for k in (2, 4, 8, 12, 16):
         t_batch, t_alone = [], []
@@ -320,9 +319,9 @@ def k_rows(task, resident, rounds: int) -> list[tuple[str, str]]:
             chosen = (pool[shift:] + pool[:shift])[:k]
             load = os.getloadavg()[0]
             t0, c0 = time.perf_counter(), time.process_time()
-            res = train_batch(task, [Member(e, rnd) for e in chosen], data=resident)
+            res, diagnostics = train_batch_with_diagnostics(task, [BatchMember(e, rnd) for e in chosen], data=resident)
             t_batch.append((time.perf_counter() - t0, time.process_time() - c0))
-            assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
+            assert diagnostics.batched and all(r.status == "ok" for r in res), res
             t0, c0 = time.perf_counter(), time.process_time()
             for e in chosen:
                 assert train(task, e, seed=rnd, data=resident).status == "ok"
@@ -350,17 +349,16 @@ def _trace_seconds(first_call: float, first_steps: int, later_call: float, later
     return max(0.0, first_call - first_steps * later_call / max(1, later_steps))
 
 
-def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
+def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
     """(f): population-batched training against one at a time and the article."""
-    from actsearch.train import batch as batch_mod
-    from actsearch.train import train, trainer
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train import train, train_with_diagnostics
+    from actsearch.train.batch import BatchMember, train_batch, train_batch_with_diagnostics
 
     rows: list[tuple[str, str]] = []
     k = len(BATCH_CANDIDATES)
-    spe = budget.steps_per_epoch(data.n_train)
-    quarter = max(1, budget.epochs // 4)
-    train_batch(task, [Member(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)  # warm-up
+    spe = setup.steps_per_epoch(data.n_train)
+    quarter = max(1, setup.epochs // 4)
+    train_batch(task, [BatchMember(e, 99) for e in BATCH_CANDIDATES[:2]], data=resident, epochs=1)  # warm-up
 
     # K candidates x 1 seed: batched vs one at a time vs the article, interleaved
     # rounds; the hurdle that stops nothing splits each training into two
@@ -371,25 +369,27 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     parts: dict[str, list[float]] = {"setup": [], "trace": [], "step_ms": []}
     for rnd in range(2):
         t0, c0 = time.perf_counter(), time.process_time()
-        res = train_batch(task, [Member(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf))
+        res, diagnostics = train_batch_with_diagnostics(
+            task, [BatchMember(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf)
+        )
         t_batch.append(time.perf_counter() - t0)
         cpu["batch"].append(time.process_time() - c0)
-        assert batch_mod.last_timings["batched"] and all(r.status == "ok" for r in res), res
-        (e1, s1), (e2, s2) = batch_mod.last_timings["segments"]
-        trace["batched"].append((batch_mod.last_timings["setup"] + _trace_seconds(s1, e1, s2, e2)) / k)
-        parts["setup"].append(batch_mod.last_timings["setup"])
+        assert diagnostics.batched and all(r.status == "ok" for r in res), res
+        (e1, s1), (e2, s2) = ((seg.epochs, seg.seconds) for seg in diagnostics.segments)
+        trace["batched"].append((diagnostics.setup_seconds + _trace_seconds(s1, e1, s2, e2)) / k)
+        parts["setup"].append(diagnostics.setup_seconds)
         parts["trace"].append(_trace_seconds(s1, e1, s2, e2))
         parts["step_ms"].append(1e3 * s2 / (e2 * spe))
         t0, c0 = time.perf_counter(), time.process_time()
         for e in BATCH_CANDIDATES:
-            r = train(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
+            r, alone_diagnostics = train_with_diagnostics(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
             assert r.status == "ok", r
-            (_, n1, c1), (_, n2, c2) = trainer.last_timings["segments"]
-            trace["alone"].append(trainer.last_timings["setup"] + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
+            (n1, c1), (n2, c2) = ((seg.steps, seg.seconds) for seg in alone_diagnostics.segments)
+            trace["alone"].append(alone_diagnostics.setup_seconds + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
         t_alone.append(time.perf_counter() - t0)
         cpu["alone"].append(time.process_time() - c0)
         c0 = time.process_time()
-        t_art.append(article_train(data, budget, rnd)[1])
+        t_art.append(article_train(data, setup, rnd)[1])
         cpu["art"].append(time.process_time() - c0)
         print(
             f"  round {rnd}: batch of {k} {t_batch[-1]:.2f} s, {k} one at a time {t_alone[-1]:.2f} s, "
@@ -419,7 +419,7 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         (
             f"(f) batch of {k}: set-up s / tracing s / ms per step",
             f"{statistics.mean(parts['setup']):.2f} / {statistics.mean(parts['trace']):.2f} / "
-            f"{statistics.mean(parts['step_ms']):.2f}  ({spe * budget.epochs} steps)",
+            f"{statistics.mean(parts['step_ms']):.2f}  ({spe * setup.epochs} steps)",
         ),
     ]
 
@@ -432,16 +432,18 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
         t_one.append(time.perf_counter() - t0)
         cpu["one"].append(time.process_time() - c0)
         t0, c0 = time.perf_counter(), time.process_time()
-        batched = train_batch(task, [Member(cand, s) for s in five], data=resident)
+        batched = train_batch(task, [BatchMember(cand, s) for s in five], data=resident)
         t_five.append(time.perf_counter() - t0)
         cpu["five"].append(time.process_time() - c0)
     alone = [train(task, cand, seed=s, data=resident) for s in five]
-    train_batch(task, [Member(cand, s) for s in five], data=resident, epochs=1, record_steps=10)
-    first_losses = batch_mod.last_timings["step_losses"].numpy()[:10]
+    _, recorded = train_batch_with_diagnostics(
+        task, [BatchMember(cand, s) for s in five], data=resident, epochs=1, record_steps=10
+    )
+    first_losses = recorded.step_losses[:10]
     diffs = []
     for j, s in enumerate(five):
-        train(task, cand, seed=s, data=resident, epochs=1, record_steps=10)
-        diffs.append(float(np.max(np.abs(first_losses[:, j] - trainer.last_timings["step_losses"].numpy()[:10]))))
+        _, alone_recorded = train_with_diagnostics(task, cand, seed=s, data=resident, epochs=1, record_steps=10)
+        diffs.append(float(np.max(np.abs(first_losses[:, j] - alone_recorded.step_losses[:10]))))
     rows += [
         (
             "(f) 5 seeds batched / 1 seed alone, time",
@@ -454,12 +456,12 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
     ]
 
     rows += update_rows(task, resident, cand, five)
-    rows += floor_rows(task, resident, budget, k, statistics.mean(t_art), min(t_one), cand)
+    rows += floor_rows(task, resident, setup, k, statistics.mean(t_art), min(t_one), cand)
 
     # memory of a long-lived worker: batches of 4 short trainings in one process
     n_mem, rss = 16, []
     for i in range(n_mem):
-        train_batch(task, [Member(e, i) for e in BATCH_CANDIDATES[i % 2 :: 2][:4]], data=resident, epochs=1)
+        train_batch(task, [BatchMember(e, i) for e in BATCH_CANDIDATES[i % 2 :: 2][:4]], data=resident, epochs=1)
         rss.append(rss_mb())
     rows.append(
         (
@@ -473,22 +475,18 @@ def batched_rows(task, data, resident, budget) -> list[tuple[str, str]]:
 
 def update_rows(task, resident, cand: str, five: list[int]) -> list[tuple[str, str]]:
     """(h): the fused Adam update against Keras' own, interleaved, two rounds."""
-    from actsearch.train import train, update
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train import train
+    from actsearch.train.batch import BatchMember, train_batch
 
     seconds: dict[tuple[str, bool], list[float]] = {}
-    try:
-        for rnd in range(2):
-            for fused in (False, True):
-                update.FUSED = fused
-                t0 = time.perf_counter()
-                assert train(task, cand, seed=rnd, data=resident).status == "ok"
-                seconds.setdefault(("one", fused), []).append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                train_batch(task, [Member(cand, s) for s in five], data=resident)
-                seconds.setdefault(("five", fused), []).append(time.perf_counter() - t0)
-    finally:
-        update.FUSED = None
+    for rnd in range(2):
+        for fused in (False, True):
+            t0 = time.perf_counter()
+            assert train(task, cand, seed=rnd, data=resident, fused=fused).status == "ok"
+            seconds.setdefault(("one", fused), []).append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            train_batch(task, [BatchMember(cand, s) for s in five], data=resident, fused=fused)
+            seconds.setdefault(("five", fused), []).append(time.perf_counter() - t0)
     rows = []
     for what, label in (("one", "one training alone"), ("five", "5 seeds batched")):
         keras_s, fused_s = min(seconds[(what, False)]), min(seconds[(what, True)])
@@ -538,26 +536,27 @@ def matmul_floor(task, batch_size: int, members: int, steps: int) -> float:
     return time.perf_counter() - t0
 
 
-def floor_rows(task, resident, budget, k: int, t_article: float, t_one: float, cand: str) -> list[tuple[str, str]]:
+def floor_rows(task, resident, setup, k: int, t_article: float, t_one: float, cand: str) -> list[tuple[str, str]]:
     """(i): the matrix products alone of (f)'s batches and the best ratios they allow;
     then the same with each member's own element-wise work added (activations, loss,
     update): per member-step it is the growth of the rest of a step (step minus its
     products) from 1 seed alone to 5 seeds batched, divided by 4, so the executor's
     cost per operation, paid once per step whatever the members, is left out, as
     is all tracing."""
-    from actsearch.train import batch as batch_mod
-    from actsearch.train import train, trainer
-    from actsearch.train.batch import Member, train_batch
+    from actsearch.train import train_with_diagnostics
+    from actsearch.train.batch import BatchMember, train_batch_with_diagnostics
 
-    steps = budget.total_steps(resident.n_train)
-    floor = {m: matmul_floor(task, budget.batch_size, m, steps) for m in (1, 5, k)}
-    quarter = max(1, budget.epochs // 4)
-    assert train(task, cand, seed=0, data=resident, hurdle=(quarter, -np.inf)).status == "ok"
-    (_, n2, c2) = trainer.last_timings["segments"][1]
-    step_one = c2 / n2
-    train_batch(task, [Member(cand, s) for s in range(5)], data=resident, hurdle=(quarter, -np.inf))
-    (e2, s2) = batch_mod.last_timings["segments"][1]
-    step_five = s2 / (e2 * budget.steps_per_epoch(resident.n_train))
+    steps = setup.total_steps(resident.n_train)
+    floor = {m: matmul_floor(task, setup.batch_size, m, steps) for m in (1, 5, k)}
+    quarter = max(1, setup.epochs // 4)
+    r, one = train_with_diagnostics(task, cand, seed=0, data=resident, hurdle=(quarter, -np.inf))
+    assert r.status == "ok"
+    step_one = one.segments[1].seconds / one.segments[1].steps
+    _, five = train_batch_with_diagnostics(
+        task, [BatchMember(cand, s) for s in range(5)], data=resident, hurdle=(quarter, -np.inf)
+    )
+    e2, s2 = five.segments[1].epochs, five.segments[1].seconds
+    step_five = s2 / (e2 * setup.steps_per_epoch(resident.n_train))
     rest_one, rest_five = step_one - floor[1] / steps, step_five - floor[5] / steps
     own = max(0.0, (rest_five - rest_one) / 4)  # seconds per member-step
     best_k = floor[k] + k * own * steps

@@ -1,4 +1,4 @@
-"""A user task for actsearch: your data, your model, your budget.
+"""A user task for actsearch: your data, your model, your training setup.
 
 Use it with ``actsearch search --task examples/my_task.py:make_task`` (or
 ``package.module:make_task`` for an installed module). Check it before a
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from actsearch.tasks import Task, TaskData, TrainingBudget, hidden_activation, stratified_split
+from actsearch.tasks import Task, TaskData, TrainingSetup, hidden_activation, stratified_split
 
 SPLIT_SEED = 7  # fixed: the same split for every search
 
@@ -63,7 +63,7 @@ def make_task() -> Task:
         loss="binary_crossentropy",  # from logits
         metric="accuracy",  # logit > 0
         higher_is_better=True,
-        budget=TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
+        setup=TrainingSetup(epochs=20, batch_size=64, learning_rate=1e-2),
         description="sklearn make_moons (noise 0.3), MLP 2-32-32-1",
     )
 
@@ -99,6 +99,6 @@ def make_regression_task() -> Task:
         loss="mse",
         metric="mse",
         higher_is_better=False,
-        budget=TrainingBudget(epochs=30, batch_size=32, learning_rate=1e-2),
+        setup=TrainingSetup(epochs=30, batch_size=32, learning_rate=1e-2),
         description="1-D regression y = x sin(3x), MLP 1-32-32-1",
     )

@@ -306,7 +306,7 @@ DIVERGE_TASK = '''
 """digits with inputs scaled by 1e6: unbounded polynomial activations overflow float32."""
 from dataclasses import replace
 
-from actsearch.tasks import Task, TrainingBudget
+from actsearch.tasks import Task, TrainingSetup
 from actsearch.tasks.builtin import digits_mlp_model, load_digits
 
 
@@ -317,7 +317,7 @@ def load_data():
 
 def make_task() -> Task:
     return Task(name="huge-digits", load_data=load_data, build_model=digits_mlp_model,
-                budget=TrainingBudget(epochs=1, batch_size=64, learning_rate=1e-2))
+                setup=TrainingSetup(epochs=1, batch_size=64, learning_rate=1e-2))
 '''
 
 DIVERGE_SPACE = """

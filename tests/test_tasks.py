@@ -16,7 +16,7 @@ from actsearch.tasks import (
     Task,
     TaskData,
     TaskError,
-    TrainingBudget,
+    TrainingSetup,
     check_task,
     get_task,
     load_mnist1d,
@@ -132,18 +132,18 @@ def test_builtin_builds_validates_and_trains_one_epoch(name: str) -> None:
     assert result.status == "ok", result.error
     assert math.isfinite(result.val_loss) and 0.0 <= result.val_accuracy <= 1.0
     assert result.epochs == 1
-    assert result.steps == task.budget.steps_per_epoch(task.get_data().n_train)
+    assert result.steps == task.setup.steps_per_epoch(task.get_data().n_train)
 
 
-def test_budget() -> None:
-    b = TrainingBudget(epochs=3, batch_size=100, learning_rate=1e-2)
+def test_training_setup() -> None:
+    b = TrainingSetup(epochs=3, batch_size=100, learning_rate=1e-2)
     assert b.optimizer == "adam"
     assert b.steps_per_epoch(3200) == 32 and b.steps_per_epoch(3201) == 33
     assert b.total_steps(3200) == 96
     with pytest.raises(TaskError):
-        TrainingBudget(epochs=0, batch_size=1, learning_rate=1e-3)
+        TrainingSetup(epochs=0, batch_size=1, learning_rate=1e-3)
     with pytest.raises(TaskError, match="optimizer"):
-        TrainingBudget(epochs=1, batch_size=1, learning_rate=1e-3, optimizer="lbfgs")
+        TrainingSetup(epochs=1, batch_size=1, learning_rate=1e-3, optimizer="lbfgs")
 
 
 # ------------------------------------------------------------ user tasks
@@ -237,7 +237,7 @@ def test_check_task_catches_build_errors() -> None:
         return keras.Model(inputs, keras.layers.Dense(10, activation=activation)(inputs))
 
     task = Task(
-        name="bad", data=data, build_model=bad_model, budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3)
+        name="bad", data=data, build_model=bad_model, setup=TrainingSetup(epochs=1, batch_size=32, learning_rate=1e-3)
     )
     with pytest.raises(TaskError, match=r"task 'bad': model check failed") as info:
         check_task(task)
@@ -247,18 +247,18 @@ def test_check_task_catches_build_errors() -> None:
         name="nm",
         data=data,
         build_model=lambda act: "model",
-        budget=TrainingBudget(epochs=1, batch_size=32, learning_rate=1e-3),
+        setup=TrainingSetup(epochs=1, batch_size=32, learning_rate=1e-3),
     )
     with pytest.raises(TaskError, match="expected keras.Model"):
         check_task(not_a_model)
 
 
 def test_task_checks_its_fields() -> None:
-    budget = TrainingBudget(epochs=1, batch_size=8, learning_rate=1e-3)
+    setup = TrainingSetup(epochs=1, batch_size=8, learning_rate=1e-3)
     with pytest.raises(TaskError, match="load_data or data"):
-        Task(name="t", build_model=lambda a: None, budget=budget)
+        Task(name="t", build_model=lambda a: None, setup=setup)
     with pytest.raises(TaskError, match="unknown loss"):
-        Task(name="t", build_model=lambda a: None, budget=budget, data=get_task("digits-mlp").get_data(), loss="hinge")
+        Task(name="t", build_model=lambda a: None, setup=setup, data=get_task("digits-mlp").get_data(), loss="hinge")
     with pytest.raises(TaskError, match="x_train has 3 rows but y_train has 2"):
         z = np.zeros((3, 2), np.float32)
         TaskData(z, np.zeros(2), z, np.zeros(3), z, np.zeros(3))

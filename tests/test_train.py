@@ -28,7 +28,7 @@ def resident(task):
     return prepare_data(task.get_data())
 
 
-def test_relu_beats_chance_with_budget_fields(task, resident) -> None:
+def test_relu_beats_chance_with_setup_fields(task, resident) -> None:
     r = train(task, tf.nn.relu, seed=0, data=resident, epochs=EPOCHS)
     assert isinstance(r, EvalResult)
     assert r.status == "ok", r.error
@@ -76,6 +76,25 @@ def test_exception_in_activation_fails_with_error_text(task, resident) -> None:
     assert r.status == "failed" and r.error
 
 
+def test_diagnostics_come_back_with_their_training(task, resident) -> None:
+    """Each call returns its own figures: set-up, one segment per compiled call
+    (two with a hurdle), the update that ran and the recorded losses; a
+    training that fails before its program has none."""
+    from actsearch.train import Diagnostics, train_with_diagnostics
+
+    r, d = train_with_diagnostics(task, "tanh(x)", seed=0, data=resident, epochs=2, hurdle=(1, -1.0), record_steps=5)
+    plain, d_plain = train_with_diagnostics(task, "tanh(x)", seed=0, data=resident, epochs=2, fused=False)
+    assert isinstance(d, Diagnostics) and r.status == plain.status == "ok"
+    assert d.setup_seconds > 0 and [(s.epochs, s.steps) for s in d.segments] == [(1, 32), (1, 32)]
+    assert all(s.seconds > 0 for s in d.segments)
+    assert d.step_losses is not None and d.step_losses.shape == (6,) and np.all(np.isfinite(d.step_losses))
+    assert [(s.epochs, s.steps) for s in d_plain.segments] == [(2, 64)] and d_plain.step_losses is None
+    assert d_plain.fused_update is False and d.fused_update is not None
+    assert r.val_loss == pytest.approx(plain.val_loss, abs=1e-4)  # either update: the same training
+    bad, d_bad = train_with_diagnostics(task, "x +", seed=0, data=resident, epochs=1)
+    assert bad.status == "failed" and d_bad.segments == [] and d_bad.fused_update is None
+
+
 def test_hurdle_impossible_threshold_stops_at_hurdle(task, resident) -> None:
     r = train(task, tf.nn.relu, seed=0, data=resident, epochs=6, hurdle=(2, 1.01))
     assert r.status == "stopped"
@@ -115,7 +134,7 @@ def test_keras_activation_name(task, resident) -> None:
 
 def test_other_optimizer_and_small_last_batch(task) -> None:
     small = dataclasses.replace(
-        task, budget=dataclasses.replace(task.budget, batch_size=96, optimizer="sgd", learning_rate=0.05)
+        task, setup=dataclasses.replace(task.setup, batch_size=96, optimizer="sgd", learning_rate=0.05)
     )
     r = train(small, tf.nn.relu, seed=0, epochs=1)
     assert r.status == "ok", r.error
@@ -150,16 +169,14 @@ import tensorflow as tf
 from tensorflow.python.eager import context
 from tensorflow.python.framework import ops
 from actsearch.tasks import get_task
-from actsearch.train import prepare_data, train, update
-
-update.FUSED = sys.argv[2] == "fused"
+from actsearch.train import prepare_data, train
 EXPRS = ["x * sigmoid(1.5*x)", "x * tanh(x)", "max(x, 0.1*x)", "tanh(x) + 0.1*x",
          "x / (1 + abs(x))", "sin(x) + x", "x * exp(-x*x)", "log(1 + exp(x))"]
 task = get_task("mnist1d-mlp")
 rd = prepare_data(task.get_data())
 counts = []
 for i in range(int(sys.argv[1])):
-    r = train(task, EXPRS[i % len(EXPRS)], seed=i, data=rd, epochs=1)
+    r = train(task, EXPRS[i % len(EXPRS)], seed=i, data=rd, epochs=1, fused=sys.argv[2] == "fused")
     assert r.status == "ok", r.error
     # no gc.collect(): a worker never runs a full collection itself
     graphs = sum(1 for o in gc.get_objects() if isinstance(o, tf.Graph))
@@ -205,23 +222,21 @@ def test_traced_graphs_do_not_accumulate_over_trainings(tmp_path, update_path) -
     assert max(gradients[4:]) == min(gradients), gradients
 
 
-def test_memory_fix_still_reaches_tensorflows_gradient_registry(task, resident, monkeypatch) -> None:
+def test_memory_fix_still_reaches_tensorflows_gradient_registry(task, resident) -> None:
     """The trainer frees each training's graphs through TF's private
     ops._gradient_registry; if a TF upgrade moves it, this fails (the trainer
     itself only warns and trains on). Keras' own update registers them (the
     fused Adam does not; every other optimizer does)."""
-    from actsearch.train import trainer, update
+    from actsearch.train import recipe, trainer
 
-    monkeypatch.setattr(update, "FUSED", False)
-
-    registry = trainer._gradient_registry()
+    registry = recipe.gradient_registry()
     assert registry is not None, "ops._gradient_registry moved: the trainer's memory fix is off"
-    before = trainer._custom_gradient_names()
+    before = recipe.custom_gradient_names()
     r = trainer._train_impl(
-        task, "relu", seed=0, data=resident, epochs=1, hurdle=None, parametric=False, jit_compile=None
+        task, "relu", seed=0, data=resident, epochs=1, hurdle=None, parametric=False, jit_compile=None, fused=False
     )  # a training without the clean-up
     assert r.status == "ok", r.error
-    added = trainer._custom_gradient_names() - before
+    added = recipe.custom_gradient_names() - before
     assert added, "a training no longer registers CustomGradient entries: revisit the memory fix"
-    trainer._forget_custom_gradients(before)
-    assert trainer._custom_gradient_names() == before
+    recipe.forget_custom_gradients(before)
+    assert recipe.custom_gradient_names() == before

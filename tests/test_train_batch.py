@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from actsearch.tasks import Task, get_task
-from actsearch.train import batch as batch_mod
-from actsearch.train import prepare_data, train, trainer, update
-from actsearch.train.batch import Member, train_batch
+from actsearch.train import prepare_data, train, train_with_diagnostics
+from actsearch.train.batch import BatchMember, train_batch, train_batch_with_diagnostics
 
 pytestmark = pytest.mark.slow
 
@@ -26,20 +25,24 @@ def resident(task):
 
 
 @pytest.fixture(params=[True, False], ids=["fused-adam", "keras-adam"])
-def both_updates(request, monkeypatch) -> None:
+def both_updates(request) -> bool:
     """The update a worker uses (fused Adam, one thread) and Keras' own (other optimizers)."""
-    monkeypatch.setattr(update, "FUSED", request.param)
+    return request.param
 
 
 def test_batched_equals_one_at_a_time_on_first_steps(task, resident, both_updates) -> None:
-    members = [Member("x*sigmoid(x)", 0), Member("tanh(x)", 1), Member("x*sigmoid(x)", 1)]
-    batched = train_batch(task, members, data=resident, epochs=1, record_steps=10)
-    assert batch_mod.last_timings["batched"] is True
-    losses = batch_mod.last_timings["step_losses"].numpy()[:10]  # [steps, members]
+    members = [BatchMember("x*sigmoid(x)", 0), BatchMember("tanh(x)", 1), BatchMember("x*sigmoid(x)", 1)]
+    batched, diagnostics = train_batch_with_diagnostics(
+        task, members, data=resident, epochs=1, record_steps=10, fused=both_updates
+    )
+    assert diagnostics.batched is True and diagnostics.fused_update is both_updates
+    losses = diagnostics.step_losses[:10]  # [steps, members]
     assert len({m.activation for m in members}) == 2 and losses.shape == (10, 3)
     for j, (member, result) in enumerate(zip(members, batched)):
-        alone = train(task, member.activation, seed=member.seed, data=resident, epochs=1, record_steps=10)
-        alone_losses = trainer.last_timings["step_losses"].numpy()[:10]
+        alone, alone_diagnostics = train_with_diagnostics(
+            task, member.activation, seed=member.seed, data=resident, epochs=1, record_steps=10, fused=both_updates
+        )
+        alone_losses = alone_diagnostics.step_losses[:10]
         np.testing.assert_allclose(losses[:, j], alone_losses, atol=1e-4, rtol=0)
         assert result.status == alone.status == "ok"
         assert (result.steps, result.epochs, result.batch_size) == (alone.steps, alone.epochs, alone.batch_size)
@@ -51,30 +54,30 @@ def test_batched_equals_one_at_a_time_on_first_steps(task, resident, both_update
 def test_leaky_relu_member_after_another_validates_as_alone(task, resident) -> None:
     # max(x, a*x) is fused by oneDNN into a leaky ReLU, which computed wrong
     # values when its input was a non-first output of a split (TF 2.21)
-    members = [Member("tanh(x)", 0), Member("max(x, 0.2*x)", 0)]
-    results = train_batch(task, members, data=resident, epochs=1)
-    assert batch_mod.last_timings["batched"] is True
+    members = [BatchMember("tanh(x)", 0), BatchMember("max(x, 0.2*x)", 0)]
+    results, diagnostics = train_batch_with_diagnostics(task, members, data=resident, epochs=1)
+    assert diagnostics.batched is True
     for m, result in zip(members, results):
         alone = train(task, m.activation, seed=m.seed, data=resident, epochs=1)
         assert result.val_loss == pytest.approx(alone.val_loss, abs=1e-4)
 
 
 def test_nan_member_fails_alone_others_finish_right(task, resident, both_updates) -> None:
-    members = [Member("x*sigmoid(x)", 3), Member(NAN_EXPR, 3), Member("tanh(x)", 4)]
-    results = train_batch(task, members, data=resident, epochs=2)
-    assert batch_mod.last_timings["batched"] is True
+    members = [BatchMember("x*sigmoid(x)", 3), BatchMember(NAN_EXPR, 3), BatchMember("tanh(x)", 4)]
+    results, diagnostics = train_batch_with_diagnostics(task, members, data=resident, epochs=2, fused=both_updates)
+    assert diagnostics.batched is True
     assert results[1].status == "failed" and "non-finite" in results[1].error
-    alone_nan = train(task, NAN_EXPR, seed=3, data=resident, epochs=2)
+    alone_nan = train(task, NAN_EXPR, seed=3, data=resident, epochs=2, fused=both_updates)
     assert alone_nan.status == "failed" and results[1].steps == alone_nan.steps
     for j in (0, 2):
-        alone = train(task, members[j].activation, seed=members[j].seed, data=resident, epochs=2)
+        alone = train(task, members[j].activation, seed=members[j].seed, data=resident, epochs=2, fused=both_updates)
         assert results[j].status == "ok" and results[j].steps == alone.steps
         assert abs(results[j].val_loss - alone.val_loss) < 1e-3
         assert abs(results[j].val_accuracy - alone.val_accuracy) <= 2 / len(resident.source.y_val)
 
 
 def test_hurdle_stops_members_individually(task, resident) -> None:
-    members = [Member("tanh(x)", 0), Member("sigmoid(x)", 0), Member("x*sigmoid(x)", 0)]
+    members = [BatchMember("tanh(x)", 0), BatchMember("sigmoid(x)", 0), BatchMember("x*sigmoid(x)", 0)]
     free = train_batch(task, members, data=resident, epochs=3, hurdle=(1, -np.inf))
     assert all(r.status == "ok" and len(r.partials) == 1 for r in free)
     at_hurdle = [r.partials[0].fitness for r in free]
@@ -92,7 +95,8 @@ def test_hurdle_stops_members_individually(task, resident) -> None:
     # a member's own threshold replaces the batch's: only the top member passes its own
     top = int(np.argmax(at_hurdle))
     own = [
-        Member(m.activation, m.seed, threshold=max(at_hurdle) if j == top else np.inf) for j, m in enumerate(members)
+        BatchMember(m.activation, m.seed, threshold=max(at_hurdle) if j == top else np.inf)
+        for j, m in enumerate(members)
     ]
     statuses = [r.status for r in train_batch(task, own, data=resident, epochs=3, hurdle=(1, -np.inf))]
     assert statuses == ["ok" if j == top else "stopped" for j in range(3)]
@@ -101,13 +105,15 @@ def test_hurdle_stops_members_individually(task, resident) -> None:
 def test_user_task_from_examples_trains_batched() -> None:
     user = get_task("examples/my_task.py:make_task")
     rd = prepare_data(user.get_data())
-    members = [Member(e, s) for e in ("x*sigmoid(x)", "tanh(x)") for s in (0, 1)]
-    results = train_batch(user, members, data=rd, epochs=2, record_steps=5)
-    assert batch_mod.last_timings["batched"] is True
-    losses = batch_mod.last_timings["step_losses"].numpy()[:5]
+    members = [BatchMember(e, s) for e in ("x*sigmoid(x)", "tanh(x)") for s in (0, 1)]
+    results, diagnostics = train_batch_with_diagnostics(user, members, data=rd, epochs=2, record_steps=5)
+    assert diagnostics.batched is True
+    losses = diagnostics.step_losses[:5]
     for j, (member, result) in enumerate(zip(members, results)):
-        alone = train(user, member.activation, seed=member.seed, data=rd, epochs=2, record_steps=5)
-        np.testing.assert_allclose(losses[:, j], trainer.last_timings["step_losses"].numpy()[:5], atol=1e-4)
+        alone, alone_diagnostics = train_with_diagnostics(
+            user, member.activation, seed=member.seed, data=rd, epochs=2, record_steps=5
+        )
+        np.testing.assert_allclose(losses[:, j], alone_diagnostics.step_losses[:5], atol=1e-4)
         assert result.status == "ok" and result.val_accuracy == pytest.approx(alone.val_accuracy, abs=0.01)
 
 
@@ -122,10 +128,13 @@ def test_models_of_different_structure_fall_back_to_one_at_a_time(task, resident
         h = keras.layers.Dense(8 + len(calls), activation=activation)(inputs)
         return keras.Model(inputs, keras.layers.Dense(10)(h))
 
-    odd = Task(name="growing", build_model=growing_model, budget=task.budget, data=task.get_data())
-    results = train_batch(odd, [Member("tanh(x)", 0), Member("relu(x)", 1)], data=resident, epochs=1)
-    assert batch_mod.last_timings["batched"] is False
-    assert "differ in structure" in batch_mod.last_timings["reason"]
+    odd = Task(name="growing", build_model=growing_model, setup=task.setup, data=task.get_data())
+    results, diagnostics = train_batch_with_diagnostics(
+        odd, [BatchMember("tanh(x)", 0), BatchMember("relu(x)", 1)], data=resident, epochs=1
+    )
+    assert diagnostics.batched is False
+    assert "differ in structure" in diagnostics.reason
+    assert len(diagnostics.parts) == 2 and len(diagnostics.segments) == 2  # each member's own program
     assert "one at a time" in caplog.text
     assert [r.status for r in results] == ["ok", "ok"]
 
@@ -141,18 +150,18 @@ def test_initial_weights_that_depend_on_the_activation_are_built_per_member(task
         h = keras.layers.Dense(16, activation=activation, kernel_initializer=init)(inputs)
         return keras.Model(inputs, keras.layers.Dense(10)(h))
 
-    odd = Task(name="by-activation", build_model=model_by_activation, budget=task.budget, data=task.get_data())
-    members = [Member(tf.nn.relu, 0), Member(tf.tanh, 0), Member(tf.tanh, 1)]
-    train_batch(odd, members, data=resident, epochs=1, record_steps=3)
-    assert batch_mod.last_timings["batched"] is True
-    losses = batch_mod.last_timings["step_losses"].numpy()[:3]
+    odd = Task(name="by-activation", build_model=model_by_activation, setup=task.setup, data=task.get_data())
+    members = [BatchMember(tf.nn.relu, 0), BatchMember(tf.tanh, 0), BatchMember(tf.tanh, 1)]
+    _, diagnostics = train_batch_with_diagnostics(odd, members, data=resident, epochs=1, record_steps=3)
+    assert diagnostics.batched is True
+    losses = diagnostics.step_losses[:3]
     for j, m in enumerate(members):
-        train(odd, m.activation, seed=m.seed, data=resident, epochs=1, record_steps=3)
-        np.testing.assert_allclose(losses[:, j], trainer.last_timings["step_losses"].numpy()[:3], atol=1e-4)
+        _, alone = train_with_diagnostics(odd, m.activation, seed=m.seed, data=resident, epochs=1, record_steps=3)
+        np.testing.assert_allclose(losses[:, j], alone.step_losses[:3], atol=1e-4)
 
 
 def test_parametric_members_batch_by_expression(task, resident) -> None:
-    members = [Member("x*sigmoid(1.5*x)", 0), Member("x*sigmoid(1.5*x)", 1), Member("tanh(2*x)", 0)]
+    members = [BatchMember("x*sigmoid(1.5*x)", 0), BatchMember("x*sigmoid(1.5*x)", 1), BatchMember("tanh(2*x)", 0)]
     results = train_batch(task, members, data=resident, epochs=1, parametric=True)
     assert [r.status for r in results] == ["ok"] * 3
     alone = train(task, "x*sigmoid(1.5*x)", seed=1, data=resident, epochs=1, parametric=True)
@@ -172,7 +181,7 @@ def test_flat_weights_round_trip_and_update_each_weight_alone() -> None:
     for got, want in zip(flat.values(), stacked):
         np.testing.assert_array_equal(got.numpy(), want)
     grads = [np.ones((3, 4, 5), "float32"), None]  # the second weight unused by the loss
-    flat.apply(keras.optimizers.SGD(0.5), grads)
+    flat.apply(keras.optimizers.SGD(0.5), grads, fused=False)
     kernel, bias = (v.numpy() for v in flat.values())
     np.testing.assert_allclose(kernel, stacked[0] - 0.5, rtol=1e-6)
     np.testing.assert_array_equal(bias, stacked[1])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from actsearch.tasks import get_task
-from actsearch.train import prepare_data, train, trainer, update
+from actsearch.tasks import Task, get_task
+from actsearch.train import prepare_data, train_with_diagnostics, update
 
 
 def _run_updates(fused: bool, optimizer: keras.optimizers.Optimizer, steps: int = 6) -> tuple[list, list]:
@@ -21,14 +23,10 @@ def _run_updates(fused: bool, optimizer: keras.optimizers.Optimizer, steps: int 
 
     @tf.function(autograph=False)
     def step(g: list) -> None:
-        update.apply_gradients(optimizer, g, weights)
+        update.apply_gradients(optimizer, g, weights, fused)
 
-    previous, update.FUSED = update.FUSED, fused
-    try:
-        for g in grads:
-            step(g)
-    finally:
-        update.FUSED = previous
+    for g in grads:
+        step(g)
     return [w.numpy() for w in weights], [v.numpy() for v in optimizer.variables]
 
 
@@ -36,12 +34,12 @@ def test_fused_where_one_thread_runs(monkeypatch) -> None:
     """By default the kernel is used where it was measured faster: one intra-op thread."""
     adam = keras.optimizers.Adam(0.01)
     adam.build([keras.Variable(np.zeros(3, "float32"))])
-    monkeypatch.setattr(update, "FUSED", None)
     for threads, fused in ((1, True), (0, False), (2, False)):
         monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda t=threads: t)
         assert update.fusable(adam) is fused
-    monkeypatch.setattr(update, "FUSED", True)
-    assert update.fusable(adam)
+        assert update.fusable(adam, None) is fused
+        # a call's own choice wins over the rule, whatever the threads
+        assert update.fusable(adam, True) and not update.fusable(adam, False)
 
 
 def test_fused_adam_gives_keras_adams_weights_and_state() -> None:
@@ -68,7 +66,7 @@ def test_fused_adam_gives_keras_adams_weights_and_state() -> None:
 def test_other_optimizers_keep_keras_update(optimizer) -> None:
     """Anything the fused kernel does not implement goes through Keras: same result
     whether fusion is on or off."""
-    assert not update.fusable(optimizer)
+    assert not update.fusable(optimizer) and not update.fusable(optimizer, True)
     config = optimizer.get_config()
     on, _ = _run_updates(True, type(optimizer).from_config(config))
     off, _ = _run_updates(False, type(optimizer).from_config(config))
@@ -77,32 +75,45 @@ def test_other_optimizers_keep_keras_update(optimizer) -> None:
 
 
 @pytest.mark.slow
-def test_training_with_fused_adam_follows_keras_adam(monkeypatch) -> None:
-    """A real training's first 40 losses agree with Keras' update to about 1e-6."""
+def test_training_with_fused_adam_follows_keras_adam() -> None:
+    """A real training's first 40 losses agree with Keras' update to about 1e-6;
+    each call runs the update it asks for, and its diagnostics say which."""
     task = get_task("mnist1d-mlp")
     data = prepare_data(task.get_data())
-    losses = {}
+    losses, results = {}, {}
     for fused in (False, True):
-        monkeypatch.setattr(update, "FUSED", fused)
-        result = train(task, "x * sigmoid(x)", seed=3, data=data, epochs=1, record_steps=40)
+        result, diagnostics = train_with_diagnostics(
+            task, "x * sigmoid(x)", seed=3, data=data, epochs=1, record_steps=40, fused=fused
+        )
         assert result.status == "ok", result.error
-        losses[fused] = trainer.last_timings["step_losses"].numpy()[:40]
+        assert diagnostics.fused_update is fused
+        losses[fused], results[fused] = diagnostics.step_losses[:40], result
+    assert np.all(np.isfinite(losses[True])) and np.all(np.isfinite(losses[False]))
     assert np.max(np.abs(losses[True] - losses[False])) < 1e-5
+    assert results[True].val_loss == pytest.approx(results[False].val_loss, abs=1e-3)
     assert not np.array_equal(losses[True][0], losses[True][-1])  # it trained
+    # another optimizer cannot be fused: the diagnostics say the call's wish was not met
+    sgd = Task(name="sgd", build_model=task.build_model, setup=replace(task.setup, optimizer="sgd"), data=task.data)
+    result, diagnostics = train_with_diagnostics(sgd, "tanh(x)", seed=0, data=data, epochs=1, fused=True)
+    assert result.status == "ok" and diagnostics.fused_update is False
 
 
 @pytest.mark.slow
-def test_batched_training_with_fused_adam_follows_keras_adam(monkeypatch) -> None:
-    """The batched program's flat weights: the same, member by member."""
-    from actsearch.train import batch
+def test_batched_training_with_fused_adam_follows_keras_adam() -> None:
+    """The batched program's flat weights: the same, member by member, with
+    the update each call asks for."""
+    from actsearch.train.batch import BatchMember, train_batch_with_diagnostics
 
     task = get_task("mnist1d-mlp")
     data = prepare_data(task.get_data())
-    members = [batch.Member("x * sigmoid(x)", 0), batch.Member("tanh(x)", 1)]
+    members = [BatchMember("x * sigmoid(x)", 0), BatchMember("tanh(x)", 1)]
     losses = {}
     for fused in (False, True):
-        monkeypatch.setattr(update, "FUSED", fused)
-        results = batch.train_batch(task, members, data=data, epochs=1, record_steps=20)
-        assert batch.last_timings["batched"] and all(r.status == "ok" for r in results)
-        losses[fused] = batch.last_timings["step_losses"].numpy()[:20]
+        results, diagnostics = train_batch_with_diagnostics(
+            task, members, data=data, epochs=1, record_steps=20, fused=fused
+        )
+        assert diagnostics.batched and all(r.status == "ok" for r in results)
+        assert diagnostics.fused_update is fused
+        losses[fused] = diagnostics.step_losses[:20]
+    assert np.all(np.isfinite(losses[True])) and losses[True].shape == (20, 2)
     assert np.max(np.abs(losses[True] - losses[False])) < 1e-5

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 TASK_FILE = '''
 import numpy as np
 
-from actsearch.tasks import Task, TaskData, TrainingBudget, hidden_activation
+from actsearch.tasks import Task, TaskData, TrainingSetup, hidden_activation
 
 
 def blobs() -> TaskData:
@@ -34,7 +34,7 @@ def build(activation):
 
 
 def make_task() -> Task:
-    return Task(name="blobs", build_model=build, budget=TrainingBudget(epochs=1, batch_size=32,
+    return Task(name="blobs", build_model=build, setup=TrainingSetup(epochs=1, batch_size=32,
                 learning_rate=1e-2), {form})
 '''
 

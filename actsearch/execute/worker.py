@@ -106,7 +106,7 @@ class TrainingWorker:
         in one program (see train_batch); each keeps its own hurdle threshold."""
         from dataclasses import replace
 
-        from actsearch.train.batch import Member, train_batch
+        from actsearch.train.batch import BatchMember, train_batch
 
         first = trials[0]
         task, data = self._task(first)
@@ -114,7 +114,7 @@ class TrainingWorker:
         try:
             results = train_batch(
                 task,
-                [Member(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
+                [BatchMember(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
                 data=data,
                 epochs=first.epochs,
                 hurdle=first.hurdle,

@@ -1,14 +1,14 @@
-"""Tasks: what a candidate activation is trained on (data + model + budget).
+"""Tasks: what a candidate activation is trained on (data + model + training setup).
 
 Importing this package does not import TensorFlow.
 """
 
-from .base import Task, TaskData, TaskError, TrainingBudget, hidden_activation, stratified_split
+from .base import Task, TaskData, TaskError, TrainingSetup, hidden_activation, stratified_split
 from .builtin import SPLIT_SEED, cache_dir, load_digits, load_mnist1d
 from .registry import check_task, get_task, task_names
 
 __all__ = [
-    "TrainingBudget",
+    "TrainingSetup",
     "Task",
     "TaskData",
     "TaskError",

@@ -1,4 +1,4 @@
-"""Task contract: data + model builder + training budget.
+"""Task contract: data + model builder + training setup.
 
 This module must not import TensorFlow (``import actsearch.tasks`` stays
 cheap for the CLI and the search driver); TensorFlow is imported lazily inside
@@ -32,8 +32,10 @@ class TaskError(ValueError):
 
 
 @dataclass(frozen=True)
-class TrainingBudget:
-    """How long one evaluation trains.
+class TrainingSetup:
+    """How one evaluation trains: epochs, batch size, learning rate, optimizer.
+
+    (Not a search's budget, which counts trainings: this is a task's recipe.)
 
     ``steps_per_epoch(n_train)`` is ``ceil(n_train / batch_size)``: the last,
     smaller batch is kept, exactly like ``model.fit``.
@@ -46,13 +48,13 @@ class TrainingBudget:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise TaskError(f"budget epochs must be an integer >= 1, got {self.epochs!r}")
+            raise TaskError(f"setup epochs must be an integer >= 1, got {self.epochs!r}")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise TaskError(f"budget batch_size must be an integer >= 1, got {self.batch_size!r}")
+            raise TaskError(f"setup batch_size must be an integer >= 1, got {self.batch_size!r}")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise TaskError(f"budget learning_rate must be > 0, got {self.learning_rate!r}")
+            raise TaskError(f"setup learning_rate must be > 0, got {self.learning_rate!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise TaskError(f"budget optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise TaskError(f"setup optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
 
     def steps_per_epoch(self, n_train: int) -> int:
         return max(1, math.ceil(n_train / self.batch_size))
@@ -122,7 +124,7 @@ class Task:
 
     name: str
     build_model: Callable[[Any], Any]
-    budget: TrainingBudget
+    setup: TrainingSetup
     load_data: Callable[[], TaskData] | None = None
     data: TaskData | None = None
     loss: str | Callable[[Any, Any], Any] = "sparse_categorical_crossentropy"
@@ -137,8 +139,8 @@ class Task:
             raise TaskError("task name must be a non-empty string")
         if not callable(self.build_model):
             raise TaskError(f"task {self.name!r}: build_model must be callable")
-        if not isinstance(self.budget, TrainingBudget):
-            raise TaskError(f"task {self.name!r}: budget must be a TrainingBudget")
+        if not isinstance(self.setup, TrainingSetup):
+            raise TaskError(f"task {self.name!r}: setup must be a TrainingSetup")
         if self.load_data is None and self.data is None:
             raise TaskError(f"task {self.name!r}: give load_data or data")
         if self.load_data is not None and not callable(self.load_data):

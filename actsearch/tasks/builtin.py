@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Task, TaskData, TrainingBudget, hidden_activation, stratified_split
+from .base import Task, TaskData, TrainingSetup, hidden_activation, stratified_split
 
 #: Seed of every built-in train/validation(/test) split. Never the search seed.
 SPLIT_SEED = 20240601
@@ -190,13 +190,13 @@ def digits_cnn_model(activation: Any) -> Any:
 
 # ---------------------------------------------------------------- registry
 
-#: Default budgets (see the trainer benchmark for the measured time per
-#: training and relu's validation accuracy at these budgets).
-BUDGETS: dict[str, TrainingBudget] = {
-    "mnist1d-mlp": TrainingBudget(epochs=60, batch_size=100, learning_rate=1e-2),
-    "mnist1d-cnn": TrainingBudget(epochs=30, batch_size=100, learning_rate=1e-2),
-    "digits-mlp": TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
-    "digits-cnn": TrainingBudget(epochs=20, batch_size=64, learning_rate=1e-2),
+#: Default training setups (see the trainer benchmark for the measured time per
+#: training and relu's validation accuracy with these setups).
+SETUPS: dict[str, TrainingSetup] = {
+    "mnist1d-mlp": TrainingSetup(epochs=60, batch_size=100, learning_rate=1e-2),
+    "mnist1d-cnn": TrainingSetup(epochs=30, batch_size=100, learning_rate=1e-2),
+    "digits-mlp": TrainingSetup(epochs=20, batch_size=64, learning_rate=1e-2),
+    "digits-cnn": TrainingSetup(epochs=20, batch_size=64, learning_rate=1e-2),
 }
 
 _BUILTINS: dict[str, tuple[Callable[[], TaskData], Callable[[Any], Any], str]] = {
@@ -225,6 +225,6 @@ def make_builtin(name: str) -> Task:
         name=name,
         load_data=load,
         build_model=build,
-        budget=BUDGETS[name],
+        setup=SETUPS[name],
         description=description,
     )

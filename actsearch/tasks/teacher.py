@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .base import Task, TaskData, TrainingBudget, hidden_activation
+from .base import Task, TaskData, TrainingSetup, hidden_activation
 
 TEACHER_EXPR = "tanh(x) * (x**2 - 1)"
 INPUTS, HIDDEN = 10, 32
 N_TRAIN, N_VAL, N_TEST = 2000, 500, 1000
 NOISE = 0.05
 TEACHER_SEED = 20240613
-BUDGET = TrainingBudget(epochs=40, batch_size=64, learning_rate=1e-2)
+SETUP = TrainingSetup(epochs=40, batch_size=64, learning_rate=1e-2)
 
 
 def teacher_outputs(x: np.ndarray, seed: int = TEACHER_SEED) -> np.ndarray:
@@ -72,7 +72,7 @@ def make_teacher_task() -> Task:
         name="teacher-mlp",
         load_data=load_teacher,
         build_model=teacher_model,
-        budget=BUDGET,
+        setup=SETUP,
         loss="mse",
         metric="mse",
         higher_is_better=False,

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["train", "train_seeds", "prepare_data", "ResidentData", "resolve_activation"]
+__all__ = [
+    "Diagnostics",
+    "ResidentData",
+    "prepare_data",
+    "resolve_activation",
+    "train",
+    "train_seeds",
+    "train_with_diagnostics",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .diagnostics import Diagnostics
+    from .recipe import ResidentData, prepare_data
     from .resolve import resolve_activation
-    from .trainer import ResidentData, prepare_data, train, train_seeds
+    from .trainer import train, train_seeds, train_with_diagnostics
 
 
 def __getattr__(name: str) -> Any:
@@ -20,7 +30,15 @@ def __getattr__(name: str) -> Any:
         from .resolve import resolve_activation
 
         return resolve_activation
-    if name in ("train", "train_seeds", "prepare_data", "ResidentData"):
+    if name == "Diagnostics":
+        from .diagnostics import Diagnostics
+
+        return Diagnostics
+    if name in ("prepare_data", "ResidentData"):
+        from . import recipe
+
+        return getattr(recipe, name)
+    if name in ("train", "train_seeds", "train_with_diagnostics"):
         from . import trainer
 
         return getattr(trainer, name)

@@ -33,7 +33,6 @@ trained one at a time with :func:`train`, with the reason logged.
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import time
@@ -50,38 +49,32 @@ from tensorflow.python.ops.parallel_for.control_flow_ops import pfor
 
 from actsearch.results import EvalResult, Partial, one_line
 from actsearch.tasks.base import Task, TaskData
-from actsearch.tasks.losses import (
-    CLASSIFICATION_LOSSES,
-    accuracy,
-    resolve_loss,
-    resolve_metric,
-)
+from actsearch.tasks.losses import accuracy
 
 from . import update
-from .resolve import describe_activation, resolve_activation
-from .trainer import (
+from .diagnostics import Diagnostics, Segment
+from .recipe import (
     EVAL_CHUNK,
+    GraphRelease,
+    Objective,
     ResidentData,
-    _custom_gradient_names,
-    _forget_custom_gradients,
-    _make_optimizer,
-    prepare_data,
-    train,
+    build_model,
+    epoch_segments,
+    make_optimizer,
+    objective,
+    task_data,
 )
+from .resolve import describe_activation, resolve_activation
+from .trainer import train_with_diagnostics
 
 log = logging.getLogger(__name__)
 
-#: Timing breakdown of the last batch in this process (for benchmarks):
-#: "setup" (building the member models and the template), "segments"
-#: (epochs, seconds) per compiled call (the first includes tracing), "batched"
-#: (whether the batch ran as one program) and "reason" (why not).
-last_timings: dict[str, Any] = {}
-
 
 @dataclass(frozen=True)
-class Member:
+class BatchMember:
     """One training of a batch: an activation (as :func:`train` accepts it), a
-    seed and, optionally, its own hurdle threshold (the batch's hurdle epoch)."""
+    seed and, optionally, its own hurdle threshold (the batch's hurdle epoch).
+    (Not :class:`actsearch.evolve.strategies.Member`, a told proposal.)"""
 
     activation: Any
     seed: int
@@ -94,44 +87,97 @@ class NotBatchable(Exception):
 
 def train_batch(
     task: Task,
-    members: Sequence[Member | tuple[Any, int]],
+    members: Sequence[BatchMember | tuple[Any, int]],
     *,
     data: TaskData | ResidentData | None = None,
     epochs: int | None = None,
     hurdle: tuple[int, float] | None = None,
     parametric: bool = False,
-    record_steps: int = 0,
+    fused: bool | None = None,
 ) -> list[EvalResult]:
     """Train every member as :func:`train` would, batched where possible.
 
-    ``hurdle=(epoch, threshold)`` as for :func:`train`; a member's own
-    ``threshold`` replaces the batch's.
+    ``hurdle=(epoch, threshold)`` and ``fused`` as for :func:`train`; a
+    member's own ``threshold`` replaces the batch's.
     Returns one :class:`EvalResult` per member, in order. ``batch_seconds`` is
     the wall time of the whole program the member trained in (model building
     and tracing included); ``train_seconds`` is that time divided by the
-    number of members (a member's share). ``record_steps``: keep the losses
-    of the first steps, ``[steps, members]``, in ``last_timings["step_losses"]``
-    (tests, benchmarks; members trained alone do not record). Never raises for a member's sake:
-    a failing member gets status "failed"."""
+    number of members (a member's share). Never raises for a member's sake:
+    a failing member gets status "failed". :func:`train_batch_with_diagnostics`
+    also returns timings."""
+    results, _ = train_batch_with_diagnostics(
+        task, members, data=data, epochs=epochs, hurdle=hurdle, parametric=parametric, fused=fused
+    )
+    return results
+
+
+def train_batch_with_diagnostics(
+    task: Task,
+    members: Sequence[BatchMember | tuple[Any, int]],
+    *,
+    data: TaskData | ResidentData | None = None,
+    epochs: int | None = None,
+    hurdle: tuple[int, float] | None = None,
+    parametric: bool = False,
+    fused: bool | None = None,
+    record_steps: int = 0,
+) -> tuple[list[EvalResult], Diagnostics]:
+    """:func:`train_batch`, with the batch's figures (benchmarks, tests):
+    whether it ran as one program (and why not), set-up and per-call times,
+    which update ran and, with ``record_steps=n``, the first n steps' losses,
+    ``[n + 1, members]``. Several programs (parametric members of different
+    expressions) give their own diagnostics in ``parts``."""
     batch = [_as_member(m) for m in members]
-    kwargs = {"data": data, "epochs": epochs, "hurdle": hurdle, "parametric": parametric}
     if not batch:
-        return []
-    groups = _groups(batch, parametric)
+        return [], Diagnostics()
+    kwargs = {
+        "data": data,
+        "epochs": epochs,
+        "hurdle": hurdle,
+        "parametric": parametric,
+        "fused": fused,
+        "record_steps": record_steps,
+    }
     results: list[EvalResult | None] = [None] * len(batch)
-    for indices in groups:
+    parts = []
+    for indices in _groups(batch, parametric):
         chunk = [batch[i] for i in indices]
-        for i, result in zip(indices, _train_group(task, chunk, record_steps, **kwargs)):
+        group_results, diagnostics = _train_group(task, chunk, **kwargs)
+        parts.append(diagnostics)
+        for i, result in zip(indices, group_results):
             results[i] = result
-    return [r for r in results if r is not None]
+    combined = parts[0] if len(parts) == 1 else _combined(parts, all(p.batched for p in parts), None)
+    return [r for r in results if r is not None], combined
 
 
-def _as_member(member: Member | tuple[Any, int]) -> Member:
-    """A bare ``(activation, seed)`` pair as a :class:`Member`."""
-    return member if isinstance(member, Member) else Member(*member)
+def _combined(parts: list[Diagnostics], batched: bool, reason: str | None) -> Diagnostics:
+    """The diagnostics of several programs as one: times added up, calls in
+    order, the update if all used the same one, and the losses
+    ``[steps, members]`` if every part is one member's training that recorded
+    them (several batched groups keep theirs in ``parts``: their members are
+    not in the batch's order)."""
+    updates = {p.fused_update for p in parts}
+    losses = [p.step_losses for p in parts]
+    stacked = None
+    if all(x is not None and x.ndim == 1 for x in losses) and len({x.shape for x in losses if x is not None}) == 1:
+        stacked = np.stack([x for x in losses if x is not None], axis=-1)
+    return Diagnostics(
+        setup_seconds=sum(p.setup_seconds for p in parts),
+        segments=[s for p in parts for s in p.segments],
+        fused_update=updates.pop() if len(updates) == 1 else None,
+        batched=batched,
+        reason=reason,
+        step_losses=stacked,
+        parts=tuple(parts),
+    )
 
 
-def _groups(members: list[Member], parametric: bool) -> list[list[int]]:
+def _as_member(member: BatchMember | tuple[Any, int]) -> BatchMember:
+    """A bare ``(activation, seed)`` pair as a :class:`BatchMember`."""
+    return member if isinstance(member, BatchMember) else BatchMember(*member)
+
+
+def _groups(members: list[BatchMember], parametric: bool) -> list[list[int]]:
     """Indices of the members that share one program: all of them, or for
     parametric activations those with the same expression (the number of
     trainable constants depends on the expression)."""
@@ -143,42 +189,37 @@ def _groups(members: list[Member], parametric: bool) -> list[list[int]]:
     return list(by_expr.values())
 
 
-def _train_group(task: Task, members: list[Member], record_steps: int, **kwargs: Any) -> list[EvalResult]:
+def _train_group(task: Task, members: list[BatchMember], **kwargs: Any) -> tuple[list[EvalResult], Diagnostics]:
     if len(members) == 1:
         return _one_at_a_time(task, members, "one member", **kwargs)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # see train(): free this batch's graphs with one young-generation collection
-    grads_before = _custom_gradient_names()
-    failed = True
+    diagnostics = Diagnostics(batched=True)
     try:
-        results = _train_stacked(task, members, record_steps=record_steps, **kwargs)
-        failed = False
-        return results
+        # free this batch's graphs and gradient entries afterwards, as train() does
+        with GraphRelease() as release:
+            results = _train_stacked(task, members, diagnostics=diagnostics, **kwargs)
+            release.full_collection = False
+        return results, diagnostics
     except NotBatchable as why:
         reason = str(why)
     except Exception as exc:  # a batch never crashes a worker: its members train alone
         reason = f"batched training failed: {one_line(exc)}"
-    finally:
-        _forget_custom_gradients(grads_before)
-        if gc_was_enabled:
-            gc.enable()
-            gc.collect(2 if failed else 0)
     return _one_at_a_time(task, members, reason, **kwargs)
 
 
-def _one_at_a_time(task: Task, members: list[Member], reason: str, **kwargs: Any) -> list[EvalResult]:
+def _one_at_a_time(
+    task: Task, members: list[BatchMember], reason: str, **kwargs: Any
+) -> tuple[list[EvalResult], Diagnostics]:
     if len(members) > 1:
         log.warning("task %s: training %d members one at a time: %s", task.name, len(members), reason)
-    last_timings.clear()
-    last_timings.update(batched=False, reason=reason)
-    out = []
+    out, parts = [], []
     for m in members:
         own = dict(kwargs)
         if m.threshold is not None and own.get("hurdle") is not None:
             own["hurdle"] = (own["hurdle"][0], m.threshold)
-        r = train(task, m.activation, seed=m.seed, **own)
+        r, diagnostics = train_with_diagnostics(task, m.activation, seed=m.seed, **own)
         out.append(replace(r, batch_seconds=r.train_seconds))
-    return out
+        parts.append(diagnostics)
+    return out, _combined(parts, False, reason)
 
 
 # ------------------------------------------------------------------ building
@@ -236,15 +277,15 @@ def _vectorized(fn: Any, elems: Any, k: int, switch: _PerMemberActivation | None
     return pfor(loop_fn, k)
 
 
-def _member_weights(task: Task, member: Member, parametric: bool) -> tuple[list, list]:
+def _member_weights(task: Task, member: BatchMember, parametric: bool) -> tuple[list, list]:
     """Initial (trainable, non-trainable) values: the same path as train()."""
-    keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(member.seed)
-    model = task.build_model(resolve_activation(member.activation, parametric=parametric))
+    model = build_model(task, member.activation, seed=member.seed, parametric=parametric)
     return ([v.numpy() for v in model.trainable_variables], [v.numpy() for v in model.non_trainable_variables])
 
 
-def _initial_weights(task: Task, members: list[Member], branch: list[int], parametric: bool) -> list[tuple[list, list]]:
+def _initial_weights(
+    task: Task, members: list[BatchMember], branch: list[int], parametric: bool
+) -> list[tuple[list, list]]:
     """Each member's initial weights, as :func:`train` would build them.
 
     Building a model is most of a batch's set-up (about 25 ms for the default
@@ -259,7 +300,7 @@ def _initial_weights(task: Task, members: list[Member], branch: list[int], param
 
     @cache
     def build(j: int, seed: int) -> tuple[list, list]:
-        return _member_weights(task, Member(activation[j], seed), parametric)
+        return _member_weights(task, BatchMember(activation[j], seed), parametric)
 
     first, seed = branch[0], members[0].seed
     other = next((j for j in activation if j != first), None)
@@ -273,7 +314,7 @@ def _equal_weights(a: tuple[list, list], b: tuple[list, list]) -> bool:
     return same_count and all(x.shape == y.shape and np.array_equal(x, y) for x, y in pairs)
 
 
-def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
+def _distinct(members: list[BatchMember]) -> tuple[list[Any], list[int]]:
     """The distinct activations and each member's branch index."""
     keys: dict[str, int] = {}
     acts: list[Any] = []
@@ -291,25 +332,37 @@ def _distinct(members: list[Member]) -> tuple[list[Any], list[int]]:
 
 
 def _train_stacked(
-    task: Task, members: list[Member], *, data, epochs, hurdle, parametric: bool, record_steps: int = 0
+    task: Task,
+    members: list[BatchMember],
+    *,
+    data: TaskData | ResidentData | None,
+    epochs: int | None,
+    hurdle: tuple[int, float] | None,
+    parametric: bool,
+    fused: bool | None,
+    record_steps: int,
+    diagnostics: Diagnostics,
 ) -> list[EvalResult]:
-    budget = task.budget
-    n_epochs = int(epochs if epochs is not None else budget.epochs)
-    batch_size = budget.batch_size
+    setup = task.setup
+    n_epochs = int(epochs if epochs is not None else setup.epochs)
+    batch_size = setup.batch_size
     k = len(members)
+    try:
+        segments = epoch_segments(n_epochs, int(hurdle[0]) if hurdle is not None else None)
+    except ValueError as exc:  # each member then reports it alone
+        raise NotBatchable(str(exc)) from exc
+    h_epoch = segments[0][1] if hurdle is not None else None
     t0 = time.perf_counter()
     try:
-        rd = prepare_data(data if data is not None else task.get_data())
+        rd = task_data(task, data)
         acts, branch = _distinct(members)
         weights = _initial_weights(task, members, branch, parametric)
-        keras.backend.clear_session(free_memory=False)
-        keras.utils.set_random_seed(members[0].seed)
         if parametric:  # one expression per group: the template has its constants
             switch = None
-            template = task.build_model(resolve_activation(acts[0], parametric=True))
+            template = build_model(task, acts[0], seed=members[0].seed, parametric=True)
         else:
             switch = _PerMemberActivation([resolve_activation(a) for a in acts], branch)
-            template = task.build_model(switch)
+            template = build_model(task, switch, seed=members[0].seed)
     except Exception as exc:  # e.g. a bad expression: each member then reports it alone
         raise NotBatchable(f"building the members failed: {one_line(exc)}") from exc
     shapes = [tuple(v.shape) for v in template.trainable_variables]
@@ -323,38 +376,25 @@ def _train_stacked(
         keras.Variable(np.stack([nt[i] for _, nt in weights]), name=f"n{i}", trainable=False)
         for i in range(len(nt_shapes))
     ]
-    optimizer = _make_optimizer(budget.optimizer, budget.learning_rate)
+    optimizer = make_optimizer(setup)
     optimizer.build(trainable.variables)
-    loss_fn = resolve_loss(task.loss)
-    metric_fn = resolve_metric(task.metric, loss_fn)
-    with_acc = task.metric == "accuracy" or task.loss in CLASSIFICATION_LOSSES
+    diagnostics.fused_update = update.fusable(optimizer, fused)
     program = _Program(
         template,
         switch,
         trainable,
         non_trainable,
         optimizer,
-        loss_fn,
-        metric_fn,
+        objective(task),
         rd,
         batch_size,
         [m.seed for m in members],
-        with_acc,
+        diagnostics.fused_update,
         record_steps,
     )
-    last_timings.clear()
-    if program.history is not None:
-        last_timings["step_losses"] = program.history
-    last_timings.update(setup=time.perf_counter() - t0, segments=[], batched=True, reason=None)
+    diagnostics.setup_seconds = time.perf_counter() - t0
 
     states = [_MemberState() for _ in members]
-    segments = [(0, n_epochs)]
-    h_epoch = None
-    if hurdle is not None:
-        h_epoch = min(int(hurdle[0]), n_epochs)
-        if h_epoch < 1:
-            raise NotBatchable(f"hurdle epoch must be >= 1, got {h_epoch}")
-        segments = [(0, h_epoch)] + ([(h_epoch, n_epochs)] if h_epoch < n_epochs else [])
     for start, end in segments:
         active = [s.status is None for s in states]
         if not any(active):
@@ -369,17 +409,20 @@ def _train_stacked(
                 if s.status is None:
                     s.fail(one_line(exc))
             break
-        last_timings["segments"].append((end - start, time.perf_counter() - t_seg))
+        diagnostics.segments.append(Segment(end - start, int(np.max(out["steps"])), time.perf_counter() - t_seg))
         for j, s in enumerate(states):
             if active[j]:
                 s.update(out, j, end, task.higher_is_better)
             if s.status is None and h_epoch is not None and end == h_epoch:
                 s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness, val_loss=s.val_loss))
+                assert hurdle is not None  # h_epoch is set
                 own = members[j].threshold
                 threshold = own if own is not None else hurdle[1]
                 # fitness is set: update() succeeded, as the member is still active
                 if end < n_epochs and s.fitness is not None and s.fitness < float(threshold):
                     s.status = "stopped"
+    if program.history is not None:
+        diagnostics.step_losses = np.asarray(program.history.numpy())
     seconds = time.perf_counter() - t0
     return [s.result(batch_size, seconds, k) for s in states]
 
@@ -408,11 +451,11 @@ class _FlatWeights:
         parts = tf.split(self.variables[0].value, self.sizes)
         return [tf.reshape(t, [self.k, *sh]) for t, sh in zip(parts, self.shapes)]
 
-    def apply(self, optimizer, grads: list) -> None:
+    def apply(self, optimizer: Any, grads: list, fused: bool) -> None:
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         # a weight the loss does not use gets a zero gradient (its value cannot matter)
         flat = [tf.zeros([n]) if g is None else tf.reshape(g, [n]) for g, n in zip(grads, self.sizes)]
-        update.apply_gradients(optimizer, [tf.concat(flat, axis=0)], self.variables)
+        update.apply_gradients(optimizer, [tf.concat(flat, axis=0)], self.variables, fused)
 
 
 class _MemberState:
@@ -474,14 +517,14 @@ class _Program:
         trainable,
         non_trainable,
         optimizer,
-        loss_fn,
-        metric_fn,
+        obj: Objective,
         rd: ResidentData,
         batch_size: int,
         seeds: list[int],
-        with_acc: bool,
+        fused: bool,
         record_steps: int = 0,
     ) -> None:
+        loss_fn, metric_fn, with_acc = obj.loss, obj.metric, obj.with_accuracy
         self.with_acc = with_acc
         # the losses of the first `record_steps` steps (row record_steps collects the rest)
         history = tf.Variable(tf.zeros([record_steps + 1, len(seeds)])) if record_steps else None
@@ -510,7 +553,7 @@ class _Program:
                 tape.watch(w)
                 losses, new_nt = _vectorized(member_loss, (w, nt, xb, yb), k, switch)
                 total = tf.reduce_sum(losses)
-            trainable.apply(optimizer, tape.gradient(total, w))
+            trainable.apply(optimizer, tape.gradient(total, w), fused)
             for v, value in zip(non_trainable, new_nt):
                 v.assign(value)
             return losses

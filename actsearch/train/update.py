@@ -19,6 +19,10 @@ There one mnist1d-mlp training took 1.13-1.39x less time. With TensorFlow's defa
 threads (2 on the 2-core machine), the kernel splits each small weight's update
 over the threads, and a step of one training took 45% longer
 (``benchmarks/train.py``, row (h)), so Keras' update stays there.
+
+The choice is a parameter of each call (``fused``: None for that automatic
+rule, True / False to force it, as benchmarks and tests do to measure both
+side by side), not process state.
 """
 
 from __future__ import annotations
@@ -28,10 +32,6 @@ from typing import Any
 
 import keras
 import tensorflow as tf
-
-#: None: the fused Adam where it pays (one intra-op thread); True / False: always /
-#: never (benchmarks and tests set it to measure both side by side).
-FUSED: bool | None = None
 
 #: Keras Adam options the fused kernel does not implement.
 _UNFUSABLE = (
@@ -46,12 +46,18 @@ _UNFUSABLE = (
 )
 
 
-def fusable(optimizer: Any) -> bool:
-    """Whether ``optimizer`` is a plain Keras Adam whose state we can update
-    with the fused kernel (and this Keras keeps that state where we expect it)."""
-    wanted = FUSED if FUSED is not None else tf.config.threading.get_intra_op_parallelism_threads() == 1
+def wanted(fused: bool | None = None) -> bool:
+    """``fused`` if given, else the automatic rule: fused where TensorFlow runs
+    one intra-op thread (where the kernel was measured faster)."""
+    return fused if fused is not None else tf.config.threading.get_intra_op_parallelism_threads() == 1
+
+
+def fusable(optimizer: Any, fused: bool | None = None) -> bool:
+    """Whether the fused kernel will update ``optimizer``'s weights: it is
+    :func:`wanted` and ``optimizer`` is a plain Keras Adam whose state we can
+    update with it (and this Keras keeps that state where we expect it)."""
     return (
-        wanted
+        wanted(fused)
         and type(optimizer) is keras.optimizers.Adam
         and not any(getattr(optimizer, name, None) for name in _UNFUSABLE)
         and hasattr(optimizer, "_momentums")
@@ -60,9 +66,10 @@ def fusable(optimizer: Any) -> bool:
     )
 
 
-def apply_gradients(optimizer: Any, grads: Sequence[Any], variables: Sequence[Any]) -> None:
-    """``optimizer.apply(grads, variables)``, fused for a plain Adam (traced code only)."""
-    if not fusable(optimizer):
+def apply_gradients(optimizer: Any, grads: Sequence[Any], variables: Sequence[Any], fused: bool | None = None) -> None:
+    """``optimizer.apply(grads, variables)``, fused for a plain Adam when
+    ``fused`` says so (see :func:`fusable`; traced code only)."""
+    if not fusable(optimizer, fused):
         optimizer.apply(list(grads), list(variables))
         return
     step = tf.cast(optimizer.iterations + 1, tf.float32)
