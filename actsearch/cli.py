@@ -342,7 +342,7 @@ def _mean_cell(mean: tuple[float | None, int] | None) -> str:
     return "-" if mean is None or mean[0] is None else f"{mean[0]:.4f} ({mean[1]})"
 
 
-def run_tasks(config: dict, label: str) -> tuple[list[str], list[str]]:
+def run_tasks(config: dict | None, label: str) -> tuple[list[str], list[str]]:
     """A run's search tasks and its space's validation-only tasks, from its stored config
     (runs without one: the `task` column, comma-separated for several)."""
     task = (config or {}).get("task", label)
@@ -665,7 +665,8 @@ def validate(
     """Compare activations with the standard ones on test data the search never saw, with significance."""
     from actsearch.spaces import DEFAULT_BASELINES
     from actsearch.store.validations import Validations
-    from actsearch.validate import Contender, SeedOverlapError, choose_seeds, flat_rows, report
+    from actsearch.validate import Contender, SeedOverlapError, choose_seeds, flat_rows
+    from actsearch.validate import summarise as report
     from actsearch.validate import validate as run_validation
 
     fmt = "json" if as_json else fmt
