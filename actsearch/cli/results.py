@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from actsearch.cli.common import DbOption, OutOption, OutputFormat, console, fail, files_dir, open_store, require_run
+from actsearch.cli.common import (
+    DbOption,
+    OutOption,
+    OutputFormat,
+    console,
+    fail,
+    files_dir,
+    open_store,
+    parse_activation,
+    require_run,
+)
 from actsearch.store import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -138,7 +148,6 @@ def show(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """One candidate: expression, canonical form, lineage, evaluations, rejection reason."""
-    from actsearch.cli.common import parse_activation
     from actsearch.store import StoreError
 
     store = open_store(db, create=False)
