@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from importlib import import_module
 from typing import Any
 
 import typer
@@ -60,13 +59,14 @@ def _one_line(err: Any) -> str:
 
 
 def _click_exception() -> type[Exception]:
-    """click's ClickException as typer raises it (typer >= 0.20 carries its own copy of click)."""
-    for module in ("typer._click.exceptions", "click.exceptions"):
-        try:
-            return import_module(module).ClickException
-        except ImportError:
-            continue
-    raise RuntimeError("neither typer._click nor click is importable")
+    """The base of the usage errors typer raises: TyperException since typer carries its
+    own copy of click (0.2x), click's ClickException before."""
+    public = getattr(typer, "TyperException", None)
+    if isinstance(public, type) and issubclass(public, Exception):
+        return public
+    from click.exceptions import ClickException
+
+    return ClickException
 
 
 __all__ = ["app", "main"]
