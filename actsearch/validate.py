@@ -18,13 +18,16 @@ from __future__ import annotations
 import contextlib
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from actsearch.execute import Trial, make_executor, run_all
 from actsearch.results import aggregate_fitness
 from actsearch.stats import ALPHA, Comparison, beats, holm, welch
-from actsearch.tasks import TaskData, get_task
+
+if TYPE_CHECKING:  # the tasks (and TensorFlow) load when a validation trains, not to plan one
+    from actsearch.store import Store
+    from actsearch.tasks import TaskData
 
 #: Called with (results so far, results in all) as trainings come back.
 Progress = Callable[[int, int], None]
@@ -96,6 +99,127 @@ def _short(values: list[int]) -> str:
     return ", ".join(map(str, values[:5])) + (", ..." if len(values) > 5 else "")
 
 
+# ------------------------------------------------------------------ planning
+
+#: Tasks validated when neither --tasks nor a run names any.
+DEFAULT_TASKS = ("mnist1d-mlp",)
+
+
+class PlanError(ValueError):
+    """A validation that cannot be planned; the message is one line, fit to print as is."""
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """What one validation trains: contenders (baselines added) x tasks x seeds.
+
+    `store` is open on the database, ready to reuse and record results; `run_id` is
+    the run validated, if any (its seeds were kept out of `seeds`)."""
+
+    contenders: tuple[Contender, ...]
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    run_id: int | None
+    store: Store = field(repr=False, compare=False)
+
+
+def run_tasks(config: dict | None, label: str) -> tuple[list[str], list[str]]:
+    """A run's search tasks and its space's validation-only tasks, from its stored config
+    (runs without one: the `task` column, comma-separated for several)."""
+    task = (config or {}).get("task", label)
+    tasks = [task] if isinstance(task, str) else list(task)
+    if len(tasks) == 1 and "," in tasks[0]:
+        tasks = [t for t in tasks[0].split(",") if t]
+    extra = ((config or {}).get("space") or {}).get("validate_tasks") or []
+    return tasks, [t for t in extra if t not in tasks]
+
+
+def plan_validation(
+    db: str,
+    *,
+    run: str | None = None,
+    top_k: int = 3,
+    exprs: Sequence[str] = (),
+    tasks: str | None = None,
+    seeds: int = 5,
+    seed_start: int | None = None,
+) -> ValidationPlan:
+    """Decide what `validate` trains: the `exprs` and the `top_k` best of `run`, plus the
+    default baselines; `tasks` (comma-separated), else the run's tasks and its space's
+    validate_tasks, else DEFAULT_TASKS; `seeds` seeds none of them trained with.
+
+    Raises PlanError before anything is written when the request cannot be met (bad
+    expression, unknown run or store, nothing to validate, overlapping seeds)."""
+    from actsearch.store import StoreError
+    from actsearch.store.validations import Validations
+
+    contenders = [Contender(_canonical(e), False) for e in exprs]
+    store = _open(db, create=False) if run else None
+    run_record = None
+    if run:
+        assert store is not None
+        run_record = store.find_run(run)
+        if run_record is None:
+            raise PlanError(f"no run named {run!r} in {db}")
+        best = [r for r in store.leaderboard(run=run, k=None) if not r.is_baseline][:top_k]
+        contenders += [Contender(r.expr, False, r.candidate_id) for r in best]
+    if not contenders:
+        raise PlanError("give --run NAME (to validate its best activations) or --expr E")
+    store = store or _open(db, create=True)
+    contenders += _baselines({c.expr for c in contenders})
+    try:
+        trained = Validations(store).trained_seeds(run_record.id if run_record else None, [c.expr for c in contenders])
+        seed_list = choose_seeds(seeds, trained, seed_start)
+    except (StoreError, ValueError) as err:  # SeedOverlapError is a ValueError
+        raise PlanError(str(err)) from err
+    return ValidationPlan(
+        contenders=tuple(contenders),
+        tasks=tuple(_task_list(tasks, run_record)),
+        seeds=tuple(seed_list),
+        run_id=run_record.id if run_record else None,
+        store=store,
+    )
+
+
+def _task_list(tasks: str | None, run_record: Any) -> list[str]:
+    if tasks:
+        return [t.strip() for t in tasks.split(",") if t.strip()]
+    if run_record:
+        searched, validation_only = run_tasks(run_record.config, run_record.task)
+        return searched + validation_only
+    return list(DEFAULT_TASKS)
+
+
+def _baselines(known: set[str]) -> list[Contender]:
+    """The default baselines the contenders do not already include."""
+    from actsearch.spaces import DEFAULT_BASELINES
+
+    canonical = [_canonical(b) for b in DEFAULT_BASELINES]
+    return [Contender(b, True) for b in canonical if b not in known]
+
+
+def _canonical(text: str) -> str:
+    from actsearch.expr import Activation, ParseError
+
+    try:
+        return str(Activation.parse(text))
+    except ParseError as err:
+        raise PlanError(f"{text!r}: {err}") from err
+
+
+def _open(db: str, create: bool) -> Store:
+    from actsearch.store import Store, StoreError
+
+    try:
+        return Store.open(db, create=create)
+    except StoreError as err:
+        hint = "" if create else " (run `actsearch search` first, or pass --db)"
+        raise PlanError(f"{err}{hint}") from err
+
+
+# ------------------------------------------------------------------ training
+
+
 def validate(
     contenders: Sequence[Contender],
     tasks: Sequence[str],
@@ -136,6 +260,8 @@ def _validate(
     saved: Any,
     run_id: int | None,
 ) -> list[Score]:
+    from actsearch.tasks import get_task
+
     scores: list[Score] = []
     for spec in tasks:
         task = get_task(spec)
@@ -251,7 +377,7 @@ def discoveries(scores: Sequence[Score]) -> dict[str, list[str]]:
 
 
 @dataclass(frozen=True)
-class AcrossTasks:
+class RelativeToBestBaseline:
     """An activation over every task validated: how it does against the best baseline of each."""
 
     expr: str
@@ -263,8 +389,9 @@ class AcrossTasks:
     better_on: tuple[str, ...]
 
 
-def across_tasks(scores: Sequence[Score]) -> list[AcrossTasks]:
-    """The transfer summary of each non-baseline activation (meaningful with several tasks)."""
+def relative_to_best_baseline(scores: Sequence[Score]) -> list[RelativeToBestBaseline]:
+    """Each non-baseline activation against the best baseline of every task: the transfer
+    summary (meaningful with several tasks; the JSON's `across_tasks`)."""
     best: dict[str, Score | None] = {}
     for task, rows in _by_task(scores).items():
         trained = [s for s in rows if s.is_baseline and s.mean is not None]
@@ -280,7 +407,7 @@ def across_tasks(scores: Sequence[Score]) -> list[AcrossTasks]:
         mine = [v for v in found if v.expr == expr]
         worse = [v.task for v in mine if any(_loses(x, best[v.task]) for x in v.versus)]
         vs_best = sum(diffs) / len(diffs) if diffs and len(diffs) == len(best) else None
-        out.append(AcrossTasks(expr, vs_best, tuple(worse), tuple(v.task for v in mine if v.better)))
+        out.append(RelativeToBestBaseline(expr, vs_best, tuple(worse), tuple(v.task for v in mine if v.better)))
     return out
 
 
@@ -305,7 +432,7 @@ def _by_task(scores: Sequence[Score]) -> dict[str, list[Score]]:
 # ------------------------------------------------------------------ output
 
 
-def report(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
+def summarise(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
     """The JSON of `validate`: today's `scores` (with each non-baseline's comparisons) and the verdict."""
     by_key = {(v.expr, v.task): v for v in verdicts(scores)}
     out = []
@@ -336,7 +463,7 @@ def report(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
                 "significantly_worse_than_best_baseline_on": list(a.worse_on),
                 "beats_every_baseline_on": list(a.better_on),
             }
-            for a in across_tasks(scores)
+            for a in relative_to_best_baseline(scores)
         }
     return result
 

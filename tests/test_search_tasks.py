@@ -381,7 +381,7 @@ def test_an_unknown_task_in_the_list_is_one_line_and_writes_nothing(tmp_path: Pa
 
 
 def test_validate_summarises_each_pick_against_the_best_baseline_of_every_task() -> None:
-    from actsearch.validate import Score, across_tasks, report
+    from actsearch.validate import Score, relative_to_best_baseline, summarise
 
     def task(name: str, evolved: tuple[float, ...], relu: tuple[float, ...], tanh: tuple[float, ...]) -> list[Score]:
         return [
@@ -393,10 +393,9 @@ def test_validate_summarises_each_pick_against_the_best_baseline_of_every_task()
     scores = task("a", (0.90, 0.91, 0.92, 0.90), (0.80, 0.81, 0.80, 0.82), (0.85, 0.84, 0.86, 0.85)) + task(
         "b", (0.70, 0.71, 0.69, 0.70), (0.80, 0.81, 0.80, 0.82), (0.60, 0.61, 0.62, 0.60)
     )
-    (summary,) = across_tasks(scores)
+    (summary,) = relative_to_best_baseline(scores)
     assert summary.better_on == ("a",) and summary.worse_on == ("b",)
     assert summary.vs_best_baseline == pytest.approx(((0.9075 - 0.85) + (0.70 - 0.8075)) / 2)
-    assert report(scores, [1, 2, 3, 4])["across_tasks"]["x*tanh(x)"]["significantly_worse_than_best_baseline_on"] == [
-        "b"
-    ]
-    assert "across_tasks" not in report(scores[:3], [1, 2, 3, 4])  # one task: nothing to summarise
+    summary_json = summarise(scores, [1, 2, 3, 4])["across_tasks"]["x*tanh(x)"]
+    assert summary_json["significantly_worse_than_best_baseline_on"] == ["b"]
+    assert "across_tasks" not in summarise(scores[:3], [1, 2, 3, 4])  # one task: nothing to summarise

@@ -211,7 +211,7 @@ class _LuckyOnTheSearchSeed(FakeExecutor):
 def test_the_leader_is_rechecked_when_the_rounds_are_spent(tmp_path: Path, monkeypatch) -> None:
     """With one round only (the top 2), the leaders that take over afterwards are re-checked
     one at a time until the leader holds: the pick never rests on one seed."""
-    from actsearch.cli import ProgressReporter
+    from actsearch.cli.search import ProgressReporter
     from actsearch.search import Search, SearchRequest, reevaluate, settings_for
     from actsearch.store import Store
 

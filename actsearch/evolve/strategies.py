@@ -28,6 +28,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 
+from actsearch.evolve.names import StrategyName
 from actsearch.evolve.trees import Individual, TreeFactory
 from actsearch.spaces import Evolution
 
@@ -170,9 +171,9 @@ class RandomSearch(Strategy):
 
 
 STRATEGIES: dict[str, type[Strategy]] = {
-    "generational": Generational,
-    "regularized": Regularized,
-    "random": RandomSearch,
+    StrategyName.GENERATIONAL: Generational,
+    StrategyName.REGULARIZED: Regularized,
+    StrategyName.RANDOM: RandomSearch,
 }
 
 

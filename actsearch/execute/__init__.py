@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from enum import StrEnum
 from typing import Any, Protocol
 
 from actsearch.execute.trial import Trial
@@ -45,6 +46,13 @@ def run_all(executor: Executor, trials: Iterable[Trial]) -> Iterator[tuple[Trial
         yield from executor.wait()
 
 
+class ExecutorKind(StrEnum):
+    """Where trainings run: a pool of Ray actors, or this process one batch at a time."""
+
+    RAY = "ray"
+    LOCAL = "local"
+
+
 def make_executor(kind: str, task_spec: str | tuple[str, ...], data: Any, **options: Any) -> Executor:
     """`kind` is "ray" (default for searches) or "local" (in-process, one batch at a time).
 
@@ -54,15 +62,15 @@ def make_executor(kind: str, task_spec: str | tuple[str, ...], data: Any, **opti
     ``members_per_batch`` (both kinds): trainings a worker runs in one compiled
     program (see actsearch.train.batch); the executor's ``capacity`` is
     workers x members_per_batch, so the search proposes enough to fill them."""
-    if kind == "local":
+    if kind == ExecutorKind.LOCAL:
         from actsearch.execute.local import InProcessExecutor
 
         return InProcessExecutor(task_spec, data, members_per_batch=options.get("members_per_batch") or 1)
-    if kind == "ray":
+    if kind == ExecutorKind.RAY:
         from actsearch.execute.ray_pool import RayExecutor
 
         return RayExecutor(task_spec, data, **options)
     raise ValueError(f"unknown executor {kind!r} (use 'ray' or 'local')")
 
 
-__all__ = ["Executor", "Trial", "make_executor", "run_all", "submit_while_capacity"]
+__all__ = ["Executor", "ExecutorKind", "Trial", "make_executor", "run_all", "submit_while_capacity"]
