@@ -12,7 +12,6 @@ from support import populate, result, run_cli
 
 from actsearch.dashboard import views
 from actsearch.dashboard.app import create_app, exposure_warning
-from actsearch.dashboard.queries import open_readonly
 from actsearch.store import Store, StoreError
 
 EVIL = "<script>alert(1)</script>"
@@ -38,7 +37,7 @@ def filled(tmp_path):
 @pytest.fixture
 def client(filled):
     path, _ = filled
-    store = open_readonly(path)
+    store = Store.open(path, read_only=True)
     with TestClient(create_app(store)) as test_client:
         yield test_client
     store.close()
@@ -48,7 +47,7 @@ def test_readonly_store_reads_but_refuses_every_write(db):
     with db.open() as store:
         ids = populate(store)
         before = store.runs()
-    store = open_readonly(db.url)
+    store = Store.open(db.url, read_only=True)
     try:
         assert [r.name for r in store.runs()] == ["demo", "other"]
         assert store.leaderboard(run="demo", k=1)[0].candidate_id == ids["d"]
@@ -79,7 +78,7 @@ def test_foreign_missing_and_newer_databases_are_refused_with_one_line(tmp_path)
     )
     for path, message in cases:
         with pytest.raises(StoreError, match=message):
-            open_readonly(path)
+            Store.open(path, read_only=True)
     # The commands end in that one line and exit code 2, before serving or writing anything.
     for args, message in (
         (["dashboard", "--db", str(foreign), "--port", "1"], "not an actsearch database"),
@@ -172,7 +171,7 @@ def test_candidate_page_shows_validation_statistics(tmp_path):
         saved.save(expr="max(x, 0)", task="mnist1d", seed=10_003, budget=5, result=result(None, status="failed"))
     candidate = tests["tanh(x) * sigmoid(1.5 * x)"]
     p_holm = holm([welch(candidate, tests[b]).p for b in ("max(x, 0)", "x * sigmoid(x)")])
-    store = open_readonly(path)
+    store = Store.open(path, read_only=True)
     try:
         with TestClient(create_app(store)) as client:
             page = client.get(f"/candidates/{ids['d']}").text

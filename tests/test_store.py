@@ -432,7 +432,8 @@ def test_sqlite_path_handling_and_pragmas(tmp_path, monkeypatch):
     with Store.open(str(target)) as store:
         assert store.path == target and target.exists()
         assert store.backend == "sqlite"
-        with store._engine.connect() as conn:
+        with store.read_session() as s:
+            conn = s.connection()
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000

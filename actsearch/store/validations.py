@@ -44,7 +44,7 @@ class Validations:
     def saved(self, exprs: Iterable[str], task: str, budget: int) -> dict[tuple[str, int], ValidationRecord]:
         """(expr, seed) -> stored reusable result for these activations on `task` at `budget` epochs."""
         exprs = list(exprs)
-        with self.store._read() as s:
+        with self.store.read_session() as s:
             rows = s.scalars(
                 select(Validation).where(
                     Validation.expr.in_(exprs),
@@ -62,7 +62,7 @@ class Validations:
         self, *, expr: str, task: str, seed: int, budget: int, result: EvalResult, run_id: int | None = None
     ) -> None:
         """Store one result, replacing an earlier one with the same key (a timeout retried)."""
-        with self.store._write() as s:
+        with self.store.write_session() as s:
             s.execute(
                 delete(Validation).where(
                     Validation.expr == expr,
@@ -94,7 +94,7 @@ class Validations:
     def trained_seeds(self, run_id: int | None, exprs: Iterable[str]) -> set[int]:
         """Every seed a run trained with, and every seed any run trained one of `exprs` with."""
         exprs = list(exprs)
-        with self.store._read() as s:
+        with self.store.read_session() as s:
             where = [Candidate.expr.in_(exprs)] + ([Candidate.run_id == run_id] if run_id is not None else [])
             rows = s.scalars(
                 select(Evaluation.seed)
