@@ -496,7 +496,7 @@ def report(
 
 
 def _write_html_report(db: str, run: str | None, path: Path) -> Path:
-    from actsearch.dashboard.report import write_html_report
+    from actsearch.dashboard.offline import write_html_report
     from actsearch.store import Store, StoreError
 
     try:

@@ -147,7 +147,7 @@ def test_candidate_and_compare_views(client, filled):
 def test_candidate_page_shows_validation_statistics(tmp_path):
     """Stored `actsearch validate` results: the candidate's mean ± interval, and against
     each of its run's baselines the difference, Holm's p and the verdict; none: the hint."""
-    from actsearch.dashboard.report import write_html_report
+    from actsearch.dashboard.offline import write_html_report
     from actsearch.stats import holm, welch
     from actsearch.store.validations import Validations
 

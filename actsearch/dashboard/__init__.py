@@ -7,6 +7,6 @@ one offline HTML report.
 The store is opened with `Store.open(db, read_only=True)` and read through it
 and `actsearch.store.queries` (plain data). Modules: `views` (what each page
 shows, as JSON-ready dicts), `pages` (Jinja2 rendering), `app` (the Starlette
-server), `report` (the offline file). Templates and the page script live beside
+server), `offline` (the offline HTML report file). Templates and the page script live beside
 them; plotly.js comes from the installed `plotly` package.
 """
