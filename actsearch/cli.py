@@ -415,13 +415,13 @@ def show(
     evaluations = store.evaluations(candidate_id)
     if evaluations:
         table = Table(title="evaluations")
-        for column in ("task", "seed", "budget", "status", "val acc", "val loss", "seconds", "worker", "error"):
+        for column in ("task", "seed", "planned epochs", "status", "val acc", "val loss", "seconds", "worker", "error"):
             table.add_column(column)
         for e in evaluations:
             table.add_row(
                 e.task,
                 str(e.seed),
-                str(e.budget),
+                str(e.planned_epochs),
                 e.status,
                 _fmt(e.val_accuracy),
                 _fmt(e.val_loss),

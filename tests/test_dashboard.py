@@ -28,7 +28,7 @@ def filled(tmp_path):
         c = store.add_candidate(
             evil.id, expr="x*sigmoid(x)", fingerprint="fp-e", complexity=4, generation=0, origin="init", status="queued"
         )
-        store.add_evaluation(c.id, task="mnist1d", seed=0, budget=5, result=result(0.5))
+        store.add_evaluation(c.id, task="mnist1d", seed=0, planned_epochs=5, result=result(0.5))
         store.finish_candidate(c.id, fitness=0.5, status="evaluated")
         ids["evil"], ids["evil_candidate"] = evil.id, c.id
     return path, ids
@@ -167,8 +167,12 @@ def test_candidate_page_shows_validation_statistics(tmp_path):
         saved = Validations(store)
         for expr, fitnesses in tests.items():
             for seed, fitness in enumerate(fitnesses, start=10_000):
-                saved.save(expr=expr, task="mnist1d", seed=seed, budget=5, result=result(fitness), run_id=ids["demo"])
-        saved.save(expr="max(x, 0)", task="mnist1d", seed=10_003, budget=5, result=result(None, status="failed"))
+                saved.save(
+                    expr=expr, task="mnist1d", seed=seed, planned_epochs=5, result=result(fitness), run_id=ids["demo"]
+                )
+        saved.save(
+            expr="max(x, 0)", task="mnist1d", seed=10_003, planned_epochs=5, result=result(None, status="failed")
+        )
     candidate = tests["tanh(x) * sigmoid(1.5 * x)"]
     p_holm = holm([welch(candidate, tests[b]).p for b in ("max(x, 0)", "x * sigmoid(x)")])
     store = Store.open(path, read_only=True)
@@ -180,7 +184,7 @@ def test_candidate_page_shows_validation_statistics(tmp_path):
         report = write_html_report(store, tmp_path / "report.html").read_text()
     finally:
         store.close()
-    assert [(v["task"], v["budget"], v["n"], v["better"]) for v in data] == [("mnist1d", 5, 3, True)]
+    assert [(v["task"], v["planned_epochs"], v["n"], v["better"]) for v in data] == [("mnist1d", 5, 3, True)]
     assert data[0]["mean"] == pytest.approx(0.91)
     assert [b["baseline"] for b in data[0]["versus"]] == ["max(x, 0)", "x * sigmoid(x)"]
     assert [b["p_holm"] for b in data[0]["versus"]] == pytest.approx(p_holm)

@@ -73,7 +73,7 @@ def test_read_only_store_beside_a_writing_process(db):
         with pytest.raises(StoreError, match="read-only"):
             reader.finish_candidate(ids["q"], fitness=0.1, status="evaluated")
         with pytest.raises(StoreError, match="read-only"):
-            Validations(reader).save(expr="x", task="t", seed=0, budget=1, result=result(0.5))
+            Validations(reader).save(expr="x", task="t", seed=0, planned_epochs=1, result=result(0.5))
         with pytest.raises(StoreError, match="read-only"), reader.write_session():
             pass
         with pytest.raises(DBAPIError, match="(?i)read-only|readonly"), reader.read_session() as s:
@@ -129,10 +129,14 @@ def test_queries_on_planted_rows(tmp_path):
         empty = store.create_run("empty", task="t", space="s", seed=0, config={})
         saved = Validations(store)
         for seed, (own, relu) in enumerate(((0.9, 0.7), (0.92, 0.71)), start=10_000):
-            saved.save(expr="tanh(x) * sigmoid(1.5 * x)", task="mnist1d", seed=seed, budget=5, result=result(own))
-            saved.save(expr="max(x, 0)", task="mnist1d", seed=seed, budget=5, result=result(relu))
-        saved.save(expr="max(x, 0)", task="mnist1d", seed=10_002, budget=5, result=result(None, status="failed"))
-        saved.save(expr="max(x, 0)", task="mnist1d", seed=10_000, budget=9, result=result(0.8))  # no own at 9
+            saved.save(
+                expr="tanh(x) * sigmoid(1.5 * x)", task="mnist1d", seed=seed, planned_epochs=5, result=result(own)
+            )
+            saved.save(expr="max(x, 0)", task="mnist1d", seed=seed, planned_epochs=5, result=result(relu))
+        saved.save(
+            expr="max(x, 0)", task="mnist1d", seed=10_002, planned_epochs=5, result=result(None, status="failed")
+        )
+        saved.save(expr="max(x, 0)", task="mnist1d", seed=10_000, planned_epochs=9, result=result(0.8))  # no own at 9
         finals = store.run_evaluations(ids["demo"])
     store = Store.open(path, read_only=True)
     try:

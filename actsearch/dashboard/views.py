@@ -265,11 +265,11 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
 
 
 def validation_view(store: Store, candidate: CandidateRecord) -> list[dict[str, Any]]:
-    """Per (task, budget) validated: the candidate's test fitness (n, mean, 95% half-width)
+    """Per (task, planned epochs) validated: the candidate's test fitness (n, mean, 95% half-width)
     and, against each baseline of its run, `actsearch validate`'s Welch/Holm comparison and verdict."""
     groups, baselines = queries.validation_fitnesses(store, candidate.expr, candidate.run_id)
     out = []
-    for (task, budget), by_expr in groups.items():
+    for (task, planned_epochs), by_expr in groups.items():
         own = Score(candidate.expr, False, task, tuple(by_expr[candidate.expr]))
         others = [Score(b, True, task, tuple(by_expr[b])) for b in baselines if b in by_expr]
         verdict = verdicts([own, *others])[0]
@@ -278,7 +278,7 @@ def validation_view(store: Store, candidate: CandidateRecord) -> list[dict[str, 
         out.append(
             {
                 "task": task,
-                "budget": budget,
+                "planned_epochs": planned_epochs,
                 "n": len(own.ok),
                 "mean": mean,
                 "half": half,
@@ -306,7 +306,7 @@ def _evaluation(e: Any) -> dict[str, Any]:
         "id": e.id,
         "task": e.task,
         "seed": e.seed,
-        "budget": e.budget,
+        "planned_epochs": e.planned_epochs,
         "status": e.status,
         "fitness": e.fitness,
         "val_accuracy": e.val_accuracy,

@@ -415,11 +415,13 @@ class Store:
 
     @schema.retrying
     def add_evaluation(
-        self, candidate_id: int, *, task: str, seed: int, budget: int, result: EvalResult
+        self, candidate_id: int, *, task: str, seed: int, planned_epochs: int, result: EvalResult
     ) -> list[EvaluationRecord]:
         """Store one training: the final row first, then one row per partial reading.
 
-        Partial rows have is_partial true, budget = epochs = the reading's epoch,
+        `planned_epochs` is what the training was asked for (`result.epochs` is
+        what it ran, fewer when stopped at a hurdle). Partial rows have
+        is_partial true, planned_epochs = epochs = the reading's epoch,
         status 'ok', train_seconds/steps NULL and partial_of = final row id.
         """
         _check(result.status, EVALUATION_STATUSES, "evaluation status")
@@ -427,13 +429,13 @@ class Store:
         with self.write_session() as s:
             self._get_or_raise(s, Candidate, candidate_id)
             final = convert.evaluation_row(candidate_id, task, seed, result, now)
-            final.budget = int(budget)
+            final.planned_epochs = int(planned_epochs)
             s.add(final)
             s.flush()
             partials = []
             for p in result.partials:
                 row = convert.evaluation_row(candidate_id, task, seed, result, now)
-                row.budget = row.epochs = int(p.epochs)
+                row.planned_epochs = row.epochs = int(p.epochs)
                 row.status, row.is_partial, row.partial_of = "ok", True, final.id
                 row.fitness, row.val_accuracy = convert.num(p.fitness), convert.num(p.val_accuracy)
                 row.val_loss = convert.num(p.val_loss)

@@ -167,13 +167,13 @@ def baselines(store: Store, run_id: int) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- validations
 
-#: (task, budget) -> expr -> test fitness of each stored seed, in seed order.
+#: (task, planned_epochs) -> expr -> test fitness of each stored seed, in seed order.
 ValidationGroups = dict[tuple[str, int], dict[str, list[float]]]
 
 
 def validation_fitnesses(store: Store, expr: str, run_id: int) -> tuple[ValidationGroups, list[str]]:
     """`actsearch validate`'s stored test fitnesses of `expr` and of its run's baselines,
-    grouped by (task, budget) where `expr` has any; and the baselines' exprs
+    grouped by (task, planned_epochs) where `expr` has any; and the baselines' exprs
     (in run order)."""
     with store.read_session() as s:
         bases = s.execute(
@@ -183,16 +183,16 @@ def validation_fitnesses(store: Store, expr: str, run_id: int) -> tuple[Validati
         )
         baseline_exprs = list(dict.fromkeys(e for (e,) in bases))
         rows = s.execute(
-            select(Validation.task, Validation.budget, Validation.expr, Validation.fitness)
+            select(Validation.task, Validation.planned_epochs, Validation.expr, Validation.fitness)
             .where(
                 Validation.expr.in_([expr, *baseline_exprs]),
                 Validation.status == "ok",
                 Validation.fitness.is_not(None),
             )
-            .order_by(Validation.task, Validation.budget, Validation.seed)
+            .order_by(Validation.task, Validation.planned_epochs, Validation.seed)
         ).all()
     groups: ValidationGroups = {}
-    for task, budget, e, fitness in rows:
+    for task, epochs, e, fitness in rows:
         if fitness is not None:  # the query excludes NULL; this tells the type checker
-            groups.setdefault((task, budget), {}).setdefault(e, []).append(fitness)
+            groups.setdefault((task, epochs), {}).setdefault(e, []).append(fitness)
     return {key: by_expr for key, by_expr in groups.items() if expr in by_expr}, baseline_exprs
