@@ -419,8 +419,8 @@ class Store:
     ) -> list[EvaluationRecord]:
         """Store one training: the final row first, then one row per partial reading.
 
-        `planned_epochs` is what the training was asked for (`result.epochs` is
-        what it ran, fewer when stopped at a hurdle). Partial rows have
+        `planned_epochs`: the epochs the training was planned for (the final
+        row's `epochs` are those it ran). Partial rows have
         is_partial true, planned_epochs = epochs = the reading's epoch,
         status 'ok', train_seconds/steps NULL and partial_of = final row id.
         """
