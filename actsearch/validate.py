@@ -265,12 +265,12 @@ def _validate(
     scores: list[Score] = []
     for spec in tasks:
         task = get_task(spec)
-        budget = epochs or task.setup.epochs
-        known = saved.saved([c.expr for c in contenders], spec, budget) if saved else {}
+        planned = epochs or task.setup.epochs
+        known = saved.saved([c.expr for c in contenders], spec, planned) if saved else {}
         fitness = {key: (r.fitness if r.status == "ok" else None) for key, r in known.items()}
         todo = [(c.expr, seed) for c in contenders for seed in seeds if (c.expr, seed) not in fitness]
         if todo:
-            fitness.update(_train(spec, task, todo, executor, workers, epochs, budget, on_result, saved, run_id))
+            fitness.update(_train(spec, task, todo, executor, workers, epochs, planned, on_result, saved, run_id))
         for contender in contenders:
             scores.append(
                 Score(
@@ -290,7 +290,7 @@ def _train(
     executor: str,
     workers: int,
     epochs: int | None,
-    budget: int,
+    planned: int,
     on_result: Progress | None,
     saved: Any,
     run_id: int | None,
@@ -308,7 +308,9 @@ def _train(
         for trial, result in run_all(pool, trials):
             out[(trial.expr, trial.seed)] = result.scored
             if saved:
-                saved.save(expr=trial.expr, task=spec, seed=trial.seed, budget=budget, result=result, run_id=run_id)
+                saved.save(
+                    expr=trial.expr, task=spec, seed=trial.seed, planned_epochs=planned, result=result, run_id=run_id
+                )
             if on_result:
                 on_result(len(out), len(todo))
     finally:

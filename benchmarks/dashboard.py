@@ -105,7 +105,7 @@ def fill(store: Store, name: str, n: int, seed: int) -> tuple[int, int]:
             is_baseline=True,
             status="queued",
         )
-        store.add_evaluation(c.id, task="mnist1d-mlp", seed=0, budget=10, result=result(0.6))
+        store.add_evaluation(c.id, task="mnist1d-mlp", seed=0, planned_epochs=10, result=result(0.6))
         store.finish_candidate(c.id, fitness=0.6, status="evaluated")
         trainings += 1
     ids: list[int] = []
@@ -131,7 +131,11 @@ def fill(store: Store, name: str, n: int, seed: int) -> tuple[int, int]:
             failed = rng.random() < 0.01
             fitness = None if failed else min(0.95, 0.3 + 0.4 * generation / max(n // 100, 1) + rng.gauss(0, 0.05))
             store.add_evaluation(
-                c.id, task="mnist1d-mlp", seed=0, budget=10, result=result(fitness, "failed" if failed else "ok")
+                c.id,
+                task="mnist1d-mlp",
+                seed=0,
+                planned_epochs=10,
+                result=result(fitness, "failed" if failed else "ok"),
             )
             store.finish_candidate(c.id, fitness=fitness, status="failed" if failed else "evaluated")
             trainings += not failed

@@ -183,7 +183,7 @@ def populate(store: Store) -> dict[str, int]:
     def train(key, accs, task="mnist1d", partial=True):
         for seed, acc in enumerate(accs):
             parts = (Partial(1, acc / 2, 2.0), Partial(3, acc * 0.9, 1.2)) if partial else ()
-            store.add_evaluation(ids[key], task=task, seed=seed, budget=5, result=result(acc, partials=parts))
+            store.add_evaluation(ids[key], task=task, seed=seed, planned_epochs=5, result=result(acc, partials=parts))
         mean = sum(accs) / len(accs)
         store.finish_candidate(ids[key], fitness=mean, fitness_std=max(accs) - min(accs), status="evaluated")
 
@@ -227,7 +227,7 @@ def populate(store: Store) -> dict[str, int]:
         ids["f1"],
         task="mnist1d",
         seed=0,
-        budget=5,
+        planned_epochs=5,
         result=result(None, status="failed", error="NaN loss", val_loss=float("nan")),
     )
     cand(d, "q", "x * tanh(x)", "fp-q", 2, "mutation:point", parents=["d"], status="queued")

@@ -12,7 +12,6 @@ from support import populate, result, run_cli
 
 from actsearch.dashboard import views
 from actsearch.dashboard.app import create_app, exposure_warning
-from actsearch.dashboard.queries import open_readonly
 from actsearch.store import Store, StoreError
 
 EVIL = "<script>alert(1)</script>"
@@ -29,7 +28,7 @@ def filled(tmp_path):
         c = store.add_candidate(
             evil.id, expr="x*sigmoid(x)", fingerprint="fp-e", complexity=4, generation=0, origin="init", status="queued"
         )
-        store.add_evaluation(c.id, task="mnist1d", seed=0, budget=5, result=result(0.5))
+        store.add_evaluation(c.id, task="mnist1d", seed=0, planned_epochs=5, result=result(0.5))
         store.finish_candidate(c.id, fitness=0.5, status="evaluated")
         ids["evil"], ids["evil_candidate"] = evil.id, c.id
     return path, ids
@@ -38,7 +37,7 @@ def filled(tmp_path):
 @pytest.fixture
 def client(filled):
     path, _ = filled
-    store = open_readonly(path)
+    store = Store.open(path, read_only=True)
     with TestClient(create_app(store)) as test_client:
         yield test_client
     store.close()
@@ -48,7 +47,7 @@ def test_readonly_store_reads_but_refuses_every_write(db):
     with db.open() as store:
         ids = populate(store)
         before = store.runs()
-    store = open_readonly(db.url)
+    store = Store.open(db.url, read_only=True)
     try:
         assert [r.name for r in store.runs()] == ["demo", "other"]
         assert store.leaderboard(run="demo", k=1)[0].candidate_id == ids["d"]
@@ -79,7 +78,7 @@ def test_foreign_missing_and_newer_databases_are_refused_with_one_line(tmp_path)
     )
     for path, message in cases:
         with pytest.raises(StoreError, match=message):
-            open_readonly(path)
+            Store.open(path, read_only=True)
     # The commands end in that one line and exit code 2, before serving or writing anything.
     for args, message in (
         (["dashboard", "--db", str(foreign), "--port", "1"], "not an actsearch database"),
@@ -148,7 +147,7 @@ def test_candidate_and_compare_views(client, filled):
 def test_candidate_page_shows_validation_statistics(tmp_path):
     """Stored `actsearch validate` results: the candidate's mean ± interval, and against
     each of its run's baselines the difference, Holm's p and the verdict; none: the hint."""
-    from actsearch.dashboard.report import write_html_report
+    from actsearch.dashboard.offline import write_html_report
     from actsearch.stats import holm, welch
     from actsearch.store.validations import Validations
 
@@ -168,11 +167,15 @@ def test_candidate_page_shows_validation_statistics(tmp_path):
         saved = Validations(store)
         for expr, fitnesses in tests.items():
             for seed, fitness in enumerate(fitnesses, start=10_000):
-                saved.save(expr=expr, task="mnist1d", seed=seed, budget=5, result=result(fitness), run_id=ids["demo"])
-        saved.save(expr="max(x, 0)", task="mnist1d", seed=10_003, budget=5, result=result(None, status="failed"))
+                saved.save(
+                    expr=expr, task="mnist1d", seed=seed, planned_epochs=5, result=result(fitness), run_id=ids["demo"]
+                )
+        saved.save(
+            expr="max(x, 0)", task="mnist1d", seed=10_003, planned_epochs=5, result=result(None, status="failed")
+        )
     candidate = tests["tanh(x) * sigmoid(1.5 * x)"]
     p_holm = holm([welch(candidate, tests[b]).p for b in ("max(x, 0)", "x * sigmoid(x)")])
-    store = open_readonly(path)
+    store = Store.open(path, read_only=True)
     try:
         with TestClient(create_app(store)) as client:
             page = client.get(f"/candidates/{ids['d']}").text
@@ -181,7 +184,7 @@ def test_candidate_page_shows_validation_statistics(tmp_path):
         report = write_html_report(store, tmp_path / "report.html").read_text()
     finally:
         store.close()
-    assert [(v["task"], v["budget"], v["n"], v["better"]) for v in data] == [("mnist1d", 5, 3, True)]
+    assert [(v["task"], v["planned_epochs"], v["n"], v["better"]) for v in data] == [("mnist1d", 5, 3, True)]
     assert data[0]["mean"] == pytest.approx(0.91)
     assert [b["baseline"] for b in data[0]["versus"]] == ["max(x, 0)", "x * sigmoid(x)"]
     assert [b["p_holm"] for b in data[0]["versus"]] == pytest.approx(p_holm)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from support import ROOT, TINY_SPACE, run_cli
 
-from actsearch.dashboard.queries import open_readonly
+from actsearch.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,7 @@ def _shot(page, name: str, tmp_path: Path) -> None:
 
 def _final_points(db: Path, run_name: str) -> int:
     """Trainings with a fitness: the points the run page must plot."""
-    store = open_readonly(db)
+    store = Store.open(db, read_only=True)
     try:
         run = store.find_run(run_name)
         return sum(e.fitness is not None for e in store.run_evaluations(run.id))
@@ -242,7 +242,7 @@ def test_search_and_dashboard_on_one_file_results_appear_live(browser, server, s
             proc.kill()
     assert proc.returncode == 0, stdout[-2000:] + stderr[-2000:]
     trained = int(re.search(r"(\d+) trainings in all", stdout).group(1))
-    store = open_readonly(store_file)
+    store = Store.open(store_file, read_only=True)
     try:
         run = store.find_run("live-1")
         assert run.status == "finished"

@@ -50,7 +50,7 @@ def test_hurdle_stops_weak_candidates_and_keeps_partials(tmp_path: Path) -> None
     evaluations = [e for c in store.candidates(run_id) for e in store.evaluations(c.id)]
     partials = [e for e in evaluations if e.is_partial]
     finals = [e for e in evaluations if not e.is_partial]
-    assert partials and all(p.budget == 1 and p.fitness is not None for p in partials)
+    assert partials and all(p.planned_epochs == 1 and p.fitness is not None for p in partials)
     stopped = [e for e in finals if e.status == "stopped"]
     full = [e for e in finals if e.status == "ok"]
     assert full and all(e.epochs == 6 for e in full)

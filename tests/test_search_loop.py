@@ -215,6 +215,6 @@ def test_hurdle_stops_weak_candidates_and_stores_the_readings(tmp_path: Path) ->
     evaluations = store.run_evaluations(run.id, partials=True)
     finals = [e for e in evaluations if not e.is_partial]
     assert any(e.status == "stopped" for e in finals) and any(e.status == "ok" for e in finals)
-    assert all(e.budget == 2 for e in evaluations if e.is_partial)
+    assert all(e.planned_epochs == 2 for e in evaluations if e.is_partial)
     stopped = {e.candidate_id for e in finals if e.status == "stopped"}
     assert all(store.candidate(c).status == "evaluated" for c in stopped)  # a stopped training still counts

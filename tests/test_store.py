@@ -180,13 +180,13 @@ def test_evaluations_with_partials(db):
         c.id,
         task="mnist1d",
         seed=3,
-        budget=10,
+        planned_epochs=10,
         result=result(0.75, partials=(Partial(2, 0.5, 1.5), Partial(5, 0.7, float("nan")))),
     )
     final, p1, p2 = rows
-    assert not final.is_partial and final.budget == 10 and final.fitness == 0.75
+    assert not final.is_partial and final.planned_epochs == 10 and final.fitness == 0.75
     assert (final.seed, final.epochs, final.steps, final.batch_size, final.worker) == (3, 5, 50, 32, "w1")
-    assert p1.is_partial and p1.partial_of == final.id and p1.budget == 2 and p1.epochs == 2
+    assert p1.is_partial and p1.partial_of == final.id and p1.planned_epochs == 2 and p1.epochs == 2
     assert p1.val_accuracy == 0.5 and p1.fitness is None and p1.status == "ok"
     assert p2.val_loss is None  # NaN stored as NULL
 
@@ -194,7 +194,7 @@ def test_evaluations_with_partials(db):
         c.id,
         task="mnist1d",
         seed=4,
-        budget=10,
+        planned_epochs=10,
         result=result(None, status="failed", error="boom", val_loss=float("nan")),
     )
     assert len(failed) == 1 and failed[0].error == "boom" and failed[0].val_loss is None
@@ -204,9 +204,9 @@ def test_evaluations_with_partials(db):
     assert [e.id for e in store.run_evaluations(run.id)] == [final.id, failed[0].id]
     assert len(store.run_evaluations(run.id, partials=True)) == 4
     with pytest.raises(ValueError, match="evaluation status"):
-        store.add_evaluation(c.id, task="t", seed=0, budget=1, result=result(status="weird"))
+        store.add_evaluation(c.id, task="t", seed=0, planned_epochs=1, result=result(status="weird"))
     with pytest.raises(NotFoundError):
-        store.add_evaluation(999, task="t", seed=0, budget=1, result=result())
+        store.add_evaluation(999, task="t", seed=0, planned_epochs=1, result=result())
 
 
 # ---------------------------------------------------------------- leaderboard & summaries
@@ -417,6 +417,81 @@ def test_old_schema_is_migrated_keeping_rows(db):
     assert store.create_run("new", task="t", space="s", seed=0, config={}, notes="migrated").notes == "migrated"
 
 
+def test_planned_epochs_migration_keeps_rows_both_ways(db):
+    """0004 -> 0005 renames evaluations/validations.budget to planned_epochs (and the
+    unique index) without losing a row, partial readings included; and back."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from actsearch.store.validations import Validations
+
+    engine = db.engine()
+    with schema.write_engine(engine).connect() as conn, conn.begin():
+        schema.upgrade(conn, "0004")
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            text(
+                "INSERT INTO runs (name, status, task, space, seed, config, created_at, updated_at,"
+                " actsearch_version) VALUES ('old', 'finished', 't', 's', 0, '{}', :now, :now, '0.1')"
+                " RETURNING id"
+            ),
+            {"now": now},
+        ).scalar_one()
+        cid = conn.execute(
+            text(
+                "INSERT INTO candidates (run_id, expr, fingerprint, generation, origin, is_baseline,"
+                " status, created_at, updated_at) VALUES (:run, 'x', 'f', 0, 'init', :no, 'evaluated',"
+                " :now, :now) RETURNING id"
+            ),
+            {"run": run_id, "no": False, "now": now},
+        ).scalar_one()
+        insert = text(
+            "INSERT INTO evaluations (candidate_id, task, seed, budget, status, is_partial, partial_of,"
+            " fitness, epochs, created_at) VALUES (:c, 't', 0, :budget, 'ok', :partial, :of, 0.5,"
+            " :budget, :now) RETURNING id"
+        )
+        final = conn.execute(insert, {"c": cid, "budget": 6, "partial": False, "of": None, "now": now}).scalar_one()
+        conn.execute(insert, {"c": cid, "budget": 2, "partial": True, "of": final, "now": now})
+        conn.execute(
+            text(
+                "INSERT INTO validations (expr, task, seed, budget, status, fitness, epochs, created_at)"
+                " VALUES ('x', 't', 10000, 6, 'ok', 0.4, 6, :now)"
+            ),
+            {"now": now},
+        )
+    assert _revision(db) == {"0004"}
+
+    with db.open() as store:  # migrates to head
+        assert _revision(db) == {schema.HEAD}
+        rows = store.evaluations(cid)
+        assert [(e.planned_epochs, e.is_partial, e.partial_of) for e in rows] == [(6, False, None), (2, True, final)]
+        assert [r.planned_epochs for r in Validations(store).saved(["x"], "t", 6).values()] == [6]
+    with engine.connect() as conn:
+        indexes = {i["name"] for i in sa_inspect(conn).get_indexes("validations")}
+        assert "ix_validations_expr_task_seed_planned_epochs" in indexes
+        assert "ix_validations_expr_task_seed_budget" not in indexes
+
+    with schema.write_engine(engine).connect() as conn, conn.begin():
+        command.downgrade(schema.alembic_config(conn), "0004")
+    assert _revision(db) == {"0004"}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT budget, partial_of FROM evaluations ORDER BY id")).all() == [
+            (6, None),
+            (2, final),
+        ]
+        assert conn.execute(text("SELECT budget, fitness FROM validations")).all() == [(6, 0.4)]
+        indexes = {i["name"] for i in sa_inspect(conn).get_indexes("validations")}
+        assert "ix_validations_expr_task_seed_budget" in indexes
+
+    with engine.begin() as conn:  # a database from a later actsearch: still one clear line
+        conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+    with pytest.raises(StoreError, match=f"newer actsearch.*knows up to {schema.HEAD}") as err:
+        Store.open(db.url)
+    assert "\n" not in str(err.value)
+
+
 def test_open_without_create(db):
     with pytest.raises(StoreError):
         Store.open(db.url, create=False)
@@ -432,7 +507,8 @@ def test_sqlite_path_handling_and_pragmas(tmp_path, monkeypatch):
     with Store.open(str(target)) as store:
         assert store.path == target and target.exists()
         assert store.backend == "sqlite"
-        with store._engine.connect() as conn:
+        with store.read_session() as s:
+            conn = s.connection()
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000

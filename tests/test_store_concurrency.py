@@ -37,7 +37,7 @@ for i in range(n):
     res = EvalResult(status="ok", fitness=i / n, val_accuracy=i / n, val_loss=1.0,
                      train_seconds=0.1, epochs=2, steps=10, batch_size=8, worker=name,
                      partials=(Partial(1, i / n / 2, 2.0),))
-    store.add_evaluation(c.id, task="mnist1d", seed=0, budget=2, result=res)
+    store.add_evaluation(c.id, task="mnist1d", seed=0, planned_epochs=2, result=res)
     store.finish_candidate(c.id, fitness=i / n, status="evaluated")
     prev = c
 store.set_run_status(run.id, "finished")

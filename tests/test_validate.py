@@ -63,7 +63,7 @@ def test_store_keeps_reusable_results_and_the_seeds_a_run_trained(tmp_path: Path
             run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0, origin="init", status="evaluated"
         )
         for seed in (3, 4):
-            store.add_evaluation(cand.id, task="digits-mlp", seed=seed, budget=2, result=result("ok", 0.8))
+            store.add_evaluation(cand.id, task="digits-mlp", seed=seed, planned_epochs=2, result=result("ok", 0.8))
         other = store.create_run("o", task="digits-mlp", space="tiny", seed=7, config={})
         base = store.add_candidate(
             other.id,
@@ -75,16 +75,18 @@ def test_store_keeps_reusable_results_and_the_seeds_a_run_trained(tmp_path: Path
             is_baseline=True,
             status="evaluated",
         )
-        store.add_evaluation(base.id, task="digits-mlp", seed=7, budget=2, result=result("ok", 0.7))
+        store.add_evaluation(base.id, task="digits-mlp", seed=7, planned_epochs=2, result=result("ok", 0.7))
 
         v = Validations(store)
         assert v.trained_seeds(run.id, ["x*tanh(x)"]) == {3, 4}
         assert v.trained_seeds(run.id, ["x*tanh(x)", "relu(x)"]) == {3, 4, 7}
-        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_000, budget=2, result=result("ok", 0.9), run_id=run.id)
-        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_001, budget=2, result=result("timeout", None))
+        v.save(
+            expr="x*tanh(x)", task="digits-mlp", seed=10_000, planned_epochs=2, result=result("ok", 0.9), run_id=run.id
+        )
+        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_001, planned_epochs=2, result=result("timeout", None))
         assert set(v.saved(["x*tanh(x)"], "digits-mlp", 2)) == {("x*tanh(x)", 10_000)}
         assert v.saved(["x*tanh(x)"], "digits-mlp", 3) == {}
-        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_001, budget=2, result=result("failed", None))
+        v.save(expr="x*tanh(x)", task="digits-mlp", seed=10_001, planned_epochs=2, result=result("failed", None))
         saved = v.saved(["x*tanh(x)"], "digits-mlp", 2)
         assert saved[("x*tanh(x)", 10_001)].status == "failed" and saved[("x*tanh(x)", 10_000)].fitness == 0.9
 
@@ -97,7 +99,7 @@ def test_validate_cli_reuses_stored_results_and_refuses_overlapping_seeds(tmp_pa
         cand = store.add_candidate(
             run.id, expr="x*tanh(x)", fingerprint="f", complexity=4, generation=0, origin="init", status="evaluated"
         )
-        store.add_evaluation(cand.id, task="digits-mlp", seed=0, budget=1, result=result("ok", 0.8))
+        store.add_evaluation(cand.id, task="digits-mlp", seed=0, planned_epochs=1, result=result("ok", 0.8))
         store.finish_candidate(cand.id, fitness=0.8)
     args = (
         "validate",

@@ -17,11 +17,10 @@ def dashboard(
 ) -> None:
     """Serve a live, read-only web page on the store: runs, a run, a candidate, compare."""
     from actsearch.dashboard.app import exposure_warning, serve
-    from actsearch.dashboard.queries import open_readonly
-    from actsearch.store import StoreError
+    from actsearch.store import Store, StoreError
 
     try:
-        store = open_readonly(db)
+        store = Store.open(db, read_only=True)
     except StoreError as err:
         fail(str(err))
     warning = exposure_warning(host)

@@ -184,13 +184,13 @@ def show(
     evaluations = store.evaluations(candidate_id)
     if evaluations:
         table = Table(title="evaluations")
-        for column in ("task", "seed", "budget", "status", "val acc", "val loss", "seconds", "worker", "error"):
+        for column in ("task", "seed", "planned epochs", "status", "val acc", "val loss", "seconds", "worker", "error"):
             table.add_column(column)
         for e in evaluations:
             table.add_row(
                 e.task,
                 str(e.seed),
-                str(e.budget),
+                str(e.planned_epochs),
                 e.status,
                 _fmt(e.val_accuracy),
                 _fmt(e.val_loss),
@@ -224,12 +224,11 @@ def report(
 
 
 def _write_html_report(db: str, run: str | None, path: Path) -> Path:
-    from actsearch.dashboard.queries import open_readonly
-    from actsearch.dashboard.report import write_html_report
-    from actsearch.store import StoreError
+    from actsearch.dashboard.offline import write_html_report
+    from actsearch.store import Store, StoreError
 
     try:
-        store = open_readonly(db)
+        store = Store.open(db, read_only=True)
         return write_html_report(store, path, run)
     except (StoreError, ValueError) as err:
         fail(str(err))

@@ -23,7 +23,7 @@ from actsearch.store import NotFoundError, Store
 
 
 def create_app(store: Store) -> Starlette:
-    """The ASGI app; `store` should be opened with `queries.open_readonly`."""
+    """The ASGI app; open `store` with `Store.open(db, read_only=True)` so the page can never write."""
 
     def page(template: str, title: str, data: dict, poll: str) -> HTMLResponse:
         return HTMLResponse(pages.render(template, live=True, title=title, data=data, poll=poll, where=store.where))

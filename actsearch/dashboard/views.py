@@ -10,16 +10,16 @@ import bisect
 import math
 import shlex
 from collections.abc import Iterable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from actsearch.dashboard import queries
 from actsearch.expr import Activation, ParseError
 from actsearch.spaces import DEFAULT_BASELINES
 from actsearch.stats import mean_interval
-from actsearch.store import CandidateRecord, Store
+from actsearch.store import CandidateRecord, RunRecord, Store, queries
 from actsearch.validate import Score, verdicts
 
 CURVE_RANGE = (-5.0, 5.0)
@@ -48,8 +48,92 @@ def clean(value: Any) -> Any:
 # --------------------------------------------------------------------------- runs
 
 
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the runs table."""
+
+    id: int
+    name: str
+    status: str
+    task: str
+    space: str
+    strategy: str
+    trainings: int
+    budget: int | None  # trainings, when the space sets a budget in trainings
+    proposals: int  # evolved candidates proposed so far (baselines not counted)
+    planned: int | None  # proposals: population x generations
+    best_fitness: float | None
+    best_id: int | None
+    best_expr: str | None
+    baseline_best: float | None
+    created_at: str
+    finished_at: str | None
+
+
+def budget_of(config: dict[str, Any]) -> int | None:
+    """Trainings a run may spend (`budget.trainings` in its stored space), else None."""
+    budget = (config.get("space") or {}).get("budget") or {}
+    value = budget.get("trainings")
+    return value if isinstance(value, int) else None
+
+
+def planned_proposals(config: dict[str, Any]) -> int | None:
+    """population x generations of a run's space, when it has both (else None)."""
+    evolution = (config.get("space") or {}).get("evolution") or {}
+    try:
+        return int(evolution["population"]) * int(evolution["generations"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def run_rows(store: Store) -> list[RunRow]:
+    """Every run, oldest first, as lines of the runs table."""
+    return [_run_row(t.run, t.trainings, t.proposals, t.best, t.best_baseline) for t in queries.run_totals(store)]
+
+
+def _run_row(
+    run: RunRecord, trainings: int, proposals: int, top: queries.Best | None, base: queries.Best | None
+) -> RunRow:
+    config = run.config
+    return RunRow(
+        id=run.id,
+        name=run.name,
+        status=run.status,
+        task=run.task,
+        space=run.space,
+        strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
+        trainings=trainings,
+        budget=budget_of(config),
+        proposals=proposals,
+        planned=planned_proposals(config),
+        best_fitness=top.fitness if top else None,
+        best_id=top.candidate_id if top else None,
+        best_expr=top.expr if top else None,
+        baseline_best=base.fitness if base else None,
+        created_at=_stamp(run.created_at),
+        finished_at=None if run.finished_at is None else _stamp(run.finished_at),
+    )
+
+
+def run_row_from_points(run: RunRecord, points: dict[str, list[Any]], proposals: int) -> RunRow:
+    """The runs-table line of one run, from its points and proposal count (no further query)."""
+    best: dict[bool, queries.Best] = {}
+    for cid, baseline, expr, fitness, status in zip(
+        points["candidate"], points["baseline"], points["expr"], points["candidate_fitness"], points["candidate_status"]
+    ):
+        if status == "evaluated" and fitness is not None:
+            key, old = bool(baseline), best.get(bool(baseline))
+            if old is None or fitness > old.fitness or fitness == old.fitness and cid < old.candidate_id:
+                best[key] = queries.Best(fitness, cid, expr)
+    return _run_row(run, len(points["evaluation"]), proposals, best.get(False), best.get(True))
+
+
+def _stamp(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}"
+
+
 def runs_view(store: Store) -> dict[str, Any]:
-    return {"view": "runs", "runs": [asdict(r) for r in queries.run_rows(store)]}
+    return {"view": "runs", "runs": [asdict(r) for r in run_rows(store)]}
 
 
 # --------------------------------------------------------------------------- one run
@@ -60,7 +144,7 @@ def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     run = store.run(run_id)  # NotFoundError for an unknown id
     points = queries.run_points(store, run_id)
     counts = store.counts(run_id, baselines=False)
-    row = queries.run_row_from_points(run, points, sum(counts.values()))
+    row = run_row_from_points(run, points, sum(counts.values()))
     evaluations = points["evaluation"]
     leaders = store.leaderboard(run=run.name, k=LEADERBOARD_ROWS)
     top = next((r for r in leaders if not r.is_baseline), None)
@@ -73,7 +157,7 @@ def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
             "counts": counts,
             "reasons": queries.rejection_reasons(store, run_id),
             "baselines": queries.baselines(store, run_id),
-            "best": queries.best_so_far(points),
+            "best": best_so_far(points),
             "after": after,
             "last": evaluations[-1] if evaluations else after,
             "leaderboard": [asdict(r) for r in leaders],
@@ -83,6 +167,23 @@ def run_view(store: Store, run_id: int, after: int = 0) -> dict[str, Any]:
     start = bisect.bisect_right(evaluations, after)
     view["points"] = {name: points[name][start:] for name in POINT_FIELDS}
     return view
+
+
+def best_so_far(points: dict[str, list[Any]]) -> list[list[Any]]:
+    """Steps of the best evolved candidate fitness against trainings done, from all of
+    a run's `points`: [trainings, fitness, candidate id, expr] at each improvement. A
+    candidate counts from its last stored training (its fitness is the mean over seeds)."""
+    candidates = points["candidate"]
+    last = {cid: done for done, cid in enumerate(candidates, start=1)}
+    steps: list[list[Any]] = []
+    for done, (cid, baseline, fitness, status) in enumerate(
+        zip(candidates, points["baseline"], points["candidate_fitness"], points["candidate_status"]), start=1
+    ):
+        if last[cid] != done or baseline or status != "evaluated" or fitness is None:
+            continue
+        if not steps or fitness > steps[-1][1]:
+            steps.append([done, fitness, cid, points["expr"][done - 1]])
+    return steps
 
 
 # --------------------------------------------------------------------------- candidates
@@ -164,11 +265,11 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
 
 
 def validation_view(store: Store, candidate: CandidateRecord) -> list[dict[str, Any]]:
-    """Per (task, budget) validated: the candidate's test fitness (n, mean, 95% half-width)
+    """Per (task, planned epochs) validated: the candidate's test fitness (n, mean, 95% half-width)
     and, against each baseline of its run, `actsearch validate`'s Welch/Holm comparison and verdict."""
     groups, baselines = queries.validation_fitnesses(store, candidate.expr, candidate.run_id)
     out = []
-    for (task, budget), by_expr in groups.items():
+    for (task, planned_epochs), by_expr in groups.items():
         own = Score(candidate.expr, False, task, tuple(by_expr[candidate.expr]))
         others = [Score(b, True, task, tuple(by_expr[b])) for b in baselines if b in by_expr]
         verdict = verdicts([own, *others])[0]
@@ -177,7 +278,7 @@ def validation_view(store: Store, candidate: CandidateRecord) -> list[dict[str, 
         out.append(
             {
                 "task": task,
-                "budget": budget,
+                "planned_epochs": planned_epochs,
                 "n": len(own.ok),
                 "mean": mean,
                 "half": half,
@@ -205,7 +306,7 @@ def _evaluation(e: Any) -> dict[str, Any]:
         "id": e.id,
         "task": e.task,
         "seed": e.seed,
-        "budget": e.budget,
+        "planned_epochs": e.planned_epochs,
         "status": e.status,
         "fitness": e.fitness,
         "val_accuracy": e.val_accuracy,
@@ -224,7 +325,7 @@ def _evaluation(e: Any) -> dict[str, Any]:
 def compare_view(store: Store, ids: Iterable[int]) -> dict[str, Any]:
     """Several candidates (any runs) side by side: curves, derivatives, fitness."""
     xs = np.linspace(*CURVE_RANGE, CURVE_POINTS)
-    names = {r.id: r.name for r in queries.run_rows(store)}
+    names = {t.run.id: t.run.name for t in queries.run_totals(store)}
     rows = []
     for candidate_id in dict.fromkeys(ids):
         c = store.candidate(candidate_id)  # NotFoundError for an unknown id

@@ -392,7 +392,7 @@ class Search:
         task = trial.task or self.rule.tasks[0]
         with self.span("store.add_evaluation"):
             self.store.add_evaluation(
-                trial.candidate_id, task=task, seed=trial.seed, budget=result.epochs, result=result
+                trial.candidate_id, task=task, seed=trial.seed, planned_epochs=result.epochs, result=result
             )
         self.state.trained += 1
         return task

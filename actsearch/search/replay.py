@@ -36,7 +36,7 @@ def resume_from_store(search: Search) -> None:
         state.hurdle_readings = [
             e.fitness
             for e in store.run_evaluations(run.id, partials=True)
-            if e.is_partial and e.budget == hurdle.epochs and e.fitness is not None
+            if e.is_partial and e.planned_epochs == hurdle.epochs and e.fitness is not None
         ]
     for record in stored:
         if record.is_baseline:

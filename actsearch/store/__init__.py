@@ -5,6 +5,11 @@ Import is light: `Store` (and SQLAlchemy) load on first use.
     from actsearch.store import Store
     with Store.open("runs/actsearch.db") as store:
         print(store.leaderboard(k=5))
+
+Readers beside a running search (dashboard, reports) open it with
+`Store.open(db, read_only=True)`; `actsearch.store.queries` holds the
+overviews they show, as plain data. Nothing outside this package touches the
+ORM models or the store's sessions.
 """
 
 from __future__ import annotations

@@ -74,16 +74,17 @@ class Store:
 
     retry_seconds: float = RETRY_SECONDS
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, *, read_only: bool = False) -> None:
         self._engine = engine
         self._writer = schema.write_engine(engine)
         self._url = url
+        self._read_only = read_only
         self.where = schema.display_url(url)
 
     # ----------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, url_or_path: str | Path | None = None, *, create: bool = True) -> Store:
+    def open(cls, url_or_path: str | Path | None = None, *, create: bool = True, read_only: bool = False) -> Store:
         """Open (and create or migrate if needed) a results database.
 
         `url_or_path`: a filesystem path (SQLite; parent directories are
@@ -92,9 +93,23 @@ class Store:
         `create=False` a missing or empty database raises StoreError instead
         of being created. Raises StoreError (one-line message) for a database
         that is not an actsearch one or comes from a newer actsearch.
+
+        `read_only=True` is for readers beside a running search (dashboard,
+        reports): the database is opened so that it cannot be written (SQLite
+        `mode=ro`, which never blocks the search's writes), nothing is created
+        or migrated (`create` is ignored; an older schema is refused), and
+        every write method raises StoreError.
         """
-        engine, url = schema.open_engine(url_or_path, create=create)
-        return cls(engine, url)
+        if read_only:
+            engine, url = schema.open_readonly_engine(url_or_path)
+        else:
+            engine, url = schema.open_engine(url_or_path, create=create)
+        return cls(engine, url, read_only=read_only)
+
+    @property
+    def read_only(self) -> bool:
+        """True when opened with `read_only=True`: every write raises StoreError."""
+        return self._read_only
 
     @property
     def url(self) -> str:
@@ -126,12 +141,22 @@ class Store:
         return f"Store({self.where!r})"
 
     @contextmanager
-    def _write(self) -> Iterator[Session]:
+    def write_session(self) -> Iterator[Session]:
+        """One short write transaction, committed on leaving the block (rolled back
+        on an exception). It takes the write lock up front (SQLite `BEGIN
+        IMMEDIATE`). For modules of `actsearch.store` that add their own tables;
+        decorate the calling method with `schema.retrying` to ride out lock
+        contention. StoreError at once on a read-only store."""
+        if self._read_only:
+            raise StoreError(f"cannot write to {self.where}: this store was opened read-only")
         with Session(self._writer, expire_on_commit=False) as s, s.begin():
             yield s
 
     @contextmanager
-    def _read(self) -> Iterator[Session]:
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads only (its transaction is rolled back on leaving), so
+        that several queries see one snapshot. For `actsearch.store.queries` and
+        the store's own modules; ORM rows read here must not leave the store."""
         with Session(self._engine) as s:
             yield s
 
@@ -151,7 +176,7 @@ class Store:
         """Record a new run (status 'running'). StoreError if the name is taken."""
         config_text = convert.config_json(config)
         now = utcnow()
-        with self._write() as s:
+        with self.write_session() as s:
             if s.scalar(select(Run.id).where(Run.name == name)) is not None:
                 raise StoreError(
                     f"a run named {name!r} already exists in {self.where}; choose another name or resume it"
@@ -176,14 +201,14 @@ class Store:
     @schema.retrying
     def find_run(self, name: str) -> RunRecord | None:
         """The run with this name, or None."""
-        with self._read() as s:
+        with self.read_session() as s:
             row = s.scalar(select(Run).where(Run.name == name))
             return None if row is None else convert.run_record(row)
 
     @schema.retrying
     def run(self, run_id: int) -> RunRecord:
         """The run with this id (NotFoundError if none)."""
-        with self._read() as s:
+        with self.read_session() as s:
             return convert.run_record(self._get_or_raise(s, Run, run_id))
 
     @schema.retrying
@@ -191,7 +216,7 @@ class Store:
         """Set a run's status; terminal statuses set finished_at, 'running' clears it."""
         _check(status, RUN_STATUSES, "run status")
         now = utcnow()
-        with self._write() as s:
+        with self.write_session() as s:
             row = self._get_or_raise(s, Run, run_id)
             row.status = status
             row.updated_at = now
@@ -201,7 +226,7 @@ class Store:
     @schema.retrying
     def runs(self) -> list[RunSummary]:
         """Every run, oldest first, with counts and its best candidate."""
-        with self._read() as s:
+        with self.read_session() as s:
             runs = s.scalars(select(Run).order_by(Run.created_at, Run.id)).all()
             n_cand = dict(s.execute(select(Candidate.run_id, func.count()).group_by(Candidate.run_id)).all())
             n_eval = dict(
@@ -265,7 +290,7 @@ class Store:
             raise ValueError(f"unknown origin {origin!r}; expected init, crossover, mutation:NAME, baseline or user")
         parent_ids = tuple(int(p) for p in parents)
         now = utcnow()
-        with self._write() as s:
+        with self.write_session() as s:
             self._get_or_raise(s, Run, run_id)
             row = Candidate(
                 run_id=run_id,
@@ -308,7 +333,7 @@ class Store:
         `--resume` replays)."""
         if status is not None:
             _check(status, CANDIDATE_STATUSES, "candidate status")
-        with self._write() as s:
+        with self.write_session() as s:
             row = self._get_or_raise(s, Candidate, candidate_id)
             row.fitness, row.fitness_std = convert.num(fitness), convert.num(fitness_std)
             if status is not None:
@@ -342,13 +367,13 @@ class Store:
     @schema.retrying
     def candidate(self, candidate_id: int) -> CandidateRecord:
         """One candidate (NotFoundError if none)."""
-        with self._read() as s:
+        with self.read_session() as s:
             return self._records(s, [self._get_or_raise(s, Candidate, candidate_id)])[0]
 
     @schema.retrying
     def candidates(self, run_id: int, statuses: Iterable[str] | str | None = None) -> list[CandidateRecord]:
         """The candidates of a run in creation order, optionally only some statuses."""
-        with self._read() as s:
+        with self.read_session() as s:
             q = select(Candidate).where(Candidate.run_id == run_id).order_by(Candidate.id)
             if statuses is not None:
                 wanted = (statuses,) if isinstance(statuses, str) else tuple(statuses)
@@ -360,7 +385,7 @@ class Store:
     @schema.retrying
     def lineage(self, candidate_id: int) -> list[CandidateRecord]:
         """All ancestors of a candidate, nearest first (parents, grandparents, ...)."""
-        with self._read() as s:
+        with self.read_session() as s:
             self._get_or_raise(s, Candidate, candidate_id)
             seen, order, frontier = {candidate_id}, [], [candidate_id]
             while frontier:
@@ -378,7 +403,7 @@ class Store:
     def counts(self, run_id: int, *, baselines: bool = True) -> dict[str, int]:
         """Number of candidates of a run by status (every status present, zeros included);
         `baselines=False` counts only the evolved proposals."""
-        with self._read() as s:
+        with self.read_session() as s:
             out = dict.fromkeys(CANDIDATE_STATUSES, 0)
             query = select(Candidate.status, func.count()).where(Candidate.run_id == run_id)
             if not baselines:
@@ -390,25 +415,27 @@ class Store:
 
     @schema.retrying
     def add_evaluation(
-        self, candidate_id: int, *, task: str, seed: int, budget: int, result: EvalResult
+        self, candidate_id: int, *, task: str, seed: int, planned_epochs: int, result: EvalResult
     ) -> list[EvaluationRecord]:
         """Store one training: the final row first, then one row per partial reading.
 
-        Partial rows have is_partial true, budget = epochs = the reading's epoch,
+        `planned_epochs`: the epochs the training was planned for (the final
+        row's `epochs` are those it ran). Partial rows have
+        is_partial true, planned_epochs = epochs = the reading's epoch,
         status 'ok', train_seconds/steps NULL and partial_of = final row id.
         """
         _check(result.status, EVALUATION_STATUSES, "evaluation status")
         now = utcnow()
-        with self._write() as s:
+        with self.write_session() as s:
             self._get_or_raise(s, Candidate, candidate_id)
             final = convert.evaluation_row(candidate_id, task, seed, result, now)
-            final.budget = int(budget)
+            final.planned_epochs = int(planned_epochs)
             s.add(final)
             s.flush()
             partials = []
             for p in result.partials:
                 row = convert.evaluation_row(candidate_id, task, seed, result, now)
-                row.budget = row.epochs = int(p.epochs)
+                row.planned_epochs = row.epochs = int(p.epochs)
                 row.status, row.is_partial, row.partial_of = "ok", True, final.id
                 row.fitness, row.val_accuracy = convert.num(p.fitness), convert.num(p.val_accuracy)
                 row.val_loss = convert.num(p.val_loss)
@@ -445,7 +472,7 @@ class Store:
             .group_by(Evaluation.candidate_id, Evaluation.task)
         )
         out: dict[int, dict[str, tuple[float | None, int]]] = {}
-        with self._read() as s:
+        with self.read_session() as s:
             for candidate_id, task, mean, n in s.execute(q):
                 out.setdefault(candidate_id, {})[task] = (None if mean is None else float(mean), int(n))
         return out
@@ -454,7 +481,7 @@ class Store:
         q = select(Evaluation).join(Candidate, Candidate.id == Evaluation.candidate_id).where(where)
         if not partials:
             q = q.where(Evaluation.is_partial == false())
-        with self._read() as s:
+        with self.read_session() as s:
             return [convert.to_record(EvaluationRecord, r) for r in s.scalars(q.order_by(Evaluation.id))]
 
     # ----------------------------------------------------------------- leaderboard
@@ -485,7 +512,7 @@ class Store:
             q = q.where(Run.task == task)
         if k is not None:
             q = q.limit(max(int(k), 0))
-        with self._read() as s:
+        with self.read_session() as s:
             return [
                 convert.to_record(LeaderRow, c, rank=i, candidate_id=c.id, run=run_name, task=run_task, evaluations=n)
                 for i, (c, run_name, run_task, n) in enumerate(s.execute(q), start=1)

@@ -103,7 +103,7 @@ class Evaluation(Base):
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     task: Mapped[str] = mapped_column(String(200))
     seed: Mapped[int] = mapped_column(Integer)
-    budget: Mapped[int] = mapped_column(Integer)
+    planned_epochs: Mapped[int] = mapped_column(Integer)  # revision 0005 (was budget)
     status: Mapped[str] = mapped_column(String(20))
     is_partial: Mapped[bool] = mapped_column(Boolean)
     partial_of: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"))
@@ -121,16 +121,18 @@ class Evaluation(Base):
 
 class Validation(Base):
     """One training of an activation on a task's training split, scored on its test split
-    (`actsearch validate`); keyed by what makes it reusable: expression, task, seed, budget."""
+    (`actsearch validate`); keyed by what makes it reusable: expression, task, seed, planned epochs."""
 
     __tablename__ = "validations"
-    __table_args__ = (Index("ix_validations_expr_task_seed_budget", "expr", "task", "seed", "budget", unique=True),)
+    __table_args__ = (
+        Index("ix_validations_expr_task_seed_planned_epochs", "expr", "task", "seed", "planned_epochs", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     expr: Mapped[str] = mapped_column(Text)
     task: Mapped[str] = mapped_column(String(200))
     seed: Mapped[int] = mapped_column(Integer)
-    budget: Mapped[int] = mapped_column(Integer)
+    planned_epochs: Mapped[int] = mapped_column(Integer)  # revision 0005 (was budget)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20))
     fitness: Mapped[float | None] = mapped_column(Float)

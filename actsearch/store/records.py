@@ -96,7 +96,7 @@ class EvaluationRecord:
     candidate_id: int
     task: str
     seed: int
-    budget: int
+    planned_epochs: int  # epochs the training was planned for (a partial: the epoch read)
     status: str
     is_partial: bool  # a multi-fidelity reading part-way through a training
     partial_of: int | None  # for a partial: id of the final evaluation row

@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 # Every revision in migrations/versions, oldest first (a test checks this list
 # against Alembic's script directory). Add new ones at the end.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 HEAD = KNOWN_REVISIONS[-1]
 ACTSEARCH_TABLES = frozenset({"runs", "candidates", "candidate_parents", "evaluations", "validations"})
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -83,7 +83,9 @@ def is_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def make_engine(url: URL) -> Engine:
+def make_engine(url: URL, *, read_only: bool = False) -> Engine:
+    """An engine with the store's connection settings (`read_only`: never switch
+    the journal mode, which would be a write)."""
     backend = url.get_backend_name()
     kwargs: dict = {}
     if backend == "sqlite":
@@ -100,11 +102,11 @@ def make_engine(url: URL) -> Engine:
     except (NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"no driver for {url.drivername} (for PostgreSQL: pip install 'psycopg[binary]')") from exc
     if backend == "sqlite":
-        _sqlite_events(engine, memory=is_memory(url))
+        _sqlite_events(engine, wal=not is_memory(url) and not read_only)
     return engine
 
 
-def _sqlite_events(engine: Engine, *, memory: bool) -> None:
+def _sqlite_events(engine: Engine, *, wal: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own
@@ -114,7 +116,7 @@ def _sqlite_events(engine: Engine, *, memory: bool) -> None:
         try:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA foreign_keys = ON")
-            if not memory:
+            if wal:
                 _enable_wal(cur)
         finally:
             cur.close()
@@ -219,7 +221,16 @@ def prepare(engine: Engine, where: str, *, create: bool = True) -> None:
             upgrade(conn, "head")
 
 
+def _open_failed(exc: DBAPIError, where: str) -> StoreError:
+    """A driver error while opening -> the one-line StoreError a user sees."""
+    msg = one_line(exc, with_type=False)
+    if "file is not a database" in msg:
+        return StoreError(f"{where} is not an actsearch database (not an SQLite file)")
+    return StoreError(f"cannot open {where}: {msg}")
+
+
 def open_engine(url_or_path: str | Path | None, *, create: bool = True) -> tuple[Engine, URL]:
+    """An engine on a database at the schema head (created or migrated if needed)."""
     url = resolve_url(url_or_path)
     where = display_url(url)
     if url.get_backend_name() == "sqlite" and url.database and not is_memory(url):
@@ -239,10 +250,51 @@ def open_engine(url_or_path: str | Path | None, *, create: bool = True) -> tuple
         raise
     except DBAPIError as exc:
         engine.dispose()
-        msg = one_line(exc, with_type=False)
-        if "file is not a database" in msg:
-            raise StoreError(f"{where} is not an actsearch database (not an SQLite file)") from exc
-        raise StoreError(f"cannot open {where}: {msg}") from exc
+        raise _open_failed(exc, where) from exc
+    return engine, url
+
+
+def open_readonly_engine(url_or_path: str | Path | None) -> tuple[Engine, URL]:
+    """An engine that cannot write, on a database already at the schema head.
+
+    SQLite is opened with `mode=ro` (WAL readers never block the writer, so a
+    search can keep writing the same file); PostgreSQL sessions get
+    `default_transaction_read_only`. Nothing is created or migrated: a
+    missing, empty, foreign, older or newer database raises StoreError (one
+    line), with the same wording as `open_engine`.
+    """
+    url = resolve_url(url_or_path)
+    where = display_url(url)
+    if url.get_backend_name() == "sqlite":
+        if is_memory(url) or url.database is None:
+            raise StoreError("a read-only store needs a database file or server, not :memory:")
+        path = Path(url.database)
+        if not path.is_file():
+            raise StoreError(f"no actsearch database at {path}")
+        engine = make_engine(
+            URL.create("sqlite", database=f"file:{path.as_posix()}?mode=ro", query={"uri": "true"}),
+            read_only=True,
+        )
+    else:
+        options = f"{url.query.get('options', '')} -c default_transaction_read_only=on".strip()
+        engine = make_engine(url.update_query_dict({"options": options}))
+    try:
+        with engine.connect() as conn:
+            state = _state(conn, where)
+            conn.rollback()
+        if state == "fresh":
+            raise StoreError(f"{where} holds no actsearch results yet")
+        if state == "older":
+            raise StoreError(
+                f"{where} has an older actsearch schema; open it once with a command that "
+                f"writes (e.g. `actsearch runs --db {where}`) to upgrade it"
+            )
+    except StoreError:
+        engine.dispose()
+        raise
+    except DBAPIError as exc:
+        engine.dispose()
+        raise _open_failed(exc, where) from exc
     return engine, url
 
 

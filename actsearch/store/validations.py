@@ -1,7 +1,7 @@
 """The `validations` table: test-split trainings of `actsearch validate`, stored so that
 validating again trains only what is missing.
 
-A row is keyed by (expr, task, seed, budget): the same canonical activation
+A row is keyed by (expr, task, seed, planned_epochs): the same canonical activation
 trained on the same task with the same seed and epochs gives the same
 training, whichever run (if any) proposed it. Timeouts are not reused.
 """
@@ -27,7 +27,7 @@ class ValidationRecord:
     expr: str
     task: str
     seed: int
-    budget: int
+    planned_epochs: int
     status: str
     fitness: float | None
 
@@ -41,34 +41,35 @@ class Validations:
         self.retry_seconds = store.retry_seconds
 
     @_retrying
-    def saved(self, exprs: Iterable[str], task: str, budget: int) -> dict[tuple[str, int], ValidationRecord]:
-        """(expr, seed) -> stored reusable result for these activations on `task` at `budget` epochs."""
+    def saved(self, exprs: Iterable[str], task: str, planned_epochs: int) -> dict[tuple[str, int], ValidationRecord]:
+        """(expr, seed) -> stored reusable result for these activations on `task` at `planned_epochs`."""
         exprs = list(exprs)
-        with self.store._read() as s:
+        with self.store.read_session() as s:
             rows = s.scalars(
                 select(Validation).where(
                     Validation.expr.in_(exprs),
                     Validation.task == task,
-                    Validation.budget == budget,
+                    Validation.planned_epochs == planned_epochs,
                     Validation.status.in_(REUSABLE),
                 )
             )
             return {
-                (r.expr, r.seed): ValidationRecord(r.expr, r.task, r.seed, r.budget, r.status, r.fitness) for r in rows
+                (r.expr, r.seed): ValidationRecord(r.expr, r.task, r.seed, r.planned_epochs, r.status, r.fitness)
+                for r in rows
             }
 
     @_retrying
     def save(
-        self, *, expr: str, task: str, seed: int, budget: int, result: EvalResult, run_id: int | None = None
+        self, *, expr: str, task: str, seed: int, planned_epochs: int, result: EvalResult, run_id: int | None = None
     ) -> None:
         """Store one result, replacing an earlier one with the same key (a timeout retried)."""
-        with self.store._write() as s:
+        with self.store.write_session() as s:
             s.execute(
                 delete(Validation).where(
                     Validation.expr == expr,
                     Validation.task == task,
                     Validation.seed == seed,
-                    Validation.budget == budget,
+                    Validation.planned_epochs == planned_epochs,
                 )
             )
             s.add(
@@ -76,7 +77,7 @@ class Validations:
                     expr=expr,
                     task=task,
                     seed=int(seed),
-                    budget=int(budget),
+                    planned_epochs=int(planned_epochs),
                     run_id=run_id,
                     status=result.status,
                     fitness=_num(result.fitness),
@@ -94,7 +95,7 @@ class Validations:
     def trained_seeds(self, run_id: int | None, exprs: Iterable[str]) -> set[int]:
         """Every seed a run trained with, and every seed any run trained one of `exprs` with."""
         exprs = list(exprs)
-        with self.store._read() as s:
+        with self.store.read_session() as s:
             where = [Candidate.expr.in_(exprs)] + ([Candidate.run_id == run_id] if run_id is not None else [])
             rows = s.scalars(
                 select(Evaluation.seed)

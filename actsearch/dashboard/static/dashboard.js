@@ -307,7 +307,7 @@
       details.replaceChildren(el("table", { cls: "kv" }, [el("tbody", {}, rows.map(([key, value]) =>
         el("tr", {}, [el("th", { text: key }), value instanceof Node ? el("td", {}, [value]) : el("td", { text: value })])))]));
       table(section.querySelector(".evaluations"), [
-        ["task", (e) => e.task], ["seed", (e) => String(e.seed), "num"], ["budget", (e) => String(e.budget), "num"],
+        ["task", (e) => e.task], ["seed", (e) => String(e.seed), "num"], ["planned epochs", (e) => String(e.planned_epochs), "num"],
         ["status", (e) => e.status], ["fitness", (e) => fmt(e.fitness), "num"],
         ["val accuracy", (e) => fmt(e.val_accuracy), "num"], ["val loss", (e) => fmt(e.val_loss), "num"],
         ["seconds", (e) => fmt(e.seconds, 2), "num"], ["epochs", (e) => String(e.epochs), "num"],
