@@ -25,8 +25,9 @@ CACHE_KEY = "actsearch/file_seconds"
 def file_seconds(config: pytest.Config | None = None) -> dict[str, float]:
     """Seconds per test file: the cache's latest over the committed figures."""
     seconds: dict[str, float] = json.loads(COMMITTED.read_text()) if COMMITTED.exists() else {}
-    if config is not None and config.cache is not None:
-        seconds.update(config.cache.get(CACHE_KEY, {}))
+    cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
+    if cache is not None:
+        seconds.update(cache.get(CACHE_KEY, {}))
     return seconds
 
 
@@ -47,11 +48,12 @@ class _Recorder:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config
+        cache = getattr(config, "cache", None)
         full_run = not config.option.keyword and not config.option.markexpr
-        if full_run and exitstatus in (0, 1) and self.seconds and config.cache is not None:
-            known = config.cache.get(CACHE_KEY, {})
+        if full_run and exitstatus in (0, 1) and self.seconds and cache is not None:
+            known = cache.get(CACHE_KEY, {})
             known.update({name: round(s, 1) for name, s in self.seconds.items()})
-            config.cache.set(CACHE_KEY, known)
+            cache.set(CACHE_KEY, known)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -127,7 +127,7 @@ def planted(tmp_path: Path) -> Path:
                 is_baseline=baseline,
                 status="queued",
             )
-            store.add_evaluation(c.id, task="a-task", seed=seed, budget=5, result=result(fitness))
+            store.add_evaluation(c.id, task="a-task", seed=seed, planned_epochs=5, result=result(fitness))
             store.finish_candidate(c.id, fitness=fitness, fitness_std=0.0, status="evaluated")
     return path
 
