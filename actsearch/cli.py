@@ -268,7 +268,9 @@ def top(
         writer.writerows(_row_dict(r) for r in rows)
     else:
         record = store.find_run(run) if run else None
-        tasks = run_tasks(record.config, record.task)[0] if record else []
+        from actsearch.runconfig import run_tasks
+
+        tasks = list(run_tasks(record.config, record.task)[0]) if record else []
         _print_leaderboard(
             rows,
             title=f"top {k}" + (f" of run {run}" if run else " across runs"),
@@ -340,17 +342,6 @@ def _print_leaderboard(
 
 def _mean_cell(mean: tuple[float | None, int] | None) -> str:
     return "-" if mean is None or mean[0] is None else f"{mean[0]:.4f} ({mean[1]})"
-
-
-def run_tasks(config: dict, label: str) -> tuple[list[str], list[str]]:
-    """A run's search tasks and its space's validation-only tasks, from its stored config
-    (runs without one: the `task` column, comma-separated for several)."""
-    task = (config or {}).get("task", label)
-    tasks = [task] if isinstance(task, str) else list(task)
-    if len(tasks) == 1 and "," in tasks[0]:
-        tasks = [t for t in tasks[0].split(",") if t]
-    extra = ((config or {}).get("space") or {}).get("validate_tasks") or []
-    return tasks, [t for t in extra if t not in tasks]
 
 
 @app.command()
@@ -663,7 +654,9 @@ def validate(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Compare activations with the standard ones on test data the search never saw, with significance."""
-    from actsearch.spaces import DEFAULT_BASELINES
+    from actsearch.runconfig import run_tasks
+    from actsearch.spaces import DEFAULT_BASELINES, SpaceError
+    from actsearch.spaces import task_list as parse_tasks
     from actsearch.store.validations import Validations
     from actsearch.validate import Contender, SeedOverlapError, choose_seeds, flat_rows, report
     from actsearch.validate import validate as run_validation
@@ -675,10 +668,13 @@ def validate(
     store = _open_store(db)
     run_record = store.find_run(run) if run else None
     if tasks:
-        task_list = [t.strip() for t in tasks.split(",") if t.strip()]
+        try:
+            task_list = list(parse_tasks(tasks, "--tasks"))
+        except SpaceError as err:
+            fail(str(err))
     elif run_record:
         searched, validation_only = run_tasks(run_record.config, run_record.task)
-        task_list = searched + validation_only
+        task_list = [*searched, *validation_only]
     else:
         task_list = ["mnist1d-mlp"]
     known = {c.expr for c in contenders}

@@ -171,10 +171,10 @@ def _train(
 ) -> dict[tuple[str, int], float | None]:
     """Train the missing (activation, seed) pairs; store each result as it arrives."""
     options: dict[str, object] = {} if executor == "local" else {"workers": workers}
-    pool = make_executor(executor, spec, held_out(task.get_data()), **options)
+    pool = make_executor(executor, (spec,), (held_out(task.get_data()),), **options)
     exprs = list(dict.fromkeys(expr for expr, _ in todo))
     trials = [
-        Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs)
+        Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs, task=spec)
         for i, (expr, seed) in enumerate(todo)
     ]
     out: dict[tuple[str, int], float | None] = {}
