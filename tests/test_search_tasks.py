@@ -409,6 +409,57 @@ def test_real_resume_of_a_two_task_run_loses_and_repeats_nothing(tmp_path: Path,
     assert _rows(Path(request.db), query) == _rows(full_db, query)
 
 
+ONE_TASK_SPACE = """
+name: one-task
+task: digits-mlp
+primitives:
+  unary: [square, neg, tanh, relu, abs, sigmoid]
+  binary: [add, mul]
+constants: {range: [-2.0, 2.0], decimals: 1, probability: 0.3}
+tree: {init_min_height: 1, init_max_height: 2, max_height: 3}
+evolution: {strategy: random, population: 3, generations: 1, tournament_size: 2, elite: 1}
+budget: {epochs: 1, reevaluate_top: 0}
+baselines: ["relu(x)"]
+"""
+
+
+@pytest.mark.slow
+def test_the_task_flag_on_a_one_task_space_spends_a_training_per_task_and_seed(tmp_path: Path) -> None:
+    """`search --task A,B` on a one-task space (issue 19): the budget is population x
+    generations x seeds x the flag's tasks. Before, it counted the space's one task (3
+    trainings) while every candidate trained on both: 2 candidates, half the promise."""
+    space = _space(tmp_path, ONE_TASK_SPACE)
+    db = tmp_path / "f.db"
+    request = SearchRequest(space=str(space), task=",".join(TASKS), db=str(db), run="f", seed=1, executor="local")
+    assert settings_for(request).space.trainings == 3 * 1 * 1 * 2
+    outcome = run_search(request)
+    assert outcome.run.task == "digits-mlp,mnist1d-mlp" and outcome.run.tasks == outcome.tasks == TASKS
+    rows = _rows(
+        db,
+        "select c.id, c.is_baseline, e.task, e.seed from evaluations e join candidates c on c.id = e.candidate_id"
+        " where not e.is_partial",
+    )
+    evolved: dict[int, set] = {}
+    for cid, baseline, task, seed in rows:
+        if not baseline:
+            evolved.setdefault(cid, set()).add((task, seed))
+    assert sum(map(len, evolved.values())) == 6 and all(pairs == {(t, 1) for t in TASKS} for pairs in evolved.values())
+    assert {task for _, baseline, task, _ in rows if baseline} == set(TASKS)  # the reference on each task
+    with Store.open(db) as store:
+        stored = store.find_run("f")
+        assert stored is not None and SearchSettings.from_config(stored.config).tasks == TASKS  # resume repeats it
+
+
+@pytest.mark.slow  # one CLI process
+def test_the_task_flag_gets_the_checks_on_several_tasks_in_one_line(tmp_path: Path) -> None:
+    space = _space(tmp_path, ONE_TASK_SPACE.replace("reevaluate_top: 0}", "reevaluate_top: 0, hurdle: {epochs: 1}}"))
+    space.write_text(space.read_text().replace("epochs: 1, reevaluate_top", "epochs: 3, reevaluate_top"))
+    args = ("search", "--space", str(space), "--db", str(tmp_path / "x.db"), "--executor", "local")
+    proc = run_cli(*args, "--task", "digits-mlp,mnist1d-mlp")
+    assert proc.returncode == 2 and "budget.hurdle works with one task only" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.db").exists()
+
+
 @pytest.mark.slow  # two CLI processes
 def test_an_unknown_task_in_the_list_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     space = _space(tmp_path, REAL_SPACE.replace("[digits-mlp, mnist1d-mlp]", "[digits-mlp, no-such-task]"))
