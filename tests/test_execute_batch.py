@@ -67,6 +67,14 @@ def test_members_per_batch_defaults() -> None:
     assert members_per_batch(4, 2, use_gpu=True) == 8
 
 
+def test_executors_take_task_names_and_refuse_a_lone_string() -> None:
+    """A string is a sequence of one-letter names: refused before TensorFlow loads."""
+    with pytest.raises(TypeError, match="sequence of task names"):
+        make_executor("local", TASK, None)
+    with pytest.raises(ValueError, match="2 task\\(s\\) but 1 data set"):
+        make_executor("local", (TASK, "mnist1d-mlp"), [None])
+
+
 @pytest.mark.slow
 def test_in_process_executor_trains_a_batch() -> None:
     executor = make_executor("local", (TASK,), None, members_per_batch=3)

@@ -40,7 +40,7 @@ def _normal_priority() -> None:
         pass
 
 
-def task_data(tasks: Sequence[str], data: Sequence[Any] | None) -> list[tuple[str, Any]]:
+def _paired(tasks: Sequence[str], data: Sequence[Any] | None) -> list[tuple[str, Any]]:
     """(task name, data) pairs of a worker: the names with their data sets in the same
     order (None, or a None entry: the task loads its own). A lone string is refused: it
     would be a sequence of one-letter task names."""
@@ -65,6 +65,7 @@ class TrainingWorker:
         use_gpu: bool = False,
         ray_actor: bool = False,
     ) -> None:
+        pairs = _paired(tasks, data)  # before TensorFlow: a wrong call fails at once
         if ray_actor:
             _normal_priority()
         configure_tensorflow(threads, use_gpu)
@@ -72,7 +73,7 @@ class TrainingWorker:
         from actsearch.train import prepare_data
 
         self.tasks: dict[str, tuple[Any, Any]] = {}
-        for name, given in task_data(tasks, data):
+        for name, given in pairs:
             task = get_task(name)
             self.tasks[name] = (task, prepare_data(given if given is not None else task.get_data()))
         self.name = f"{socket.gethostname()}:{os.getpid()}"
