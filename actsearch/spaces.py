@@ -8,14 +8,24 @@ checked before any work starts, so a bad file costs one error line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from actsearch.expr import REGISTRY, Activation, ParseError
+from actsearch.runconfig import planned_trainings, stored_space
 
 #: The built-in spaces, shipped inside the package (so a wheel install has them).
 SPACES_DIR = Path(__file__).resolve().parent / "search_spaces"
@@ -37,6 +47,8 @@ class Primitives(_Strict):
 
     @model_validator(mode="after")
     def _known_with_arity(self) -> Primitives:
+        from actsearch.expr import REGISTRY  # here, not above: reading stored configs needs no sympy
+
         for field, arity in (("unary", 1), ("binary", 2)):
             for name in getattr(self, field):
                 if name not in REGISTRY:
@@ -118,7 +130,7 @@ class Hurdle(_Strict):
     min_observations: int = Field(default=6, ge=1)
 
 
-class CandidateBudget(_Strict):
+class Budget(_Strict):
     """Training budget per candidate; None keeps the task's own default."""
 
     epochs: int | None = Field(default=None, ge=1, le=10_000)
@@ -137,23 +149,19 @@ class CandidateBudget(_Strict):
     batch_candidates: int | None = Field(default=None, ge=1, le=1024)
 
     @model_validator(mode="after")
-    def _hurdle_inside(self) -> CandidateBudget:
+    def _hurdle_inside(self) -> Budget:
         if self.hurdle and self.epochs and self.hurdle.epochs >= self.epochs:
             raise ValueError("hurdle.epochs must be smaller than epochs")
         return self
 
 
-def task_specs(task: str | Sequence[str]) -> tuple[str, ...]:
-    """A `task` value (one spec, or several) as the tuple of its specs."""
-    return (task,) if isinstance(task, str) else tuple(task)
-
-
 class SearchSpace(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    #: a task spec, or a list of them: then a candidate's fitness is its fitness across the
-    #: tasks, relative to the best baseline on each (see actsearch.results.relative_to_reference)
-    task: str | tuple[str, ...]
+    #: the tasks searched on, in order; the YAML key is `task`, a name or a list of names. With
+    #: several, a candidate's fitness is its fitness across the tasks, relative to the best
+    #: baseline on each (see actsearch.results.relative_to_reference)
+    tasks: tuple[str, ...] = Field(validation_alias=AliasChoices("task", "tasks"))
     #: tasks `actsearch validate` checks a run's picks on besides the search's own (never searched on)
     validate_tasks: tuple[str, ...] = ()
     primitives: Primitives
@@ -161,27 +169,36 @@ class SearchSpace(_Strict):
     tree: Tree = Tree()
     constraints: Constraints = Constraints()
     evolution: Evolution = Evolution()
-    budget: CandidateBudget = CandidateBudget()
+    budget: Budget = Budget()
     parametric: bool = False
     #: train each candidate standardised under N(0, 1) inputs, so that candidates differing only
     #: by output scale, sign or shift are one function, trained once (see actsearch.expr.normalize)
     normalize: bool = False
     baselines: tuple[str, ...] = DEFAULT_BASELINES
 
-    @field_validator("task", "validate_tasks")
+    @field_validator("tasks", "validate_tasks", mode="before")
     @classmethod
-    def _task_specs(cls, value: str | tuple[str, ...], info: ValidationInfo) -> str | tuple[str, ...]:
-        specs = (value,) if isinstance(value, str) else value
-        if info.field_name == "task" and not specs:
+    def _a_name_or_a_list(cls, value: object) -> object:
+        """`task: NAME` is a list of one (the YAML key takes a name or a list of names)."""
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("tasks", "validate_tasks")
+    @classmethod
+    def _task_names(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if info.field_name == "tasks" and not value:
             raise ValueError("name at least one task")
-        if any(not spec.strip() for spec in specs):
+        if any(not name.strip() for name in value):
             raise ValueError("a task name is empty")
-        if len(set(specs)) < len(specs):
-            raise ValueError(f"a task is listed twice: {', '.join(specs)}")
+        for name in value:  # the runs table joins the names with commas
+            if "," in name:
+                raise ValueError(f"a task name has a comma ({name!r}): list several tasks as [A, B]")
+        if len(set(value)) < len(value):
+            raise ValueError(f"a task is listed twice: {', '.join(value)}")
         return value
 
     @model_validator(mode="after")
     def _across_tasks(self) -> SearchSpace:
+        """What several tasks need, checked wherever the tasks come from (file, --task, stored run)."""
         if len(self.tasks) > 1 and not self.baselines:
             raise ValueError("several tasks need baselines: a candidate's fitness is relative to the best one")
         if len(self.tasks) > 1 and self.budget.hurdle is not None:
@@ -189,13 +206,19 @@ class SearchSpace(_Strict):
         return self
 
     @property
-    def tasks(self) -> tuple[str, ...]:
-        """The task specs searched on, in order (one for a plain `task: NAME`)."""
-        return task_specs(self.task)
+    def trainings(self) -> int:
+        """The budget in trainings: `budget.trainings`, or population x generations x seeds
+        x tasks (a candidate costs one training per task and seed)."""
+        evolution, budget = self.evolution, self.budget
+        return planned_trainings(
+            budget.trainings, evolution.population, evolution.generations, budget.seeds_per_candidate, len(self.tasks)
+        )
 
     @field_validator("baselines")
     @classmethod
     def _parsable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from actsearch.expr import Activation, ParseError
+
         for text in value:
             try:
                 Activation.parse(text)
@@ -235,9 +258,13 @@ def load_space(space: str | Path | None = None) -> SearchSpace:
         raise SpaceError(f"{path}: {_first_error(err)}") from None
 
 
-def with_overrides(space: SearchSpace, **sections: dict[str, Any]) -> SearchSpace:
-    """The space with some fields replaced (command-line options), checked like the file."""
+def with_overrides(space: SearchSpace, tasks: Sequence[str] | None = None, **sections: dict[str, Any]) -> SearchSpace:
+    """The space with some fields replaced (command-line options), checked like the file:
+    `tasks` (from `--task`) replace the space's before validation, so that the budget and the
+    checks on several tasks follow them."""
     data = space.model_dump()
+    if tasks is not None:
+        data["tasks"] = tuple(tasks)
     for section, values in sections.items():
         data[section].update(values)
     try:
@@ -246,9 +273,56 @@ def with_overrides(space: SearchSpace, **sections: dict[str, Any]) -> SearchSpac
         raise SpaceError(f"options on space {space.name!r}: {_first_error(err)}") from None
 
 
+def task_list(text: str, option: str = "--task") -> tuple[str, ...]:
+    """A comma-separated option (`--task A,B`) as task names; one clear line for bad input."""
+    names = tuple(name.strip() for name in text.split(","))
+    if not any(names):
+        raise SpaceError(f"{option} {text!r}: name at least one task")
+    if not all(names):
+        raise SpaceError(f"{option} {text!r}: a task name is empty (a stray comma?)")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SpaceError(f"{option} {text!r}: a task is listed twice: {', '.join(twice)}")
+    return names
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """What a run is: stored with the run, so that `--resume` repeats it exactly. The
+    tasks are the space's (`--task` overrides the space, `with_overrides`): one source."""
+
+    space: SearchSpace
+    seed: int = 0
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.space.tasks
+
+    @property
+    def task_label(self) -> str:
+        """The run's `task` column: the task names joined by commas (`RunRecord.tasks` splits it)."""
+        return ",".join(self.tasks)
+
+    def to_config(self) -> dict[str, Any]:
+        return {"space": self.space.model_dump(mode="json"), "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SearchSettings:
+        """Read back a stored config, of this version or an older one (the one reader:
+        `actsearch.runconfig.stored_space`); SpaceError in one line if it no longer validates."""
+        if not isinstance(config, Mapping) or not isinstance(config.get("space"), Mapping):
+            raise SpaceError("stored run config: no search space in it")
+        try:
+            space = SearchSpace.model_validate(stored_space(config))
+        except ValidationError as err:
+            raise SpaceError(f"stored run config: {_first_error(err)}") from None
+        return cls(space, int(config.get("seed", 0)))
+
+
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    field = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"field '{field}': {message}{extra}"
+    where = f"field '{field}': " if field else ""  # a check across fields (several tasks) names them itself
+    return f"{where}{message}{extra}"

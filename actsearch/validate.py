@@ -123,17 +123,6 @@ class ValidationPlan:
     store: Store = field(repr=False, compare=False)
 
 
-def run_tasks(config: dict | None, label: str) -> tuple[list[str], list[str]]:
-    """A run's search tasks and its space's validation-only tasks, from its stored config
-    (runs without one: the `task` column, comma-separated for several)."""
-    task = (config or {}).get("task", label)
-    tasks = [task] if isinstance(task, str) else list(task)
-    if len(tasks) == 1 and "," in tasks[0]:
-        tasks = [t for t in tasks[0].split(",") if t]
-    extra = ((config or {}).get("space") or {}).get("validate_tasks") or []
-    return tasks, [t for t in extra if t not in tasks]
-
-
 def plan_validation(
     db: str,
     *,
@@ -182,11 +171,18 @@ def plan_validation(
 
 
 def _task_list(tasks: str | None, run_record: Any) -> list[str]:
+    """--tasks, else the run's tasks and its space's validation-only ones, else DEFAULT_TASKS."""
+    from actsearch.runconfig import run_tasks
+    from actsearch.spaces import SpaceError, task_list
+
     if tasks:
-        return [t.strip() for t in tasks.split(",") if t.strip()]
+        try:
+            return list(task_list(tasks, "--tasks"))
+        except SpaceError as err:
+            raise PlanError(str(err)) from err
     if run_record:
         searched, validation_only = run_tasks(run_record.config, run_record.task)
-        return searched + validation_only
+        return [*searched, *validation_only]
     return list(DEFAULT_TASKS)
 
 
@@ -297,10 +293,10 @@ def _train(
 ) -> dict[tuple[str, int], float | None]:
     """Train the missing (activation, seed) pairs; store each result as it arrives."""
     options: dict[str, object] = {} if executor == "local" else {"workers": workers}
-    pool = make_executor(executor, spec, held_out(task.get_data()), **options)
+    pool = make_executor(executor, (spec,), (held_out(task.get_data()),), **options)
     exprs = list(dict.fromkeys(expr for expr, _ in todo))
     trials = [
-        Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs)
+        Trial(trial_id=i, candidate_id=exprs.index(expr), expr=expr, seed=seed, epochs=epochs, task=spec)
         for i, (expr, seed) in enumerate(todo)
     ]
     out: dict[tuple[str, int], float | None] = {}

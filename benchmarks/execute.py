@@ -266,7 +266,7 @@ class DriverTimers:
         "screen": "screen",
         "handle": "handle (total per proposal)",
         "record": "record (total per result)",
-        "report": "progress report (total)",
+        "progress": "progress display (total)",
     }
 
     @contextlib.contextmanager

@@ -68,8 +68,8 @@ import json
 from dataclasses import asdict
 from actsearch.execute import Trial
 from actsearch.execute.worker import TrainingWorker
-worker = TrainingWorker("mnist1d-mlp", None, threads=1)
-print(json.dumps(asdict(worker.run(Trial(1, 1, "x * tanh(x)", 3, epochs=2)))))
+worker = TrainingWorker(("mnist1d-mlp",), None, threads=1)
+print(json.dumps(asdict(worker.run(Trial(1, 1, "x * tanh(x)", 3, epochs=2, task="mnist1d-mlp")))))
 """
 
 

@@ -34,7 +34,7 @@ def local_ray():
 
 
 def _trial(i: int, expr: str = "relu(x)", epochs: int = 2) -> Trial:
-    return Trial(trial_id=i, candidate_id=i, expr=expr, seed=0, epochs=epochs)
+    return Trial(trial_id=i, candidate_id=i, expr=expr, seed=0, epochs=epochs, task=TASK)
 
 
 def _drain(executor: RayExecutor, expected: int, timeout: float = 240) -> dict[int, object]:
@@ -47,7 +47,7 @@ def _drain(executor: RayExecutor, expected: int, timeout: float = 240) -> dict[i
 
 
 def test_killed_worker_costs_only_its_trial(local_ray, data) -> None:
-    executor = RayExecutor(TASK, data, workers=2, max_retries=2)
+    executor = RayExecutor((TASK,), (data,), workers=2, max_retries=2)
     try:
         pid_of = {actor: ray.get(actor.info.remote(), timeout=120)["pid"] for actor in executor.idle}
         executor.submit(_trial(1, epochs=1000))  # about 5 s: long enough to be killed mid-training
@@ -67,7 +67,7 @@ def test_killed_worker_costs_only_its_trial(local_ray, data) -> None:
 
 
 def test_trial_timeout_is_recorded_and_worker_replaced(local_ray, data) -> None:
-    executor = RayExecutor(TASK, data, workers=1, trial_timeout=4)
+    executor = RayExecutor((TASK,), (data,), workers=1, trial_timeout=4)
     try:
         executor.submit(_trial(1, epochs=2))
         first = _drain(executor, 1)  # warm-up: TF import and first trace happen here
@@ -82,7 +82,7 @@ def test_trial_timeout_is_recorded_and_worker_replaced(local_ray, data) -> None:
 
 
 def test_nan_candidate_fails_without_stopping_others(local_ray, data) -> None:
-    executor = RayExecutor(TASK, data, workers=2)
+    executor = RayExecutor((TASK,), (data,), workers=2)
     try:
         executor.submit(_trial(1, expr="cube(cube(cube(exp(x))))"))
         executor.submit(_trial(2, expr="x * sigmoid(x)"))
@@ -95,7 +95,7 @@ def test_nan_candidate_fails_without_stopping_others(local_ray, data) -> None:
 
 def test_fractional_gpus_share_one_logical_gpu(local_ray, data) -> None:
     """F=0.25 on one (logical) GPU: four trainings at once, a fifth worker is not placed."""
-    executor = RayExecutor(TASK, data, workers=5, gpus_per_trial=0.25)
+    executor = RayExecutor((TASK,), (data,), workers=5, gpus_per_trial=0.25)
     try:
         assert executor.capacity == 4
         for i in range(4):

@@ -17,7 +17,7 @@ TASK = "digits-mlp"
 
 
 def _trial(i: int, expr: str = "relu(x)", seed: int = 0, epochs: int = 2, hurdle=None) -> Trial:
-    return Trial(trial_id=i, candidate_id=i, expr=expr, seed=seed, epochs=epochs, hurdle=hurdle)
+    return Trial(trial_id=i, candidate_id=i, expr=expr, seed=seed, epochs=epochs, hurdle=hurdle, task=TASK)
 
 
 def test_take_batch_groups_one_kind_oldest_first() -> None:
@@ -67,9 +67,17 @@ def test_members_per_batch_defaults() -> None:
     assert members_per_batch(4, 2, use_gpu=True) == 8
 
 
+def test_executors_take_task_names_and_refuse_a_lone_string() -> None:
+    """A string is a sequence of one-letter names: refused before TensorFlow loads."""
+    with pytest.raises(TypeError, match="sequence of task names"):
+        make_executor("local", TASK, None)
+    with pytest.raises(ValueError, match="2 task\\(s\\) but 1 data set"):
+        make_executor("local", (TASK, "mnist1d-mlp"), [None])
+
+
 @pytest.mark.slow
 def test_in_process_executor_trains_a_batch() -> None:
-    executor = make_executor("local", TASK, None, members_per_batch=3)
+    executor = make_executor("local", (TASK,), None, members_per_batch=3)
     try:
         assert executor.capacity == 3
         for i, expr in enumerate(["relu(x)", "tanh(x)", "x*sigmoid(x)", "relu(x)"]):
@@ -94,7 +102,7 @@ def local_ray():
 
 @pytest.mark.slow
 def test_ray_workers_train_batches_and_a_nan_member_fails_alone(local_ray) -> None:
-    executor = RayExecutor(TASK, get_task(TASK).load_data(), workers=2, members_per_batch=3)
+    executor = RayExecutor((TASK,), (get_task(TASK).load_data(),), workers=2, members_per_batch=3)
     try:
         assert executor.capacity == 6
         exprs = ["relu(x)", "cube(cube(cube(exp(x))))", "tanh(x)", "x*sigmoid(x)", "sigmoid(x)", "elu(x)"]

@@ -175,8 +175,10 @@ def test_resume_with_several_seeds_stopped_anywhere(multi_seed_full, tmp_path: P
     request = SearchRequest(space=str(space), db=str(tmp_path / "stopped.db"), run="r", seed=5, executor="local")
     settings = settings_for(request)
     store = Store.open(request.db)
-    run = store.create_run("r", task=settings.task, space=settings.space.name, seed=5, config=settings.to_config())
-    executor = StopAfter(InProcessExecutor(settings.task), stop_after)
+    run = store.create_run(
+        "r", task=settings.task_label, space=settings.space.name, seed=5, config=settings.to_config()
+    )
+    executor = StopAfter(InProcessExecutor(settings.tasks), stop_after)
     with pytest.raises(KeyboardInterrupt):
         Search(settings, store, executor, run).run()
     resumed = run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))

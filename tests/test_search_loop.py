@@ -29,7 +29,7 @@ def _settings(tmp_path: Path) -> SearchSettings:
 def _start(db: Path, settings: SearchSettings, name: str = "r") -> tuple[Store, RunRecord]:
     store = Store.open(db)
     run = store.create_run(
-        name, task=settings.task, space=settings.space.name, seed=settings.seed, config=settings.to_config()
+        name, task=settings.task_label, space=settings.space.name, seed=settings.seed, config=settings.to_config()
     )
     return store, run
 
@@ -198,7 +198,7 @@ def test_observer_sees_every_part_of_the_loop(tmp_path: Path) -> None:
     proposals = sum(summary.counts.values())
     assert seen["ask"] >= proposals and seen["handle"] == seen["canonicalise"] == seen["screen"] == proposals
     assert seen["genotype"] == proposals and seen["tell"] == proposals
-    assert seen["record"] == len(executor.submitted) and seen["report"] >= 1
+    assert seen["record"] == len(executor.submitted) and seen["progress"] >= 1
 
 
 def test_hurdle_stops_weak_candidates_and_stores_the_readings(tmp_path: Path) -> None:

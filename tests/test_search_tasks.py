@@ -129,21 +129,64 @@ def _expected_fitness(db: Path, search_seeds: list[int], run: str = "r") -> dict
 # ---------------------------------------------------------------- the space
 
 
-def test_a_single_task_stays_a_string_and_several_are_a_list(tmp_path: Path) -> None:
+def test_the_tasks_are_one_field_of_the_space_and_travel_with_it(tmp_path: Path) -> None:
     single = load_space("default")
-    assert single.task == "mnist1d-mlp" and single.tasks == ("mnist1d-mlp",)
-    assert single.model_dump(mode="json")["task"] == "mnist1d-mlp"  # stored runs keep their shape
+    assert single.tasks == ("mnist1d-mlp",)  # `task: NAME` in the file
     several = load_space(_space(tmp_path, FAKE_SPACE))
-    assert several.tasks == TASKS and several.model_dump(mode="json")["task"] == list(TASKS)
-    settings = SearchSettings(several, several.task, 5)
+    assert several.tasks == TASKS and several.model_dump(mode="json")["tasks"] == list(TASKS)
+    settings = SearchSettings(several, 5)
     assert SearchSettings.from_config(json.loads(json.dumps(settings.to_config()))) == settings
-    old = SearchSettings(single, "mnist1d-mlp", 0)
-    assert SearchSettings.from_config(old.to_config()).task == "mnist1d-mlp"
-    assert settings_for(SearchRequest(space="default", task="digits-mlp, mnist1d-cnn")).tasks == (
-        "digits-mlp",
-        "mnist1d-cnn",
+    assert settings.task_label == "digits-mlp,mnist1d-mlp" and "task" not in settings.to_config()  # one source
+    flagged = settings_for(SearchRequest(space="default", task="digits-mlp, mnist1d-cnn"))
+    assert flagged.tasks == flagged.space.tasks == ("digits-mlp", "mnist1d-cnn")
+    assert settings_for(SearchRequest(space="default", task="digits-mlp")).space.tasks == ("digits-mlp",)
+
+
+def test_stored_configs_of_older_versions_are_read_back(tmp_path: Path) -> None:
+    """Older versions stored the tasks beside the space (a top-level "task", a name or a
+    list), and the loop trained on those whatever the space said: they win."""
+    from actsearch.runconfig import run_tasks, stored_trainings
+
+    space = load_space(_space(tmp_path, FAKE_SPACE)).model_dump(mode="json")
+    space.pop("tasks")
+    one = {"space": {**space, "task": "mnist1d-mlp"}, "task": "digits-mlp", "seed": 3}
+    listed = {"space": {**space, "task": "mnist1d-mlp"}, "task": list(TASKS), "seed": 3}
+    for config, tasks in ((one, ("digits-mlp",)), (listed, TASKS)):
+        stored = json.loads(json.dumps(config))
+        settings = SearchSettings.from_config(stored)
+        assert settings.tasks == tasks and settings.seed == 3
+        assert settings.space.trainings == 6 * 3 * len(tasks) == stored_trainings(stored)
+        assert run_tasks(stored, "ignored") == (tasks, ())
+    assert SearchSettings.from_config({"space": {**space, "task": list(TASKS)}}).tasks == TASKS  # no top-level key
+    assert run_tasks({}, "digits-mlp,mnist1d-mlp") == (TASKS, ())  # no config: the runs table's column
+    with pytest.raises(SpaceError, match="^stored run config: several tasks need baselines"):
+        SearchSettings.from_config({**listed, "space": {**listed["space"], "baselines": []}})
+
+
+def test_the_task_flag_overrides_the_space_before_its_checks(tmp_path: Path) -> None:
+    """`--task A,B` on a one-task space: the budget and the checks on several tasks follow the
+    flag (before, the budget counted the space's one task and the checks never saw the flag)."""
+    one_task = _space(tmp_path, FAKE_SPACE.replace("task: [digits-mlp, mnist1d-mlp]", "task: digits-mlp"))
+    assert settings_for(SearchRequest(space=str(one_task))).space.trainings == 6 * 3
+    flagged = settings_for(SearchRequest(space=str(one_task), task="digits-mlp,mnist1d-mlp"))
+    assert flagged.tasks == TASKS and flagged.space.trainings == 6 * 3 * 2  # population x generations x tasks
+    hurdled = _space(
+        tmp_path,
+        FAKE_SPACE.replace("task: [digits-mlp, mnist1d-mlp]", "task: digits-mlp").replace(
+            "reevaluate_top: 0}", "reevaluate_top: 0, epochs: 9, hurdle: {epochs: 2}}"
+        ),
+        "hurdled.yaml",
     )
-    assert settings_for(SearchRequest(space="default", task="digits-mlp")).task == "digits-mlp"
+    assert settings_for(SearchRequest(space=str(hurdled), task="mnist1d-mlp")).tasks == ("mnist1d-mlp",)
+    for flag, message in (
+        ("digits-mlp,mnist1d-mlp", "budget.hurdle works with one task only"),
+        ("digits-mlp,,mnist1d-mlp", "--task 'digits-mlp,,mnist1d-mlp': a task name is empty"),
+        ("digits-mlp,digits-mlp", "a task is listed twice: digits-mlp"),
+        (" , ", "name at least one task"),
+    ):
+        with pytest.raises(SpaceError, match=message) as error:
+            settings_for(SearchRequest(space=str(hurdled), task=flag))
+        assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -166,11 +209,9 @@ def test_bad_task_lists_are_refused_in_one_line(tmp_path: Path, change: tuple[st
 
 
 def test_the_default_budget_counts_a_training_per_task(tmp_path: Path) -> None:
-    from actsearch.search.loop import space_trainings
-
     space = load_space(_space(tmp_path, FAKE_SPACE))
-    assert space_trainings(space) == 6 * 3 * 2  # population x generations x seeds x tasks
-    assert space_trainings(SearchSpace.model_validate({**space.model_dump(), "task": "digits-mlp"})) == 6 * 3
+    assert space.trainings == 6 * 3 * 2  # population x generations x seeds x tasks
+    assert SearchSpace.model_validate({**space.model_dump(), "tasks": "digits-mlp"}).trainings == 6 * 3
 
 
 # ---------------------------------------------------------------- the loop (fake executor)
@@ -360,12 +401,63 @@ def test_real_resume_of_a_two_task_run_loses_and_repeats_nothing(tmp_path: Path,
     settings = settings_for(request)
     store, run = _start(Path(request.db), settings)
     with pytest.raises(KeyboardInterrupt):
-        Search(settings, store, StopAfter(InProcessExecutor(settings.task), stop_after), run).run()
+        Search(settings, store, StopAfter(InProcessExecutor(settings.tasks), stop_after), run).run()
     resumed = run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))
     assert resumed.counts == full.counts
     assert _trainings(Path(request.db)) == _trainings(full_db)  # each (candidate, task, seed) exactly once
     query = "select genotype, status, round(fitness, 6) from candidates order by id"
     assert _rows(Path(request.db), query) == _rows(full_db, query)
+
+
+ONE_TASK_SPACE = """
+name: one-task
+task: digits-mlp
+primitives:
+  unary: [square, neg, tanh, relu, abs, sigmoid]
+  binary: [add, mul]
+constants: {range: [-2.0, 2.0], decimals: 1, probability: 0.3}
+tree: {init_min_height: 1, init_max_height: 2, max_height: 3}
+evolution: {strategy: random, population: 3, generations: 1, tournament_size: 2, elite: 1}
+budget: {epochs: 1, reevaluate_top: 0}
+baselines: ["relu(x)"]
+"""
+
+
+@pytest.mark.slow
+def test_the_task_flag_on_a_one_task_space_spends_a_training_per_task_and_seed(tmp_path: Path) -> None:
+    """`search --task A,B` on a one-task space (issue 19): the budget is population x
+    generations x seeds x the flag's tasks. Before, it counted the space's one task (3
+    trainings) while every candidate trained on both: 2 candidates, half the promise."""
+    space = _space(tmp_path, ONE_TASK_SPACE)
+    db = tmp_path / "f.db"
+    request = SearchRequest(space=str(space), task=",".join(TASKS), db=str(db), run="f", seed=1, executor="local")
+    assert settings_for(request).space.trainings == 3 * 1 * 1 * 2
+    outcome = run_search(request)
+    assert outcome.run.task == "digits-mlp,mnist1d-mlp" and outcome.run.tasks == outcome.tasks == TASKS
+    rows = _rows(
+        db,
+        "select c.id, c.is_baseline, e.task, e.seed from evaluations e join candidates c on c.id = e.candidate_id"
+        " where not e.is_partial",
+    )
+    evolved: dict[int, set] = {}
+    for cid, baseline, task, seed in rows:
+        if not baseline:
+            evolved.setdefault(cid, set()).add((task, seed))
+    assert sum(map(len, evolved.values())) == 6 and all(pairs == {(t, 1) for t in TASKS} for pairs in evolved.values())
+    assert {task for _, baseline, task, _ in rows if baseline} == set(TASKS)  # the reference on each task
+    with Store.open(db) as store:
+        stored = store.find_run("f")
+        assert stored is not None and SearchSettings.from_config(stored.config).tasks == TASKS  # resume repeats it
+
+
+@pytest.mark.slow  # one CLI process
+def test_the_task_flag_gets_the_checks_on_several_tasks_in_one_line(tmp_path: Path) -> None:
+    space = _space(tmp_path, ONE_TASK_SPACE.replace("reevaluate_top: 0}", "reevaluate_top: 0, hurdle: {epochs: 1}}"))
+    space.write_text(space.read_text().replace("epochs: 1, reevaluate_top", "epochs: 3, reevaluate_top"))
+    args = ("search", "--space", str(space), "--db", str(tmp_path / "x.db"), "--executor", "local")
+    proc = run_cli(*args, "--task", "digits-mlp,mnist1d-mlp")
+    assert proc.returncode == 2 and "budget.hurdle works with one task only" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.db").exists()
 
 
 @pytest.mark.slow  # two CLI processes

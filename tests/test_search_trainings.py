@@ -156,9 +156,11 @@ def test_winners_and_baselines_are_reevaluated_with_more_seeds_and_resume_repeat
     request = SearchRequest(space=str(space), db=str(tmp_path / "stopped.db"), run="r", seed=1, executor="local")
     settings = settings_for(request)
     store = Store.open(request.db)
-    run = store.create_run("r", task=settings.task, space=settings.space.name, seed=1, config=settings.to_config())
+    run = store.create_run(
+        "r", task=settings.task_label, space=settings.space.name, seed=1, config=settings.to_config()
+    )
     with pytest.raises(KeyboardInterrupt):
-        Search(settings, store, StopAfter(InProcessExecutor(settings.task), 9), run).run()
+        Search(settings, store, StopAfter(InProcessExecutor(settings.tasks), 9), run).run()
     run_search(SearchRequest(db=request.db, run="r", resume=True, executor="local"))
     assert _seeds_by_expr(tmp_path / "stopped.db") == seeds
 
@@ -221,7 +223,9 @@ def test_the_leader_is_rechecked_when_the_rounds_are_spent(tmp_path: Path, monke
     settings = settings_for(SearchRequest(space=str(space), seed=1))
     reporter = ProgressReporter(Console(file=io.StringIO()))
     with Store.open(tmp_path / "x.db") as store:
-        run = store.create_run("r", task=settings.task, space=settings.space.name, seed=1, config=settings.to_config())
+        run = store.create_run(
+            "r", task=settings.task_label, space=settings.space.name, seed=1, config=settings.to_config()
+        )
         Search(settings, store, _LuckyOnTheSearchSeed(), run, reporter=reporter).run()
         leader = next(row for row in store.leaderboard(run="r", k=None) if not row.is_baseline)
         trainings = len(store.run_evaluations(run.id))

@@ -48,9 +48,9 @@ def top(
         writer.writeheader()
         writer.writerows(_row_dict(r) for r in rows)
     else:
-        from actsearch.validate import run_tasks
+        from actsearch.runconfig import run_tasks
 
-        tasks = run_tasks(record.config, record.task)[0] if record else []
+        tasks = list(run_tasks(record.config, record.task)[0]) if record else []
         print_leaderboard(
             rows,
             title=f"top {k}" + (f" of run {run}" if run else " across runs"),

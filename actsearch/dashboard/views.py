@@ -59,7 +59,7 @@ class RunRow:
     space: str
     strategy: str
     trainings: int
-    budget: int | None  # trainings, when the space sets a budget in trainings
+    budget: int | None  # trainings the run planned (SearchSpace.trainings), if its config says
     proposals: int  # evolved candidates proposed so far (baselines not counted)
     planned: int | None  # proposals: population x generations
     best_fitness: float | None
@@ -70,11 +70,12 @@ class RunRow:
     finished_at: str | None
 
 
-def budget_of(config: dict[str, Any]) -> int | None:
-    """Trainings a run may spend (`budget.trainings` in its stored space), else None."""
-    budget = (config.get("space") or {}).get("budget") or {}
-    value = budget.get("trainings")
-    return value if isinstance(value, int) else None
+def budget_of(config: dict[str, Any], task_column: str = "") -> int | None:
+    """Trainings a run planned (its space's `trainings`, from the one reader of stored
+    configs, any version), None when its config lacks the numbers."""
+    from actsearch.runconfig import stored_trainings
+
+    return stored_trainings(config, task_column)
 
 
 def planned_proposals(config: dict[str, Any]) -> int | None:
@@ -103,7 +104,7 @@ def _run_row(
         space=run.space,
         strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
         trainings=trainings,
-        budget=budget_of(config),
+        budget=budget_of(config, run.task),
         proposals=proposals,
         planned=planned_proposals(config),
         best_fitness=top.fitness if top else None,

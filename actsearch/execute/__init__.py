@@ -8,7 +8,7 @@ Ray is imported only when the Ray executor is asked for.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -53,11 +53,11 @@ class ExecutorKind(StrEnum):
     LOCAL = "local"
 
 
-def make_executor(kind: str, task_spec: str | tuple[str, ...], data: Any, **options: Any) -> Executor:
+def make_executor(kind: str, tasks: Sequence[str], data: Sequence[Any] | None, **options: Any) -> Executor:
     """`kind` is "ray" (default for searches) or "local" (in-process, one batch at a time).
 
-    Several task specs (a tuple, with a tuple of their data) give workers that hold
-    every task; each trial names its own (`Trial.task`).
+    Workers hold every task of `tasks` (names), with `data` their data sets in the same
+    order (None: loaded by each worker); each trial names its own (`Trial.task`).
 
     ``members_per_batch`` (both kinds): trainings a worker runs in one compiled
     program (see actsearch.train.batch); the executor's ``capacity`` is
@@ -65,11 +65,11 @@ def make_executor(kind: str, task_spec: str | tuple[str, ...], data: Any, **opti
     if kind == ExecutorKind.LOCAL:
         from actsearch.execute.local import InProcessExecutor
 
-        return InProcessExecutor(task_spec, data, members_per_batch=options.get("members_per_batch") or 1)
+        return InProcessExecutor(tasks, data, members_per_batch=options.get("members_per_batch") or 1)
     if kind == ExecutorKind.RAY:
         from actsearch.execute.ray_pool import RayExecutor
 
-        return RayExecutor(task_spec, data, **options)
+        return RayExecutor(tasks, data, **options)
     raise ValueError(f"unknown executor {kind!r} (use 'ray' or 'local')")
 
 

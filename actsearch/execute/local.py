@@ -7,6 +7,7 @@ queued trials of one kind in one program (1 = one at a time, the default).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from actsearch.execute.batching import take_batch
@@ -18,9 +19,9 @@ from actsearch.results import EvalResult
 class InProcessExecutor:
     """Same protocol as RayExecutor, without Ray."""
 
-    def __init__(self, task_spec: str | tuple[str, ...], data: Any = None, members_per_batch: int = 1) -> None:
+    def __init__(self, tasks: Sequence[str], data: Sequence[Any] | None = None, members_per_batch: int = 1) -> None:
         # One TF thread, like each Ray worker, so that both executors compute the same fitness.
-        self.worker = TrainingWorker(task_spec, data, threads=1)
+        self.worker = TrainingWorker(tasks, data, threads=1)
         self.queue: deque[Trial] = deque()
         self.members_per_batch = max(1, int(members_per_batch))
         self.workers = 1

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +53,10 @@ class _Running:
 @dataclass
 class RayExecutor:
     """Runs trials on `workers` Ray actors, each with 1 CPU and `gpus_per_trial` GPUs
-    (one task, or several: a tuple of specs with a tuple of their data)."""
+    (the task names, with their data sets in the same order; None: each worker loads them)."""
 
-    task_spec: str | tuple[str, ...]
-    data: Any
+    tasks: Sequence[str]
+    data: Sequence[Any] | None
     workers: int = 0
     gpus_per_trial: float = 0.0
     address: str | None = None
@@ -113,7 +113,7 @@ class RayExecutor:
         """
         actors: list[Any] = [  # Ray actor handles
             self._actor_class.remote(
-                self.task_spec, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0, ray_actor=True
+                self.tasks, self._data_ref, threads=1, use_gpu=self.gpus_per_trial > 0, ray_actor=True
             )
             for _ in range(count)
         ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Trial:
-    """Everything a worker needs besides the task: workers get only canonical strings."""
+    """Everything a worker needs besides the task's data: workers get only canonical strings."""
 
     trial_id: int
     candidate_id: int
@@ -16,5 +16,6 @@ class Trial:
     epochs: int | None = None
     hurdle: tuple[int, float] | None = None
     parametric: bool = False
-    #: the task spec to train on, for workers that hold several; None: the worker's first
-    task: str | None = None
+    #: the task to train on, by name (a worker holds one or several; a keyword, and required:
+    #: no trial leaves it to the worker to guess)
+    task: str = field(kw_only=True)

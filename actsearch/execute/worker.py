@@ -40,30 +40,32 @@ def _normal_priority() -> None:
         pass
 
 
-def task_specs(task_spec: str | Sequence[str], data: Any) -> list[tuple[str, Any]]:
-    """(spec, data) pairs of a worker: one task and its data (None: the task loads it), or
-    a sequence of specs with a sequence of data (or None) of the same length."""
-    if isinstance(task_spec, str):
-        return [(task_spec, data)]
-    specs = list(task_spec)
-    datas = [None] * len(specs) if data is None else list(data)
-    if not specs or len(datas) != len(specs):
-        raise ValueError(f"{len(specs)} task(s) but {len(datas)} data set(s)")
-    return list(zip(specs, datas))
+def _paired(tasks: Sequence[str], data: Sequence[Any] | None) -> list[tuple[str, Any]]:
+    """(task name, data) pairs of a worker: the names with their data sets in the same
+    order (None, or a None entry: the task loads its own). A lone string is refused: it
+    would be a sequence of one-letter task names."""
+    if isinstance(tasks, str):
+        raise TypeError(f"tasks must be a sequence of task names, not the string {tasks!r}")
+    names = list(tasks)
+    datas = [None] * len(names) if data is None else list(data)
+    if not names or len(datas) != len(names):
+        raise ValueError(f"{len(names)} task(s) but {len(datas)} data set(s)")
+    return list(zip(names, datas))
 
 
 class TrainingWorker:
-    """Trains trials of one task, or of several (a trial names its task); usable
-    in-process or as a Ray actor."""
+    """Trains trials of the tasks it holds (a trial names its task); usable in-process
+    or as a Ray actor."""
 
     def __init__(
         self,
-        task_spec: str | Sequence[str],
-        data: Any,
+        tasks: Sequence[str],
+        data: Sequence[Any] | None = None,
         threads: int = 1,
         use_gpu: bool = False,
         ray_actor: bool = False,
     ) -> None:
+        pairs = _paired(tasks, data)  # before TensorFlow: a wrong call fails at once
         if ray_actor:
             _normal_priority()
         configure_tensorflow(threads, use_gpu)
@@ -71,10 +73,9 @@ class TrainingWorker:
         from actsearch.train import prepare_data
 
         self.tasks: dict[str, tuple[Any, Any]] = {}
-        for spec, task_data in task_specs(task_spec, data):
-            task = get_task(spec)
-            self.tasks[spec] = (task, prepare_data(task_data if task_data is not None else task.get_data()))
-        self.task, self.data = next(iter(self.tasks.values()))  # the first: for trials that name none
+        for name, given in pairs:
+            task = get_task(name)
+            self.tasks[name] = (task, prepare_data(given if given is not None else task.get_data()))
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.busy_seconds = 0.0
         self.trials = 0
@@ -127,8 +128,6 @@ class TrainingWorker:
 
     def _task(self, trial: Trial) -> tuple[Any, Any]:
         """The task and prepared data a trial trains on."""
-        if trial.task is None:
-            return self.task, self.data
         if trial.task not in self.tasks:
             raise ValueError(f"this worker has no task {trial.task!r} (it has {', '.join(self.tasks)})")
         return self.tasks[trial.task]

@@ -32,7 +32,7 @@ def plot_run(store: Store, run_name: str, path: Path) -> Path:
     baselines = [c for c in candidates if c.is_baseline]
 
     fig, (progress, shapes) = plt.subplots(1, 2, figsize=(12, 4.5))
-    several = "," in run.task  # a run on several tasks: fitness relative to the best baselines
+    several = len(run.tasks) > 1  # a run on several tasks: fitness relative to the best baselines
     _plot_progress(progress, evolved, baselines, "mean over tasks of fitness - best baseline" if several else None)
     best = store.leaderboard(run=run_name, k=None)
     _plot_shapes(shapes, [r.expr for r in best if not r.is_baseline][:TOP_SHAPES], [c.expr for c in baselines])

@@ -44,7 +44,7 @@ from actsearch.expr.normalize import standardise
 from actsearch.results import EvalResult
 from actsearch.search.fitness import FitnessRule, MissingBaselineError
 from actsearch.search.state import Pair, PendingCandidate, SearchState
-from actsearch.spaces import SearchSpace, task_specs
+from actsearch.spaces import SearchSettings
 from actsearch.store import CandidateRecord, RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class Observer(Protocol):
 
     Parts: "ask", "tell", "handle" (one proposal, all of it), "canonicalise",
     "genotype", "screen", "record" (one result, all of it), "store.METHOD" (one
-    write to the store, by the store's method), "report".
+    write to the store, by the store's method), "progress" (drawing it).
     """
 
     def span(self, part: str) -> AbstractContextManager[object]: ...
@@ -89,37 +89,6 @@ class Observer(Protocol):
 class Unobserved:
     def span(self, part: str) -> AbstractContextManager[object]:
         return contextlib.nullcontext()
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """What a run is: stored with the run, so that `--resume` repeats it exactly."""
-
-    space: SearchSpace
-    task: str | tuple[str, ...]  # one task spec, or several (fitness across tasks)
-    seed: int = 0
-
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        return task_specs(self.task)
-
-    @property
-    def task_label(self) -> str:
-        """The run's `task` column: the spec, or the specs joined by commas."""
-        return ",".join(self.tasks)
-
-    def to_config(self) -> dict[str, Any]:
-        task = self.task if isinstance(self.task, str) else list(self.task)
-        return {"space": self.space.model_dump(mode="json"), "task": task, "seed": self.seed}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> SearchSettings:
-        task = config["task"]
-        return cls(
-            SearchSpace.model_validate(config["space"]),
-            task if isinstance(task, str) else tuple(task),
-            config["seed"],
-        )
 
 
 @dataclass(frozen=True)
@@ -197,7 +166,7 @@ class Search:
         self.span = (observer or Unobserved()).span
         self.factory = TreeFactory(self.space, random.Random(settings.seed))
         self.strategy: Strategy = make_strategy(self.factory, self.space.evolution)
-        self.state = SearchState(budget=space_trainings(self.space))
+        self.state = SearchState(budget=self.space.trainings)
         self.rule = FitnessRule(
             settings.tasks, [settings.seed + i for i in range(self.space.budget.seeds_per_candidate)]
         )
@@ -226,8 +195,8 @@ class Search:
                 self.worker_time.returned(result)
                 with self.span("record"):
                     self.record(trial, result)
-            self.report()
-        self.report()
+            self.show_progress()
+        self.show_progress()
         reevaluate_winners(self)
         stopped_early = None
         if state.exhausted:
@@ -247,8 +216,9 @@ class Search:
         recheck = (budget.reevaluate_top + len(self.space.baselines)) * budget.reevaluate_seeds
         return self.state.budget + len(self.space.baselines) * pairs + recheck * len(self.rule.tasks)
 
-    def report(self) -> None:
-        with self.span("report"):
+    def show_progress(self) -> None:
+        """Tell the reporter the trainings done, those running and the best so far."""
+        with self.span("progress"):
             self.reporter.update(self.state.trained, self.executor.in_flight, self.state.best)
 
     def _propose_while_capacity(self) -> None:
@@ -389,13 +359,12 @@ class Search:
 
     def store_result(self, trial: Trial, result: EvalResult) -> str:
         """Store one training's result as an evaluation and count it; returns its task."""
-        task = trial.task or self.rule.tasks[0]
         with self.span("store.add_evaluation"):
             self.store.add_evaluation(
-                trial.candidate_id, task=task, seed=trial.seed, planned_epochs=result.epochs, result=result
+                trial.candidate_id, task=trial.task, seed=trial.seed, planned_epochs=result.epochs, result=result
             )
         self.state.trained += 1
-        return task
+        return trial.task
 
     def record(self, trial: Trial, result: EvalResult) -> None:
         """One result of the search: store it; a candidate with all its results completes."""
@@ -510,12 +479,3 @@ class Search:
                 )
             self.state.cache.add(fingerprint, candidate.id)
             self.queue(candidate.id, fingerprint, str(activation), None)
-
-
-def space_trainings(space: SearchSpace) -> int:
-    """A space's budget in trainings: `budget.trainings`, or population x generations x seeds
-    x tasks (a candidate costs one training per task and seed)."""
-    if space.budget.trainings is not None:
-        return space.budget.trainings
-    evolution = space.evolution
-    return evolution.population * evolution.generations * space.budget.seeds_per_candidate * len(space.tasks)

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from actsearch.search.loop import Observer, Reporter, Search, SearchError, SearchSettings
+from actsearch.search.loop import Observer, Reporter, Search, SearchError
+from actsearch.spaces import SearchSettings
 from actsearch.store import DEFAULT_DB, LeaderRow, RunRecord, Store
 
 if TYPE_CHECKING:
@@ -70,24 +71,17 @@ _OVERRIDES = {
 
 
 def settings_for(request: SearchRequest) -> SearchSettings:
-    """Load the space and apply the command-line overrides (validated like the file)."""
-    from actsearch.spaces import load_space, with_overrides
+    """Load the space and apply the command-line overrides, `--task` included, before it is
+    validated: the budget in trainings and the checks on several tasks then follow the flag."""
+    from actsearch.spaces import load_space, task_list, with_overrides
 
     space = load_space(request.space)
     overrides = {
         section: {name: getattr(request, name) for name in names if getattr(request, name) is not None}
         for section, names in _OVERRIDES.items()
     }
-    space = with_overrides(space, **overrides)
-    return SearchSettings(space, task_option(request.task) if request.task else space.task, request.seed)
-
-
-def task_option(text: str) -> str | tuple[str, ...]:
-    """`--task A` or `--task A,B`: one task spec, or several (fitness across tasks)."""
-    specs = tuple(dict.fromkeys(spec.strip() for spec in text.split(",") if spec.strip()))
-    if not specs:
-        raise SearchError(f"--task {text!r}: name at least one task")
-    return specs[0] if len(specs) == 1 else specs
+    tasks = task_list(request.task, "--task") if request.task is not None else None
+    return SearchSettings(with_overrides(space, tasks=tasks, **overrides), request.seed)
 
 
 def run_search(
@@ -110,7 +104,7 @@ def run_search(
     else:
         settings = settings_for(request)
     tasks = [get_task(spec) for spec in settings.tasks]
-    data: object = tasks[0].get_data() if isinstance(settings.task, str) else tuple(t.get_data() for t in tasks)
+    data = tuple(task.get_data() for task in tasks)
     options = (
         {}
         if request.executor == "local"
@@ -127,7 +121,7 @@ def run_search(
         use_gpu=request.gpus_per_trial > 0,
         local=request.executor == "local",
     )
-    executor = make_executor(request.executor, settings.task, data, **options)
+    executor = make_executor(request.executor, settings.tasks, data, **options)
     if wrap_executor is not None:
         executor = wrap_executor(executor)
     try:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from actsearch.results import SCORED
+from actsearch.runconfig import split_tasks
 
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
 CANDIDATE_STATUSES = (
@@ -51,6 +52,12 @@ class RunRecord:
     finished_at: datetime | None
     actsearch_version: str
     notes: str | None
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks searched on, from the `task` column (names joined by commas); needs
+        no config parsing, so readers that must stay light (no sympy) can use it."""
+        return split_tasks(self.task)
 
 
 @dataclass(frozen=True)
