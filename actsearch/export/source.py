@@ -27,7 +27,7 @@ from pathlib import Path
 
 from actsearch.expr import Activation
 from actsearch.expr import protect as _protect
-from actsearch.expr.ast import Call, Node, walk
+from actsearch.expr.ast import Call, Const, Node, Var, walk
 from actsearch.expr.lower import parameter_slots
 from actsearch.expr.namespaces import source_path
 from actsearch.expr.primitives import REGISTRY
@@ -150,11 +150,38 @@ def _form_names(node: Node) -> set[str]:
     return {REGISTRY[n.name].form_name for n in walk(node) if isinstance(n, Call) and n.name not in OPERATORS}
 
 
+_ZEROS = "__zeros_like__"  # a marker callee: `xp.zeros_like`
+
+
+def _literal_under_unary(tree: Node) -> bool:
+    return any(
+        isinstance(n, Call) and len(n.args) == 1 and n.name not in OPERATORS and isinstance(n.args[0], Const)
+        for n in walk(tree)
+    )
+
+
+def _wrap_literals(node: Node) -> Node:
+    """Literal arguments of unary forms become arrays of x's dtype, shape and device (PyTorch's
+    functions take no Python numbers; elsewhere this fixes the dtype)."""
+    if not isinstance(node, Call):
+        return node
+    args = tuple(_wrap_literals(a) for a in node.args)
+    if len(args) == 1 and node.name not in OPERATORS and isinstance(args[0], Const):
+        args = (Call("add", (Call(_ZEROS, (Var(),)), args[0])),)  # xp.zeros_like(x) + c
+    return Call(node.name, args)
+
+
+def _call_name(name: str) -> str:
+    return "xp.zeros_like" if name == _ZEROS else REGISTRY[name].form_name
+
+
 def expression_code(act: Activation, parametric: bool = False) -> str:
     """The expression in `x` calling the `op_` forms. With `parametric`, trainable constants
     (`Activation.parameters`) are written c0, c1, ... in tree order."""
     tree = act.tree
     number = _number
+    if _literal_under_unary(tree):  # e.g. exp(20), left unfolded (beyond MAX_CONST): an array of x's kind
+        tree = _wrap_literals(tree)
     if parametric:
         free = iter(parameter_slots(tree))
         names = iter(f"c{i}" for i in range(len(act.parameters)))
@@ -162,7 +189,7 @@ def expression_code(act: Activation, parametric: bool = False) -> str:
         def number(value: float) -> str:  # constants in print (= tree) order
             return next(names) if next(free) else _number(value)
 
-    code = to_infix(tree, call_name=lambda name: REGISTRY[name].form_name, number=number, operators=OPERATORS)
+    code = to_infix(tree, call_name=_call_name, number=number, operators=OPERATORS)
     return code if act.depends_on_x else f"({code}) + xp.zeros_like(x)"
 
 

@@ -32,7 +32,9 @@ EXPR = {expr_literal}
 '''
 
 
-def _doc(act: Activation, src: Source, framework: Framework, needs: str, usage: str, after: str = "") -> str:
+def _doc(
+    act: Activation, src: Source, framework: Framework, needs: str, usage: str, after: str = "", imports: str = ""
+) -> str:
     return _DOC.format(
         summary=framework.summary,
         expr=act,
@@ -41,7 +43,7 @@ def _doc(act: Activation, src: Source, framework: Framework, needs: str, usage: 
         needs=needs,
         usage="\n".join("    " + line if line else "" for line in usage.strip("\n").splitlines()),
         after=after,
-        imports=src.imports,
+        imports=imports + src.imports,
         expr_literal=repr(str(act)),
     )
 
@@ -121,7 +123,7 @@ with Keras as "actsearch>{function}").
         needs = "TensorFlow (and the Keras it ships with)"
         cast = "tf.cast(c, x.dtype)"
     parts = [
-        _doc(act, src, framework, needs, usage, after),
+        _doc(act, src, framework, needs, usage, after, "" if framework is Framework.keras else "import keras\n"),
         "\n" + src.helpers,
         _KERAS_FUNCTION.format(function=function, expr=act, code=src.code),
     ]
