@@ -92,9 +92,8 @@ def check(name: str, act: Activation, y: np.ndarray, dy: np.ndarray, exact: bool
                 ok |= agreement(side, got, atol)
         if (not ok.all()) if exact else ok.mean() < 0.95:
             bad = np.flatnonzero(~ok)[:3]
-            failures.append(
-                f"{name} {act}: {what} differs at x={GRID[bad].tolist()}: ref {ref[bad].tolist()} got {got[bad].tolist()}"
-            )
+            where = f"x={GRID[bad].tolist()}: ref {ref[bad].tolist()} got {got[bad].tolist()}"
+            failures.append(f"{name} {act}: {what} differs at {where}")
     return failures
 
 
