@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from actsearch.export.frameworks import Framework as ExportFramework
 from actsearch.store import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -404,6 +405,7 @@ def show(
     ):
         if value is not None:
             console.print(f"  {label:13} {value}", highlight=False)
+    _print_export_hint(candidate.expr, candidate.id)
     lineage = store.lineage(candidate_id)
     if lineage:
         console.print("  lineage:")
@@ -433,6 +435,14 @@ def show(
     _print_run_counts(store, run_record.name, run_record.id)
 
 
+def _print_export_hint(expr: str, candidate_id: int) -> None:
+    from actsearch.export.frameworks import export_commands
+
+    console.print("  export:")
+    for command in export_commands(expr, stem=f"activation_{candidate_id}").values():
+        console.print(f"    {command}", highlight=False, soft_wrap=True)
+
+
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -446,10 +456,16 @@ def export(
     run: Annotated[str | None, typer.Option("--run", help="Run to export from.")] = None,
     rank: Annotated[int | None, typer.Option("--rank", help="Leaderboard rank within --run.")] = None,
     expr: Annotated[str | None, typer.Option("--expr", help="An expression to export directly.")] = None,
-    parametric: Annotated[bool, typer.Option(help="Also export a Keras layer with trainable constants.")] = False,
+    framework: Annotated[
+        ExportFramework,
+        typer.Option("--framework", help="keras (keras.ops, any Keras 3 backend), tensorflow, torch, jax or numpy."),
+    ] = ExportFramework.keras,
+    parametric: Annotated[
+        bool, typer.Option(help="Also export a form with trainable constants (Keras layer, nn.Module, params dict).")
+    ] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Write a standalone TensorFlow/Keras module for an activation."""
+    """Write a standalone module for an activation in the user's framework."""
     if (expr is None) == (run is None or rank is None):
         fail("give either --expr E, or both --run NAME and --rank R")
     if expr is None:
@@ -461,11 +477,11 @@ def export(
         if not rows:
             fail(f"run {run!r} has no rank {rank}")
         expr = rows[0].expr
-    _write_export(expr, output, parametric=parametric)
+    _write_export(expr, output, parametric=parametric, framework=framework.value)
     console.print(f"wrote {output}")
 
 
-def _write_export(expr: str, path: Path, parametric: bool) -> None:
+def _write_export(expr: str, path: Path, parametric: bool, framework: str = "keras") -> None:
     from actsearch.export import write_module
     from actsearch.expr import Activation, ParseError
 
@@ -474,7 +490,7 @@ def _write_export(expr: str, path: Path, parametric: bool) -> None:
     except ParseError as err:
         fail(f"--expr: {err}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_module(activation, path, parametric=parametric)
+    write_module(activation, path, parametric=parametric, framework=framework)
 
 
 @app.command()

@@ -118,3 +118,17 @@ def test_export_commands_name_every_framework() -> None:
     assert commands["torch"] == (
         "actsearch export --expr 'x * sigmoid(1.5*x)' --framework torch -o activation_7_torch.py"
     )
+
+
+def test_cli_exports_each_framework(tmp_path: Path) -> None:
+    from support import run_cli
+
+    for framework in ("numpy", "torch"):
+        module = tmp_path / f"act_{framework}.py"
+        proc = run_cli(
+            "export", "--expr", "x * sigmoid(1.5*x)", "--framework", framework, "--parametric", "-o", str(module)
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert f"for {'NumPy reference' if framework == 'numpy' else 'PyTorch'}." in module.read_text()
+    assert "def parametric_activation(params, x):" in (tmp_path / "act_numpy.py").read_text()
+    assert "class ParametricActivation(torch.nn.Module):" in (tmp_path / "act_torch.py").read_text()

@@ -18,11 +18,12 @@ several exported activations can live in one program.
 from __future__ import annotations
 
 from pathlib import Path
-
-from actsearch.expr import Activation
+from typing import TYPE_CHECKING
 
 from .frameworks import DEFAULT, Framework, export_command, export_commands
-from .writers import module_text
+
+if TYPE_CHECKING:  # the expression language (sympy) loads only when something is written
+    from actsearch.expr import Activation
 
 
 def module_source(
@@ -34,6 +35,8 @@ def module_source(
 ) -> str:
     """The text of a standalone module for `activation`; `parametric` adds the form whose
     constants train (a Keras layer, an nn.Module with an nn.Parameter, a params dict)."""
+    from .writers import module_text
+
     return module_text(activation, Framework(framework), parametric, module)
 
 
