@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install search test test-fast fuzz lint bench bench-search clean
+.PHONY: install search test test-fast test-exports fuzz lint bench bench-search clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ fuzz: install
 # The development lane: everything but real trainings and Ray (the `slow` marker).
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
+
+# The exports for PyTorch, JAX and every Keras backend against the real frameworks (CPU builds;
+# the `frameworks` extra). Not in `make test`: they need those frameworks installed.
+FRAMEWORKS_STAMP := $(VENV)/.frameworks-stamp
+$(FRAMEWORKS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,frameworks]"
+	touch $(FRAMEWORKS_STAMP)
+
+test-exports: $(FRAMEWORKS_STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --override-ini "addopts=-ra" --durations=10 tests/frameworks
 
 lint: install
 	$(BIN)/ruff check .

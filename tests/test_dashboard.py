@@ -138,7 +138,12 @@ def test_candidate_and_compare_views(client, filled):
     relu = data["references"]["relu"]["y"]
     assert relu[0] == 0 and relu[-1] == pytest.approx(5.0)
     assert len(data["evaluations"]) == 2 and len(data["partials"]) == 4
-    assert data["export"] == f"actsearch export --expr 'tanh(x) * sigmoid(1.5 * x)' -o activation_{ids['d']}.py"
+    quoted = "'tanh(x) * sigmoid(1.5 * x)'"
+    assert data["export"] == f"actsearch export --expr {quoted} --framework keras -o activation_{ids['d']}_keras.py"
+    assert list(data["exports"]) == ["keras", "tensorflow", "torch", "jax", "numpy"]
+    assert data["exports"]["torch"].endswith(f"--framework torch -o activation_{ids['d']}_torch.py")
+    page = client.get(f"/candidates/{ids['d']}").text
+    assert f"activation_{ids['d']}_jax.py" in page and "--framework numpy" in page
     compare = client.get(f"/compare?ids={ids['d']},{ids['evil_candidate']}")
     assert compare.status_code == 200
     assert "\\u003cscript\\u003e" in compare.text and "<script>alert" not in compare.text

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from actsearch.expr import REGISTRY, Activation, protect, tf_ops
+from actsearch.expr import REGISTRY, Activation, protect
 from actsearch.expr.ast import Call, Const, Var
 from actsearch.expr.lower import eval_numpy, tf_lowering
 from actsearch.expr.random_tree import random_tree
@@ -45,9 +45,12 @@ def test_every_primitive_numpy_matches_tf(name):
     assert _close(ref, got), name
 
 
-def test_tf_ops_constants_match_protect():
+def test_exported_constants_match_protect():
+    from actsearch.export.source import helpers
+
+    text = helpers({"op_exp", "op_log", "op_leaky_relu", "op_selu", "op_gelu"}, "tensorflow")
     for name, value in protect.CONSTANTS.items():
-        assert getattr(tf_ops, name) == value
+        assert f"{name} = {value!r}\n" in text
 
 
 PROTECTED = [  # (expression at a point, documented value)
@@ -109,14 +112,10 @@ def test_tf_function_shapes_and_dtypes():
     assert y64.dtype == tf.float64
 
 
-def _load_module(path, helpers, signature, code):
+def _load_module(path, src, signature, code):
     import importlib.util
 
-    path.write_text(
-        "import tensorflow as tf\n\n\n"
-        + "\n\n".join(helpers)
-        + f"\n\ndef activation({signature}):\n    return {code}\n"
-    )
+    path.write_text(src.imports + "\n\n" + src.helpers + f"\n\ndef activation({signature}):\n    return {code}\n")
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -124,14 +123,14 @@ def _load_module(path, helpers, signature, code):
 
 
 def test_tf_source_is_standalone(tmp_path):
-    from actsearch.expr.source import tf_source
+    from actsearch.export.source import source
 
     act = Activation.parse("x*sigmoid(1.5*x) + log(x)/3 + pow(x, 2.5)")
     xs = np.linspace(-3, 3, 61)
-    helpers, code = tf_source(act)
-    fn = _load_module(tmp_path / "plain_act.py", helpers, "x", code)
+    src = source(act, "tensorflow")
+    fn = _load_module(tmp_path / "plain_act.py", src, "x", src.code)
     assert np.allclose(fn(tf.constant(xs, tf.float32)).numpy(), act.numpy(xs), rtol=1e-4, atol=1e-4)
-    helpers, pcode = tf_source(act, parametric=True)
+    pcode = src.parametric_code
     assert pcode == "x*op_sigmoid(c0*x) + op_div(op_log(x), c1) + op_pow(x, 2.5)"
-    fn = _load_module(tmp_path / "param_act.py", helpers, "x, c0, c1", pcode)
+    fn = _load_module(tmp_path / "param_act.py", src, "x, c0, c1", pcode)
     assert np.allclose(fn(tf.constant(xs, tf.float32), *act.parameters).numpy(), act.numpy(xs), rtol=1e-4, atol=1e-4)

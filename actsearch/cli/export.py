@@ -1,4 +1,4 @@
-"""`actsearch export`: a standalone TensorFlow/Keras module for an activation."""
+"""`actsearch export`: a standalone module for an activation, in the user's framework."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from actsearch.cli.common import DbOption, console, fail, open_store, require_run
+from actsearch.export.frameworks import Framework as ExportFramework
 from actsearch.store import DEFAULT_DB
 
 
@@ -16,10 +17,16 @@ def export(
     run: Annotated[str | None, typer.Option("--run", help="Run to export from.")] = None,
     rank: Annotated[int | None, typer.Option("--rank", help="Leaderboard rank within --run.")] = None,
     expr: Annotated[str | None, typer.Option("--expr", help="An expression to export directly.")] = None,
-    parametric: Annotated[bool, typer.Option(help="Also export a Keras layer with trainable constants.")] = False,
+    framework: Annotated[
+        ExportFramework,
+        typer.Option("--framework", help="keras (keras.ops, any Keras 3 backend), tensorflow, torch, jax or numpy."),
+    ] = ExportFramework.keras,
+    parametric: Annotated[
+        bool, typer.Option(help="Also export a form with trainable constants (Keras layer, nn.Module, params dict).")
+    ] = False,
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Write a standalone TensorFlow/Keras module for an activation."""
+    """Write a standalone module for an activation in the user's framework."""
     if (expr is None) == (run is None or rank is None):
         fail("give either --expr E, or both --run NAME and --rank R")
     if expr is None:
@@ -30,11 +37,11 @@ def export(
         if not rows:
             fail(f"run {run!r} has no rank {rank}")
         expr = rows[0].expr
-    write_export(expr, output, parametric=parametric)
+    write_export(expr, output, parametric=parametric, framework=framework.value)
     console.print(f"wrote {output}")
 
 
-def write_export(expr: str, path: Path, parametric: bool) -> None:
+def write_export(expr: str, path: Path, parametric: bool, framework: str = "keras") -> None:
     """The module for `expr` at `path` (its folder created if need be)."""
     from actsearch.export import write_module
     from actsearch.expr import Activation, ParseError
@@ -44,4 +51,4 @@ def write_export(expr: str, path: Path, parametric: bool) -> None:
     except ParseError as err:
         fail(f"--expr: {err}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_module(activation, path, parametric=parametric)
+    write_module(activation, path, parametric=parametric, framework=framework)

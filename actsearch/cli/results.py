@@ -173,6 +173,7 @@ def show(
     ):
         if value is not None:
             console.print(f"  {label:13} {value}", highlight=False)
+    _print_export_hint(candidate.expr, candidate.id)
     lineage = store.lineage(candidate_id)
     if lineage:
         console.print("  lineage:")
@@ -241,3 +242,12 @@ def write_report(db: str, run: str, path: Path) -> Path:
     store = open_store(db, create=False)
     require_run(store, run, db)
     return plot_run(store, run, path)
+
+
+def _print_export_hint(expr: str, candidate_id: int) -> None:
+    """The export command for each framework, ready to paste."""
+    from actsearch.export.frameworks import export_commands
+
+    console.print("  export:")
+    for command in export_commands(expr, stem=f"activation_{candidate_id}").values():
+        console.print(f"    {command}", highlight=False, soft_wrap=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import shlex
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from actsearch.export.frameworks import DEFAULT, export_commands
 from actsearch.expr import Activation, ParseError
 from actsearch.spaces import DEFAULT_BASELINES
 from actsearch.stats import mean_interval
@@ -214,7 +214,8 @@ def _latex(expr: str) -> str | None:
 
 
 def export_command(candidate: CandidateRecord) -> str:
-    return f"actsearch export --expr {shlex.quote(candidate.expr)} -o activation_{candidate.id}.py"
+    """The command for the default framework (see `export_commands` for every framework)."""
+    return export_commands(candidate.expr, stem=f"activation_{candidate.id}")[DEFAULT.value]
 
 
 def _brief(c: CandidateRecord) -> dict[str, Any]:
@@ -260,6 +261,7 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
             "evaluations": [_evaluation(e) for e in finals],
             "partials": [_evaluation(e) for e in partials],
             "export": export_command(candidate),
+            "exports": export_commands(candidate.expr, stem=f"activation_{candidate.id}"),
             "validations": validation_view(store, candidate),
         }
     )

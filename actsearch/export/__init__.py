@@ -1,124 +1,52 @@
-"""Export an activation as a standalone TensorFlow/Keras module.
+"""Export an activation as a standalone module for the user's framework.
 
-The module needs only TensorFlow and Keras. Its helper functions are the
-very source of `actsearch.expr.tf_ops` (copied, not re-written), so the
-exported function computes exactly what was evaluated during the search.
-The function (and, for parametric activations, a Keras layer with trainable
-constants) is registered for Keras serialization under a name derived from
-the fingerprint, so a saved `.keras` model reloads in a fresh process once
-the module is imported, without `custom_objects`, and several exported
-activations can live in one program.
+`--framework keras` (the default) writes `keras.ops` code that runs on every
+Keras 3 backend; `tensorflow` the very `tf.*` operations the search trained
+with; `torch` a function and `nn.Module`s; `jax` a function for `jit` and
+`grad`; `numpy` the float64 reference. Every module embeds the search's one
+definition of each primitive (`actsearch.expr.forms`, copied as text with the
+framework's namespace, see `source`), so it computes exactly what was
+evaluated, and needs only its framework, not actsearch.
+
+The Keras and TensorFlow modules register the function (and, for parametric
+activations, a layer with trainable constants) for Keras serialization under
+a name derived from the fingerprint, so a saved `.keras` model reloads in a
+fresh process once the module is imported, without `custom_objects`, and
+several exported activations can live in one program.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from actsearch.expr import Activation
-from actsearch.expr.source import tf_source
+from .frameworks import DEFAULT, Framework, export_command, export_commands
 
-_HEADER = '''"""Activation function discovered by actsearch.
-
-    f(x) = {expr}
-
-LaTeX: {latex}
-Fingerprint: {fingerprint}
-
-Usage:
-    import keras
-    from {module} import activation
-    layer = keras.layers.Dense(64, activation=activation){layer_usage}
-
-Saved models that use it reload after `import {module}` (it is registered
-with Keras as "actsearch>{function}").
-"""
-
-import keras
-import tensorflow as tf
-
-EXPR = {expr_literal}
-'''
-
-_FUNCTION = '''
-
-@keras.saving.register_keras_serializable(package="actsearch")
-def {function}(x):
-    """f(x) = {expr}"""
-    x = tf.convert_to_tensor(x)
-    return {code}
+if TYPE_CHECKING:  # the expression language (sympy) loads only when something is written
+    from actsearch.expr import Activation
 
 
-activation = {function}
-'''
+def module_source(
+    activation: Activation,
+    *,
+    framework: Framework | str = DEFAULT,
+    parametric: bool = False,
+    module: str = "my_activation",
+) -> str:
+    """The text of a standalone module for `activation`; `parametric` adds the form whose
+    constants train (a Keras layer, an nn.Module with an nn.Parameter, a params dict)."""
+    from .writers import module_text
 
-_LAYER = '''
-
-@keras.saving.register_keras_serializable(package="actsearch")
-class {layer}(keras.layers.Layer):
-    """f(x) = {expr}, with its constants learned during training (one set per layer)."""
-
-    def __init__(self, initial={initial}, **kwargs):
-        super().__init__(**kwargs)
-        self.initial = tuple(float(v) for v in initial)
-
-    def build(self, input_shape):
-        self.constants = [
-            self.add_weight(name=f"c{{i}}", shape=(), initializer=keras.initializers.Constant(v))
-            for i, v in enumerate(self.initial)
-        ]
-
-    def call(self, x):
-        {unpack}
-        return {code}
-
-    def get_config(self):
-        return {{**super().get_config(), "initial": list(self.initial)}}
+    return module_text(activation, Framework(framework), parametric, module)
 
 
-ParametricActivation = {layer}
-'''
-
-
-def module_source(activation: Activation, *, parametric: bool = False, module: str = "my_activation") -> str:
-    """The text of a standalone module for `activation`."""
-    helpers, code = tf_source(activation)
-    function = f"actsearch_{activation.fingerprint[:12]}"
-    parts = [
-        _HEADER.format(
-            expr=activation,
-            latex=activation.latex(),
-            fingerprint=activation.fingerprint,
-            module=module,
-            function=function,
-            expr_literal=repr(str(activation)),
-            layer_usage=(
-                "\n    # adaptive: constants learned per layer during training\n"
-                f"    from {module} import ParametricActivation\n"
-                "    block = [keras.layers.Dense(64), ParametricActivation()]"
-            )
-            if parametric and activation.parameters
-            else "",
-        ),
-        *("\n\n" + helper.strip() + "\n" for helper in helpers),
-        _FUNCTION.format(function=function, expr=activation, code=code),
-    ]
-    if parametric and activation.parameters:
-        _, pcode = tf_source(activation, parametric=True)
-        names = [f"c{i}" for i in range(len(activation.parameters))]
-        parts.append(
-            _LAYER.format(
-                layer=f"ActsearchLayer_{activation.fingerprint[:12]}",
-                expr=activation,
-                initial=repr(tuple(float(c) for c in activation.parameters)),
-                unpack=f"{', '.join(names)}, = self.constants",
-                code=pcode,
-            )
-        )
-    return "".join(parts).rstrip("\n") + "\n"
-
-
-def write_module(activation: Activation, path: Path, *, parametric: bool = False) -> Path:
+def write_module(
+    activation: Activation, path: Path, *, framework: Framework | str = DEFAULT, parametric: bool = False
+) -> Path:
     """Write the module to `path` (its stem becomes the import name in the docstring)."""
     path = Path(path)
-    path.write_text(module_source(activation, parametric=parametric, module=path.stem))
+    path.write_text(module_source(activation, framework=framework, parametric=parametric, module=path.stem))
     return path
+
+
+__all__ = ["DEFAULT", "Framework", "export_command", "export_commands", "module_source", "write_module"]

@@ -1,4 +1,5 @@
-"""Lowering trees to numpy (float64) and TensorFlow callables, by our own walk (never eval)."""
+"""Lowering trees to callables by our own walk (never eval): every primitive runs
+its one definition in `forms`, on the namespace of the target framework."""
 
 from __future__ import annotations
 
@@ -27,8 +28,32 @@ def eval_numpy(node: Node, x: Any) -> np.ndarray:
         return np.array(np.broadcast_to(np.asarray(out, dtype=np.float64), x.shape))
 
 
+def eval_gradient(node: Node, x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs, d outputs / dx) on `x` in float64, by forward-mode derivatives through
+    the same forms (`namespaces.dual_xp`): the reference gradient of the exports."""
+    from .namespaces import dual_xp
+
+    x = np.asarray(x, dtype=np.float64)
+
+    def run(n: Node) -> Any:
+        if isinstance(n, Var):
+            return dual_xp.Dual(x, np.ones_like(x))
+        if isinstance(n, Const):
+            return float(n.value)
+        return REGISTRY[n.name].form(dual_xp, *(run(arg) for arg in n.args))
+
+    with np.errstate(all="ignore"):
+        out = run(node)
+        value = out.value if isinstance(out, dual_xp.Dual) else out
+        grad = out.grad if isinstance(out, dual_xp.Dual) else np.zeros_like(x)
+        return (
+            np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape)),
+            np.array(np.broadcast_to(np.asarray(grad, dtype=np.float64), x.shape)),
+        )
+
+
 def tf_lowering(node: Node, parameters: dict[int, Any] | None = None) -> Callable[[Any], Any]:
-    """A tensor -> tensor function computing the tree with the `tf_ops` forms.
+    """A tensor -> tensor function computing the tree with the forms on `tensorflow_xp`.
 
     `parameters` maps the index of a constant (in tree order, see `parameter_slots`)
     to a tensor/variable used in place of that constant (parametric activations)."""

@@ -1,8 +1,9 @@
 """The primitive registry: one declaration per primitive with all its lowerings.
 
-Protected definitions (the ONE place they are documented; the numpy forms in
-`np_ops`, the TensorFlow forms in `tf_ops` and the sympy forms in `sym`
-implement exactly these; the numbers live in `protect`)::
+Protected definitions (the ONE place they are documented; the one
+implementation of each is its function in `forms`, which the numpy and
+TensorFlow evaluations and every export run, each on its array namespace;
+the sympy forms in `sym` stand for the same; the numbers live in `protect`)::
 
     primitive          definition
     ------------------ ------------------------------------------------------------
@@ -30,11 +31,13 @@ Constants are numbers in the tree, never primitives.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import np_ops, sym
+from . import forms, sym
+from .namespaces import numpy_xp
 
 
 @dataclass(frozen=True)
@@ -51,20 +54,30 @@ class Primitive:
     protected: bool = False
 
     @property
-    def tf_name(self) -> str:
-        """Name of the self-contained TensorFlow function in `tf_ops`."""
+    def form_name(self) -> str:
+        """Name of the primitive's one definition in `forms` (and in exported source)."""
         return f"op_{self.name}"
 
     @property
-    def tf(self) -> Callable[..., Any]:
-        """The TensorFlow form (imports TensorFlow on first use)."""
-        from . import tf_ops
+    def form(self) -> Callable[..., Any]:
+        """The definition, `form(xp, *args)`, for any array namespace `xp`."""
+        return getattr(forms, self.form_name)
 
-        return getattr(tf_ops, self.tf_name)
+    @property
+    def tf(self) -> Callable[..., Any]:
+        """The form on TensorFlow (imports TensorFlow on first use)."""
+        return _tf_form(self.name)
+
+
+@functools.cache
+def _tf_form(name: str) -> Callable[..., Any]:
+    from .namespaces import tensorflow_xp
+
+    return functools.partial(getattr(forms, f"op_{name}"), tensorflow_xp)
 
 
 def _p(name: str, arity: int, doc: str, **kw: Any) -> Primitive:
-    numpy_form = getattr(np_ops, "pow_" if name == "pow" else name)
+    numpy_form = functools.partial(getattr(forms, f"op_{name}"), numpy_xp)
     return Primitive(name, arity, numpy_form, sym.FORMS[name], doc, **kw)
 
 
