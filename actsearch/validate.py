@@ -142,6 +142,7 @@ def plan_validation(
     from actsearch.store import StoreError
     from actsearch.store.validations import Validations
 
+    given_tasks = _given_tasks(tasks)  # a bad list is refused before the store is opened
     contenders = [Contender(_canonical(e), False) for e in exprs]
     store = _open(db, create=False) if run else None
     run_record = None
@@ -163,27 +164,31 @@ def plan_validation(
         raise PlanError(str(err)) from err
     return ValidationPlan(
         contenders=tuple(contenders),
-        tasks=tuple(_task_list(tasks, run_record)),
+        tasks=given_tasks or _run_tasks(run_record),
         seeds=tuple(seed_list),
         run_id=run_record.id if run_record else None,
         store=store,
     )
 
 
-def _task_list(tasks: str | None, run_record: Any) -> list[str]:
-    """--tasks, else the run's tasks and its space's validation-only ones, else DEFAULT_TASKS."""
-    from actsearch.runconfig import run_tasks
+def _given_tasks(tasks: str | None) -> tuple[str, ...]:
+    """The --tasks list (comma-separated), empty when not given."""
     from actsearch.spaces import SpaceError, task_list
 
-    if tasks:
-        try:
-            return list(task_list(tasks, "--tasks"))
-        except SpaceError as err:
-            raise PlanError(str(err)) from err
-    if run_record:
-        searched, validation_only = run_tasks(run_record.config, run_record.task)
-        return [*searched, *validation_only]
-    return list(DEFAULT_TASKS)
+    try:
+        return task_list(tasks, "--tasks") if tasks else ()
+    except SpaceError as err:
+        raise PlanError(str(err)) from err
+
+
+def _run_tasks(run_record: Any) -> tuple[str, ...]:
+    """The run's tasks and its space's validation-only ones, else DEFAULT_TASKS."""
+    from actsearch.runconfig import run_tasks
+
+    if run_record is None:
+        return DEFAULT_TASKS
+    searched, validation_only = run_tasks(run_record.config, run_record.task)
+    return (*searched, *validation_only)
 
 
 def _baselines(known: set[str]) -> list[Contender]:

@@ -146,7 +146,7 @@ def test_plan_takes_the_runs_best_its_tasks_and_fresh_seeds(planted: Path) -> No
 
 
 def test_plan_tasks_and_expressions_given(planted: Path) -> None:
-    plan = plan_validation(str(planted), exprs=["x * sigmoid(1.5*x)"], tasks=" d-task, ,e-task", seeds=1)
+    plan = plan_validation(str(planted), exprs=["x * sigmoid(1.5*x)"], tasks=" d-task, e-task ", seeds=1)
     try:
         assert plan.tasks == ("d-task", "e-task") and plan.run_id is None
         assert plan.contenders[0].expr == "x*sigmoid(1.5*x)" and not plan.contenders[0].is_baseline
@@ -163,6 +163,7 @@ def test_plan_tasks_and_expressions_given(planted: Path) -> None:
         ({"exprs": ["x +* 2"]}, "'x +* 2'"),
         ({}, "give --run NAME"),
         ({"run": "r", "seeds": 0}, "at least one seed"),
+        ({"run": "r", "tasks": "d-task,,e-task"}, "a task name is empty"),
     ],
 )
 def test_plan_errors_are_one_line(planted: Path, kwargs: dict, message: str) -> None:

@@ -96,6 +96,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {**_summary(db, "full"), "db": db}
 
 
+@pytest.mark.timeout(900)  # with its fixture: three searches (about 110 s in CI, 325 s on a loaded machine)
 def test_ctrl_c_then_sigkill_mid_generation_then_resume(uninterrupted: dict, tmp_path: Path) -> None:
     """Stopped with Ctrl-C in the first generation, resumed, killed with SIGKILL in the
     middle of the second, resumed again: the run ends exactly as the uninterrupted one
