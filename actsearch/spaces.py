@@ -197,7 +197,7 @@ class SearchSpace(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _across_tasks(self) -> SearchSpace:
+    def _several_tasks_fit(self) -> SearchSpace:
         """What several tasks need, checked wherever the tasks come from (file, --task, stored run)."""
         if len(self.tasks) > 1 and not self.baselines:
             raise ValueError("several tasks need baselines: a candidate's fitness is relative to the best one")
