@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install search test test-fast test-exports fuzz lint bench bench-search clean
+.PHONY: install search test test-long test-fast test-exports fuzz lint bench bench-search clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,15 @@ search: install
 # TensorFlow start-up rather than compute, so two files overlap well even on 2 cores.
 # Files go out longest first, by measured times (tests/file_order.py). tests/with-deps.sh
 # installs Chromium and starts a PostgreSQL server first when they are missing.
+# `make test` leaves out the `long` tests (whole searches stopped and resumed, faults on a
+# real Ray pool, the cluster recipe): `make test-long` runs them, and so does CI.
 TEST_WORKERS ?= 2
+PYTEST := bash tests/with-deps.sh $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install
-	bash tests/with-deps.sh $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
+	$(PYTEST) -m "not long" --durations=15
+
+test-long: install
+	$(PYTEST) -m long --durations=10
 
 # The full canonical-form fuzz: 20,000 random trees, each canonicalised within 2 s
 # (`make test` runs the first 1,000 of the same sequence).

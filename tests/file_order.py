@@ -3,11 +3,12 @@
 `make test` hands whole files to two workers in collection order (xdist's loadfile,
 without its reordering by test count): started first, the long files overlap with the
 many short ones instead of running alone at the end. The seconds per file come from the
-last full run on this machine (pytest's cache, written after every run without -k or -m
-filters) over `tests/file_seconds.json`, the committed times a clean clone starts from.
+last run of the same lane on this machine (pytest's cache, written after every run without
+a -k filter, one entry per -m expression) over `tests/file_seconds.json`, the committed
+times of `make test` that a clean clone starts from.
 Files measured nowhere yet go first, so that they are timed early.
 
-    python tests/file_order.py     # rewrite tests/file_seconds.json from the cache
+    python tests/file_order.py     # rewrite tests/file_seconds.json from `make test`'s cached times
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ COMMITTED = Path(__file__).with_name("file_seconds.json")
 CACHE_KEY = "actsearch/file_seconds"
 
 
+def cache_key(config: pytest.Config) -> str:
+    """One entry per lane: `make test` (-m "not long") and `make test-long` time files apart."""
+    lane = "".join(c if c.isalnum() else "_" for c in (config.option.markexpr or "all"))
+    return f"{CACHE_KEY}/{lane}"
+
+
 def file_seconds(config: pytest.Config | None = None) -> dict[str, float]:
     """Seconds per test file: the cache's latest over the committed figures."""
     seconds: dict[str, float] = json.loads(COMMITTED.read_text()) if COMMITTED.exists() else {}
     cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
     if cache is not None:
-        seconds.update(cache.get(CACHE_KEY, {}))
+        seconds.update(cache.get(cache_key(config), {}))
     return seconds
 
 
@@ -49,11 +56,10 @@ class _Recorder:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config
         cache = getattr(config, "cache", None)
-        full_run = not config.option.keyword and not config.option.markexpr
-        if full_run and exitstatus in (0, 1) and self.seconds and cache is not None:
-            known = cache.get(CACHE_KEY, {})
+        if not config.option.keyword and exitstatus in (0, 1) and self.seconds and cache is not None:
+            known = cache.get(cache_key(config), {})
             known.update({name: round(s, 1) for name, s in self.seconds.items()})
-            cache.set(CACHE_KEY, known)
+            cache.set(cache_key(config), known)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
 if __name__ == "__main__":
     import sys
 
-    cached = Path(__file__).resolve().parents[1] / ".pytest_cache" / "v" / CACHE_KEY
+    cached = Path(__file__).resolve().parents[1] / ".pytest_cache" / "v" / CACHE_KEY / "not_long"
     if not cached.exists():
         sys.exit(f"no file times in pytest's cache yet ({cached}): run `make test` first")
     ordered = dict(sorted({**file_seconds(), **json.loads(cached.read_text())}.items(), key=lambda kv: -kv[1]))

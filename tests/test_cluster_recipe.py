@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, TINY_SPACE
 
+pytestmark = pytest.mark.long  # `make test-long`: the README's cluster recipe on real ray start processes
+
 BIN = Path(sys.executable).parent  # the environment's `ray` and `actsearch` commands
 GCS_PORT, DASHBOARD_PORT, CLIENT_PORT = 46379, 48265, 40001
 HEAD_PORTS = [

@@ -13,7 +13,7 @@ from actsearch.execute import Trial
 from actsearch.execute.ray_pool import RayExecutor
 from actsearch.tasks import get_task
 
-pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # long: `make test-long` (faults on a real Ray pool)
 
 TASK = "digits-mlp"
 

@@ -121,6 +121,7 @@ def test_ray_workers_train_batches_and_a_nan_member_fails_alone(local_ray) -> No
         executor.shutdown()
 
 
+@pytest.mark.long  # `make test-long`
 @pytest.mark.slow
 def test_search_on_ray_with_batches(local_ray, tmp_path) -> None:
     from support import TINY_SPACE

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import ROOT, StopAfter, run_cli
 
-pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # long: `make test-long` (whole searches stopped, killed and resumed)
 
 SPACE = ROOT / "tests" / "data" / "resume.yaml"
 TRAININGS = 6 * 3  # the budget; duplicates and rejections are proposals that cost none

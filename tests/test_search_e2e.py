@@ -74,6 +74,7 @@ def test_top_json(tiny_search: dict) -> None:
     assert any(r["baseline"] for r in rows) or len(rows) == 5
 
 
+@pytest.mark.long  # `make test-long`
 def test_same_seed_proposes_same_candidates(tiny_search: dict, tmp_path: Path) -> None:
     """A second run with the same seed and space proposes the same genotypes (local executor)."""
     db = tmp_path / "again.db"
@@ -183,6 +184,7 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     assert "not an actsearch database" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.long  # `make test-long`
 def test_validate_scores_on_the_test_split(tiny_search: dict, tmp_path: Path) -> None:
     proc = run_cli(
         "validate",

@@ -332,6 +332,7 @@ def test_a_two_task_search_stores_per_task_evaluations_and_combines_them(two_tas
         )
 
 
+@pytest.mark.long  # `make test-long`
 @pytest.mark.slow
 def test_validate_checks_a_multi_task_run_on_every_task_and_the_validation_ones(two_task_run) -> None:
     _, db, _ = two_task_run
@@ -391,6 +392,7 @@ def test_a_candidate_that_diverges_on_one_task_is_failed_whatever_the_other(tmp_
     assert [r.expr for r in outcome.leaderboard if not r.is_baseline] == ["tanh(x)"]
 
 
+@pytest.mark.long  # `make test-long`
 @pytest.mark.slow
 @pytest.mark.parametrize("stop_after", [5])  # 4 baseline trainings, then one task of a candidate
 def test_real_resume_of_a_two_task_run_loses_and_repeats_nothing(tmp_path: Path, two_task_run, stop_after: int) -> None:

@@ -127,6 +127,7 @@ def _seeds_by_expr(db: Path) -> dict[str, list[int]]:
     return out
 
 
+@pytest.mark.long  # `make test-long`
 @pytest.mark.slow
 def test_winners_and_baselines_are_reevaluated_with_more_seeds_and_resume_repeats_nothing(tmp_path: Path) -> None:
     from actsearch.execute.local import InProcessExecutor

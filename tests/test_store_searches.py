@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import PG_ENV, ROOT, TINY_SPACE, fresh_pg_schema, in_ci, run_cli
 
-pytestmark = pytest.mark.slow  # real trainings, Ray or CLI searches: `make test-fast` skips them
+pytestmark = [pytest.mark.slow, pytest.mark.long]  # long: `make test-long` (whole searches sharing a store)
 
 
 def _search(db: str, run: str, cwd: Path, seed: int) -> subprocess.Popen:
