@@ -26,7 +26,7 @@ CACHE_KEY = "actsearch/file_seconds"
 def cache_key(config: pytest.Config) -> str:
     """One entry per lane: `make test` (-m "not long") and `make test-long` time files apart."""
     lane = "".join(c if c.isalnum() else "_" for c in (config.option.markexpr or "all"))
-    return f"{CACHE_KEY}/{lane}"
+    return f"{CACHE_KEY}.{lane}"
 
 
 def file_seconds(config: pytest.Config | None = None) -> dict[str, float]:
@@ -70,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
 if __name__ == "__main__":
     import sys
 
-    cached = Path(__file__).resolve().parents[1] / ".pytest_cache" / "v" / CACHE_KEY / "not_long"
+    cached = Path(__file__).resolve().parents[1] / ".pytest_cache" / "v" / f"{CACHE_KEY}.not_long"
     if not cached.exists():
         sys.exit(f"no file times in pytest's cache yet ({cached}): run `make test` first")
     ordered = dict(sorted({**file_seconds(), **json.loads(cached.read_text())}.items(), key=lambda kv: -kv[1]))
