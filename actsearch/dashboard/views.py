@@ -17,6 +17,7 @@ import numpy as np
 
 from actsearch.export.frameworks import DEFAULT, export_commands
 from actsearch.expr import Activation, ParseError
+from actsearch.runconfig import stored_trainings
 from actsearch.spaces import DEFAULT_BASELINES
 from actsearch.stats import mean_interval
 from actsearch.store import CandidateRecord, RunRecord, Store, queries
@@ -70,14 +71,6 @@ class RunRow:
     finished_at: str | None
 
 
-def budget_of(config: dict[str, Any], task_column: str = "") -> int | None:
-    """Trainings a run planned (its space's `trainings`, from the one reader of stored
-    configs, any version), None when its config lacks the numbers."""
-    from actsearch.runconfig import stored_trainings
-
-    return stored_trainings(config, task_column)
-
-
 def planned_proposals(config: dict[str, Any]) -> int | None:
     """population x generations of a run's space, when it has both (else None)."""
     evolution = (config.get("space") or {}).get("evolution") or {}
@@ -104,7 +97,7 @@ def _run_row(
         space=run.space,
         strategy=str(((config.get("space") or {}).get("evolution") or {}).get("strategy", "-")),
         trainings=trainings,
-        budget=budget_of(config, run.task),
+        budget=stored_trainings(config, run.task),
         proposals=proposals,
         planned=planned_proposals(config),
         best_fitness=top.fitness if top else None,

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax  # the `frameworks` extra, which `make test-exports` installs: missing, an error, not a skip
+import jax.numpy as jnp
 import numpy as np
-import pytest
 from export_cases import GRID, check, load, primitive_cases, random_cases, write_modules
 
 from actsearch.export import module_source
 from actsearch.expr import Activation
-
-jax = pytest.importorskip("jax")  # installed by `make test-exports` (the `frameworks` extra)
-jnp = pytest.importorskip("jax.numpy")
 
 
 def test_every_primitive_and_random_trees_match_the_reference_under_jit_and_grad(tmp_path: Path) -> None:

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch  # the `frameworks` extra, which `make test-exports` installs: missing, an error, not a skip
 from export_cases import GRID, check, load, primitive_cases, random_cases, write_modules
 
 from actsearch.export import module_source
 from actsearch.expr import Activation
-
-torch = pytest.importorskip("torch")  # installed by `make test-exports` (the `frameworks` extra)
 
 
 def _values_and_grads(fn) -> tuple[np.ndarray, np.ndarray]:
