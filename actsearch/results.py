@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 #: Statuses of one training that carry a fitness.
@@ -100,24 +100,34 @@ def aggregate_fitness(fitnesses: Iterable[float | None]) -> tuple[float | None, 
 
 
 def relative_to_reference(
-    fitnesses: Mapping[str, Sequence[float | None]], reference: Mapping[str, float]
+    fitnesses: Mapping[str, Sequence[float | None]],
+    reference: Mapping[str, float],
+    scale: Mapping[str, float] | None = None,
+    across: str = "mean",
 ) -> tuple[float | None, float | None]:
-    """Fitness across tasks: seed by seed, the mean over tasks of (fitness - reference[task]);
-    then the mean over seeds and its spread, as `aggregate_fitness`.
+    """Fitness across tasks: seed by seed, the `across` ("mean" or "median") over tasks of
+    (fitness - reference[task]) / scale[task]; then the mean over seeds and its spread, as
+    `aggregate_fitness`.
 
     `fitnesses[task][i]` is the fitness with the i-th seed (the same seeds on every task);
     `reference[task]` is the best baseline's fitness there, so 0 means "as good as the best
-    baseline, on average over the tasks". One training without a finite fitness (failed,
-    timed out, NaN, Inf) on any task makes the whole candidate failed: (None, None).
+    baseline, on average over the tasks"; `scale[task]` (default 1) is that task's unit, the
+    baselines' seed spread for `fitness.units: seed_spread`. One training without a finite
+    fitness (failed, timed out, NaN, Inf) on any task makes the whole candidate failed:
+    (None, None).
     """
     columns = [fitnesses[task] for task in reference]
     if not columns or any(len(c) != len(columns[0]) for c in columns):
         raise ValueError("relative_to_reference needs the same seeds on every task")
+    combine: Callable[[list[float]], float] = statistics.median if across == "median" else statistics.fmean
+    unit = scale or {}
     per_seed = []
     for values in zip(*columns):
         if any(v is None or not math.isfinite(v) for v in values):
             return None, None
-        per_seed.append(statistics.fmean(v - reference[t] for v, t in zip(values, reference) if v is not None))
+        per_seed.append(
+            combine([(v - reference[t]) / unit.get(t, 1.0) for v, t in zip(values, reference) if v is not None])
+        )
     return aggregate_fitness(per_seed)
 
 

@@ -86,6 +86,8 @@ class Tree(_Strict):
             raise ValueError("init_min_height is larger than init_max_height")
         if self.init_max_height > self.max_height:
             raise ValueError("init_max_height is larger than max_height")
+        if self.linear_path and self.init_max_height < 2:
+            raise ValueError("linear_path needs init_max_height of at least 2 (b(x, g(x)) has height 2 or more)")
         return self
 
 
@@ -143,6 +145,11 @@ class Budget(_Strict):
     reevaluate_top: int = Field(default=5, ge=0, le=1000)
     reevaluate_seeds: int = Field(default=4, ge=0, le=100)
     hurdle: Hurdle | None = None
+    #: seeds each baseline trains with during the search (None: `seeds_per_candidate`); more
+    #: than the candidates' steadies the reference of a fitness across tasks, and at least 2
+    #: measure the seed spread that `fitness.units: seed_spread` divides by. Baselines are extra
+    #: to the budget; their further seeds are the re-check's first seeds, so they serve it too
+    baseline_seeds: int | None = Field(default=None, ge=1, le=100)
     #: candidates a worker trains at once in one program (x seeds = members);
     #: None: the device's default (actsearch.execute.batching.default_batch_candidates:
     #: one candidate on CPU, so that a seed gives the same search; many on GPU)
@@ -152,7 +159,29 @@ class Budget(_Strict):
     def _hurdle_inside(self) -> Budget:
         if self.hurdle and self.epochs and self.hurdle.epochs >= self.epochs:
             raise ValueError("hurdle.epochs must be smaller than epochs")
+        if self.baseline_seeds is not None and self.baseline_seeds < self.seeds_per_candidate:
+            raise ValueError("baseline_seeds must be at least seeds_per_candidate (baselines train every search seed)")
         return self
+
+    @property
+    def seeds_per_baseline(self) -> int:
+        return self.baseline_seeds or self.seeds_per_candidate
+
+
+class Fitness(_Strict):
+    """How a candidate's trainings on several tasks become one fitness
+    (`actsearch.results.relative_to_reference`): per seed, its difference to the best
+    baseline on each task, in `units`, aggregated over the tasks by `across_tasks`.
+
+    `median` keeps one task where a candidate shines or collapses from deciding alone
+    (AutoML-Zero's median across tasks); `seed_spread` puts tasks of different scales (an
+    accuracy, an MSE) on one footing: each task's difference is divided by the pooled
+    standard deviation of the baselines over their seeds there, so 1 means one seed-noise
+    unit better than the best baseline. On one task the fitness is the plain mean over seeds
+    and this section has no effect (`--task NAME` may narrow a space to one)."""
+
+    across_tasks: Literal["mean", "median"] = "mean"
+    units: Literal["raw", "seed_spread"] = "raw"
 
 
 class SearchSpace(_Strict):
@@ -170,6 +199,7 @@ class SearchSpace(_Strict):
     constraints: Constraints = Constraints()
     evolution: Evolution = Evolution()
     budget: Budget = Budget()
+    fitness: Fitness = Fitness()
     parametric: bool = False
     #: train each candidate standardised under N(0, 1) inputs, so that candidates differing only
     #: by output scale, sign or shift are one function, trained once (see actsearch.expr.normalize)

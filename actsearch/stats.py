@@ -78,6 +78,14 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     return adjusted
 
 
+def pooled_spread(samples: Sequence[Sequence[float]]) -> float | None:
+    """The pooled sample standard deviation of several activations' scores over seeds on one
+    task: the square root of the mean of their sample variances (those with 2 values or more;
+    None if none has). The unit of "one seed's noise" on that task."""
+    variances = [_variance(values) for values in samples if len(values) > 1]
+    return math.sqrt(math.fsum(variances) / len(variances)) if variances else None
+
+
 def beats(comparison: Comparison, adjusted_p: float | None, alpha: float = ALPHA) -> bool:
     """Significantly better: a positive difference with a corrected p below alpha."""
     return adjusted_p is not None and adjusted_p < alpha and comparison.diff > 0

@@ -493,3 +493,133 @@ def test_validate_summarises_each_pick_against_the_best_baseline_of_every_task()
     summary_json = summarise(scores, [1, 2, 3, 4])["across_tasks"]["x*tanh(x)"]
     assert summary_json["significantly_worse_than_best_baseline_on"] == ["b"]
     assert "across_tasks" not in summarise(scores[:3], [1, 2, 3, 4])  # one task: nothing to summarise
+
+
+# ---------------------------------------------------------------- robust aggregation (`fitness:`)
+
+
+def test_the_median_over_tasks_in_seed_spread_units_is_computed_as_documented() -> None:
+    fitnesses = {"a": [0.9, 0.8], "b": [-0.5, -0.4], "c": [0.30, 0.36]}
+    reference = {"a": 0.7, "b": -0.45, "c": 0.30}
+    scale = {"a": 0.1, "b": 0.05, "c": 0.02}
+    fitness, spread = relative_to_reference(fitnesses, reference, scale, "median")
+    # seed 1: (2, -1, 0) -> median 0; seed 2: (1, 1, 3) -> median 1
+    assert fitness == pytest.approx(0.5) and spread == pytest.approx(0.5)
+    assert relative_to_reference(fitnesses, reference)[0] == pytest.approx(
+        statistics.fmean([statistics.fmean([0.2, -0.05, 0.0]), statistics.fmean([0.1, 0.05, 0.06])])
+    )
+
+
+THREE_TASKS = (*TASKS, "digits-cnn")
+ROBUST_SPACE = FAKE_SPACE.replace("[digits-mlp, mnist1d-mlp]", "[digits-mlp, mnist1d-mlp, digits-cnn]").replace(
+    "budget: {epochs: 30, reevaluate_top: 0}",
+    "budget: {epochs: 30, reevaluate_top: 2, reevaluate_seeds: 2, baseline_seeds: 3}\n"
+    "fitness: {across_tasks: median, units: seed_spread}",
+)
+
+
+class ThreeTaskFake(TwoTaskFake):
+    """A third task where the ranking differs again: a candidate's tasks disagree, so the
+    median and the mean over them differ."""
+
+    @classmethod
+    def task_fitness(cls, expr: str, task: str, seed: int) -> float | None:
+        from actsearch.expr import Activation
+
+        if task != THREE_TASKS[2]:
+            return super().task_fitness(expr, task, seed)
+        with np.errstate(all="ignore"):
+            y = np.asarray(Activation.parse(expr).numpy(cls.PROBE), dtype=float)
+        if not np.all(np.isfinite(y)):
+            return None
+        return float(np.mean(np.abs(y)) / (1.0 + np.mean(np.abs(y)))) + 0.003 * seed
+
+    def result(self, trial: Trial) -> EvalResult:
+        fitness = self.task_fitness(trial.expr, trial.task, trial.seed)
+        if fitness is None:
+            return EvalResult.failed("non-finite training loss (nan)", epochs=1, steps=1, batch_size=8)
+        return EvalResult("ok", fitness, fitness, 1.0, 0.01, 3, 3, 8, worker="fake")
+
+
+def test_baselines_train_more_seeds_and_set_each_task_unit(tmp_path: Path) -> None:
+    """`budget.baseline_seeds: 3`: every baseline trains seeds 5-7 on each task, candidates seed
+    5 only; the re-check's seeds 6-7 reuse the baselines' (nothing trains twice); the fitness
+    is the median over the tasks of the difference to the best baseline (mean over seeds 5-7)
+    over the baselines' pooled seed spread."""
+    settings = settings_for(SearchRequest(space=str(_space(tmp_path, ROBUST_SPACE)), seed=5))
+    assert settings.space.fitness.across_tasks == "median" and settings.space.budget.seeds_per_baseline == 3
+    db = tmp_path / "a.db"
+    store, run = _start(db, settings)
+    search = Search(settings, store, ThreeTaskFake(), run)
+    search.run()
+
+    assert set(_trainings(db).values()) == {1}
+    baseline_ids = {c.id for c in store.candidates(run.id) if c.is_baseline}
+    for cid in baseline_ids:
+        assert {(e.task, e.seed) for e in store.evaluations(cid)} == {(t, s) for t in THREE_TASKS for s in (5, 6, 7)}
+    rows = _rows(
+        db,
+        "select c.id, c.is_baseline, e.task, e.seed, case when e.status in ('ok', 'stopped') then e.fitness end "
+        "from evaluations e join candidates c on c.id = e.candidate_id where not e.is_partial",
+    )
+    scored: dict[int, dict[tuple[str, int], float | None]] = {}
+    for cid, _, task, seed, fitness in rows:
+        scored.setdefault(cid, {})[(task, seed)] = fitness
+    reference, scale = {}, {}
+    for task in THREE_TASKS:
+        runs = [[scored[b][(task, s)] for s in (5, 6, 7)] for b in baseline_ids]
+        reference[task] = max(statistics.fmean(r) for r in runs)
+        scale[task] = statistics.fmean(statistics.variance(r) for r in runs) ** 0.5
+    assert search.rule.reference == pytest.approx(reference) and search.rule.scale == pytest.approx(scale)
+    assert scale[TASKS[0]] == pytest.approx(0.001) and scale[THREE_TASKS[2]] == pytest.approx(0.003)
+    told = [c for c in store.candidates(run.id) if c.status == "evaluated" and not c.is_baseline]
+    rechecked = [c for c in told if any(s != 5 for _, s in scored[c.id])]
+    assert len(rechecked) >= 2
+    for c in told:
+        seeds = sorted({s for _, s in scored[c.id]})
+        columns = {t: [scored[c.id][(t, s)] for s in seeds] for t in THREE_TASKS}
+        expected = relative_to_reference(columns, reference, scale, "median")[0]
+        assert c.fitness == pytest.approx(expected)
+
+    def first_seed(c: object, across: str) -> float | None:
+        return relative_to_reference({t: [scored[c.id][(t, 5)]] for t in THREE_TASKS}, reference, scale, across)[0]
+
+    disagree = [c for c in told if first_seed(c, "mean") != pytest.approx(first_seed(c, "median"))]
+    assert disagree, "the tasks never disagree: the median is not tested"
+
+
+@pytest.mark.parametrize("stop_at", [0.05, 0.3, 0.7, 0.97])
+def test_resume_with_more_baseline_seeds_repeats_the_uninterrupted_run(tmp_path: Path, stop_at: float) -> None:
+    settings = settings_for(SearchRequest(space=str(_space(tmp_path, ROBUST_SPACE)), seed=5))
+    store, run = _start(tmp_path / "full.db", settings)
+    uninterrupted = ThreeTaskFake()
+    Search(settings, store, uninterrupted, run).run()
+    full = _rows(tmp_path / "full.db", "select genotype, expr, status, fitness, reason from candidates order by id")
+
+    store, run = _start(tmp_path / "stopped.db", settings)
+    with pytest.raises(KeyboardInterrupt):
+        Search(settings, store, ThreeTaskFake(int(stop_at * len(uninterrupted.submitted))), run).run()
+    store.set_run_status(run.id, "interrupted")
+    Search(settings, store, ThreeTaskFake(), store.set_run_status(run.id, "running")).run()
+    stopped = _rows(
+        tmp_path / "stopped.db", "select genotype, expr, status, fitness, reason from candidates order by id"
+    )
+    assert stopped == full
+    assert _trainings(tmp_path / "stopped.db") == _trainings(tmp_path / "full.db")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("baseline_seeds: 3}", "baseline_seeds: 1}"),
+        ("seeds_per_candidate", "baseline_seeds must be at least seeds_per_candidate"),
+    ],
+)
+def test_a_seed_spread_needs_two_baseline_seeds(tmp_path: Path, change: str, message: str) -> None:
+    if change == "seeds_per_candidate":
+        text = ROBUST_SPACE.replace("baseline_seeds: 3}", "baseline_seeds: 3, seeds_per_candidate: 4}")
+        expected = message
+    else:
+        text, expected = ROBUST_SPACE.replace(change, message), "needs budget.baseline_seeds of at least 2"
+    with pytest.raises(SpaceError, match=expected):
+        load_space(_space(tmp_path, text))

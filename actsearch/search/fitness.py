@@ -2,10 +2,13 @@
 
 On one task a candidate's fitness is the mean of its scored trainings over the
 seeds. On several, it is its fitness across tasks (`results.relative_to_reference`):
-seed by seed, the mean over the tasks of its fitness minus the best baseline's
-there. That reference is the best baseline mean over the search seeds, fixed
+seed by seed, the mean (or the median, `fitness.across_tasks`) over the tasks of its
+fitness minus the best baseline's there, optionally in units of each task's seed
+spread (`fitness.units`). That reference is the best baseline mean over the
+baselines' seeds (the search seeds, or `budget.baseline_seeds` of them), and the seed
+spread the baselines' pooled standard deviation over those seeds; both are fixed
 once when every baseline has trained, so that a fitness never changes meaning
-during a run (the re-check keeps it too).
+during a run (the re-check keeps them too).
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from dataclasses import dataclass, field
 
 from actsearch.results import aggregate_fitness, relative_to_reference
 from actsearch.search.state import Pair
+from actsearch.stats import pooled_spread
+
+#: The smallest seed spread a task's unit may be: baselines that train identically on every
+#: seed must not turn a difference into infinity.
+MIN_SPREAD = 1e-6
 
 
 class MissingBaselineError(RuntimeError):
@@ -23,16 +31,32 @@ class MissingBaselineError(RuntimeError):
 
 @dataclass
 class FitnessRule:
-    """A run's tasks and search seeds, and (several tasks) the baselines' reference."""
+    """A run's tasks and search seeds, and (several tasks) the baselines' reference and
+    how the tasks aggregate (`spaces.Fitness`)."""
 
     tasks: tuple[str, ...]
     seeds: list[int]
+    #: the seeds every baseline trains with: the search seeds, then any further ones
+    baseline_seeds: list[int] = field(default_factory=list)
+    across: str = "mean"
+    units: str = "raw"
     reference: dict[str, float] | None = field(default=None)
+    scale: dict[str, float] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.baseline_seeds[: len(self.seeds)] != self.seeds:
+            self.baseline_seeds = [*self.seeds, *[s for s in self.baseline_seeds if s not in self.seeds]]
 
     @property
     def pairs(self) -> list[Pair]:
         """Every (task, seed) a candidate trains on during the search."""
         return [(task, seed) for task in self.tasks for seed in self.seeds]
+
+    def pairs_of(self, baseline: bool) -> list[Pair]:
+        """The (task, seed) pairs a candidate, or a baseline, trains on during the search."""
+        if not baseline:
+            return self.pairs
+        return [(task, seed) for task in self.tasks for seed in self.baseline_seeds]
 
     @property
     def several_tasks(self) -> bool:
@@ -54,15 +78,17 @@ class FitnessRule:
             return aggregate_fitness(scored.get((self.tasks[0], seed)) for seed in seeds)
         if self.reference is None:
             raise RuntimeError("fitness across tasks asked before the baselines have trained")
-        return relative_to_reference({t: [scored.get((t, s)) for s in seeds] for t in self.tasks}, self.reference)
+        fitnesses = {t: [scored.get((t, s)) for s in seeds] for t in self.tasks}
+        return relative_to_reference(fitnesses, self.reference, self.scale, self.across)
 
     def fix_reference(self, baselines: Iterable[Mapping[Pair, float | None]]) -> None:
         """Fix the reference from every baseline's trainings: per task, the best mean over
-        the search seeds."""
+        the baselines' seeds; with `units: seed_spread`, also each task's unit."""
         baselines = list(baselines)
-        reference = {}
+        reference, scale = {}, {}
         for task in self.tasks:
-            means = [aggregate_fitness(mine.get((task, s)) for s in self.seeds)[0] for mine in baselines]
+            runs = [[mine.get((task, s)) for s in self.baseline_seeds] for mine in baselines]
+            means = [aggregate_fitness(values)[0] for values in runs]
             best = max((m for m in means if m is not None), default=None)
             if best is None:
                 raise MissingBaselineError(
@@ -70,7 +96,10 @@ class FitnessRule:
                     "baseline on each (see `actsearch show ID` for the baselines' errors)"
                 )
             reference[task] = best
+            trained = [[v for v in values if v is not None] for values, m in zip(runs, means) if m is not None]
+            scale[task] = max(MIN_SPREAD, pooled_spread(trained) or 0.0)
         self.reference = reference
+        self.scale = scale if self.units == "seed_spread" else None
 
     def failure(self, pair: Pair, why: str) -> str:
         """Why one training counts as failed (with its task and seed when there are several tasks)."""

@@ -167,10 +167,19 @@ class Search:
         self.factory = TreeFactory(self.space, random.Random(settings.seed))
         self.strategy: Strategy = make_strategy(self.factory, self.space.evolution)
         self.state = SearchState(budget=self.space.trainings)
-        self.rule = FitnessRule(
-            settings.tasks, [settings.seed + i for i in range(self.space.budget.seeds_per_candidate)]
-        )
+        self.rule = self._fitness_rule(settings)
         self.worker_time = WorkerTime(executor.workers)
+
+    @staticmethod
+    def _fitness_rule(settings: SearchSettings) -> FitnessRule:
+        budget, fitness = settings.space.budget, settings.space.fitness
+        return FitnessRule(
+            settings.tasks,
+            [settings.seed + i for i in range(budget.seeds_per_candidate)],
+            baseline_seeds=[settings.seed + i for i in range(budget.seeds_per_baseline)],
+            across=fitness.across_tasks,
+            units=fitness.units,
+        )
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -212,9 +221,12 @@ class Search:
 
     def planned_trainings(self) -> int:
         """The trainings the progress bar expects: the budget, the baselines, the re-check's first round."""
-        budget, pairs = self.space.budget, len(self.rule.pairs)
-        recheck = (budget.reevaluate_top + len(self.space.baselines)) * budget.reevaluate_seeds
-        return self.state.budget + len(self.space.baselines) * pairs + recheck * len(self.rule.tasks)
+        budget, rule = self.space.budget, self.rule
+        baselines = len(self.space.baselines) * len(rule.pairs_of(baseline=True))
+        recheck = budget.reevaluate_top * budget.reevaluate_seeds + len(self.space.baselines) * max(
+            0, budget.reevaluate_seeds - (len(rule.baseline_seeds) - len(rule.seeds))
+        )
+        return self.state.budget + baselines + recheck * len(rule.tasks)
 
     def show_progress(self) -> None:
         """Tell the reporter the trainings done, those running and the best so far."""
@@ -320,9 +332,10 @@ class Search:
         pairs: Iterable[Pair] | None = None,
     ) -> PendingCandidate:
         """Train a candidate on every (task, seed), or only the `pairs` given (resume); a
-        proposal commits its trainings to the budget, a baseline does not."""
-        pairs = list(self.rule.pairs if pairs is None else pairs)
-        pending = PendingCandidate(candidate_id, fingerprint, expr, proposal, self.rule.pairs)
+        proposal commits its trainings to the budget, a baseline (`proposal` None) does not."""
+        every = self.rule.pairs_of(baseline=proposal is None)
+        pairs = list(every if pairs is None else pairs)
+        pending = PendingCandidate(candidate_id, fingerprint, expr, proposal, every)
         self.state.pending[candidate_id] = pending
         if proposal is not None:
             self.state.committed += len(self.rule.pairs)

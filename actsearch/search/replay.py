@@ -46,7 +46,7 @@ def resume_from_store(search: Search) -> None:
         + [(c.tell_seq, "tell", c) for c in stored if c.tell_seq is not None],
         key=lambda event: event[0],
     )
-    told = _told_fitness(search)
+    told = _told_fitness(search, {c.id for c in stored if c.is_baseline})
     proposals: dict[int, Proposal] = {}
     for seq, kind, record in events:
         state.seq = seq
@@ -66,17 +66,22 @@ def resume_from_store(search: Search) -> None:
     )
 
 
-def _told_fitness(search: Search) -> dict[int, float | None]:
+def _told_fitness(search: Search, baselines: set[int]) -> dict[int, float | None]:
     """The fitness the strategy was told, for candidates whose stored fitness the re-check
     (`reevaluate.py`) has since changed: the one from the search seeds alone.
 
     A run stopped after the re-check updated some winners, but before it was marked
     finished, would otherwise replay different tells and no longer rebuild its population.
+    (Baselines are never told; their seeds past the search's are `budget.baseline_seeds`.)
     """
     rule = search.rule
     search_seeds = set(rule.seeds)
     scored = search.scored_trainings()
-    rechecked = [cid for cid, pairs in scored.items() if any(seed not in search_seeds for _, seed in pairs)]
+    rechecked = [
+        cid
+        for cid, pairs in scored.items()
+        if cid not in baselines and any(seed not in search_seeds for _, seed in pairs)
+    ]
     if not rechecked:
         return {}
     if not rule.ready:  # the re-check runs after every baseline
@@ -135,7 +140,7 @@ def _restore_in_flight(search: Search, record: CandidateRecord, proposal: Propos
 def _requeue(search: Search, record: CandidateRecord, proposal: Proposal | None) -> None:
     """Resubmit only the (task, seed) pairs of a candidate that have no stored final evaluation."""
     finished = {(e.task, e.seed): e for e in search.store.evaluations(record.id, partials=False)}
-    pairs = search.rule.pairs
+    pairs = search.rule.pairs_of(baseline=proposal is None)
     missing = [pair for pair in pairs if pair not in finished]
     pending = search.queue(record.id, record.fingerprint, record.expr, proposal, missing)
     pending.results.update((pair, _as_result(finished[pair])) for pair in pairs if pair in finished)
