@@ -79,6 +79,10 @@ class Tree(_Strict):
     init_min_height: int = Field(default=1, ge=0)
     init_max_height: int = Field(default=3, ge=1)
     max_height: int = Field(default=6, ge=1, le=17)
+    #: every candidate is b(x, g(x)): a binary primitive of x itself and an evolved tree g, so
+    #: x keeps a direct path through the activation (the form of Ramachandran et al. 2017's
+    #: winners, e.g. x * sigmoid(x)); evolution varies g and, now and then, b
+    linear_path: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Tree:
@@ -229,10 +233,14 @@ class SearchSpace(_Strict):
     @model_validator(mode="after")
     def _several_tasks_fit(self) -> SearchSpace:
         """What several tasks need, checked wherever the tasks come from (file, --task, stored run)."""
+        if self.tree.linear_path and not self.primitives.binary:
+            raise ValueError("tree.linear_path needs a binary primitive (candidates are b(x, g(x)))")
         if len(self.tasks) > 1 and not self.baselines:
             raise ValueError("several tasks need baselines: a candidate's fitness is relative to the best one")
         if len(self.tasks) > 1 and self.budget.hurdle is not None:
             raise ValueError("budget.hurdle works with one task only (hurdle readings of tasks do not compare)")
+        if len(self.tasks) > 1 and self.fitness.units == "seed_spread" and self.budget.seeds_per_baseline < 2:
+            raise ValueError("fitness.units seed_spread needs budget.baseline_seeds of at least 2 (a spread needs 2)")
         return self
 
     @property

@@ -128,3 +128,52 @@ def test_genotype_keeps_a_negated_constant_as_written() -> None:
     factory = _factory(0)
     for text in ("neg(0.5)", "add(x, -0.5)", "mul(neg(1.25), x)"):
         assert factory.genotype(factory.from_genotype(text)) == text
+
+
+LINEAR = SPACE.model_copy(update={"tree": SPACE.tree.model_copy(update={"linear_path": True, "init_min_height": 2})})
+
+
+def _linear_form(factory: TreeFactory, ind) -> tuple[str, str]:
+    """(b, g) of a tree b(x, g), from its genotype text; fails if it is not of that form."""
+    from actsearch.expr import parse
+    from actsearch.expr.ast import Call, Var
+
+    node = parse(factory.genotype(ind))
+    assert isinstance(node, Call) and node.name in LINEAR.primitives.binary, factory.genotype(ind)
+    assert isinstance(node.args[0], Var), factory.genotype(ind)
+    return node.name, str(node.args[1])
+
+
+def test_a_linear_path_keeps_every_tree_b_of_x_and_g_through_variation() -> None:
+    factory = TreeFactory(LINEAR, random.Random(1))
+    trees = [factory.random_tree() for _ in range(100)]
+    roots = {_linear_form(factory, t)[0] for t in trees}
+    assert roots == set(LINEAR.primitives.binary)  # b is drawn among all binary primitives
+    assert min(t.height for t in trees) == 2 and max(t.height for t in trees) <= LINEAR.tree.init_max_height
+    child, names, root_changes = trees[0], set(), 0
+    for _ in range(1500):
+        before = _linear_form(factory, child)[0]
+        child, name = factory.mutate(child)
+        names.add(name)
+        root_changes += _linear_form(factory, child)[0] != before
+        assert child.height <= LINEAR.tree.max_height
+    assert names == {"subtree", "point", "insert", "shrink", "constant"} and root_changes > 10
+    for a, b in zip(trees, reversed(trees)):
+        for offspring in factory.crossover(a, b):
+            _linear_form(factory, offspring)
+            assert offspring.height <= LINEAR.tree.max_height
+    assert factory.genotype(factory.from_genotype(factory.genotype(child))) == factory.genotype(child)
+
+
+def test_a_space_without_a_linear_path_draws_the_trees_it_always_drew() -> None:
+    """The option changes nothing for spaces that leave it off (stored runs replay)."""
+    plain = TreeFactory(SPACE.model_copy(update={"tree": SPACE.tree.model_copy()}), random.Random(7))
+    assert [plain.genotype(plain.random_tree()) for _ in range(3)] == [
+        "tanh(0.14)",
+        "exp(min(softplus(x), exp(-1.64)))",
+        "max(x, x)",
+    ]
+    child = plain.random_tree()
+    for _ in range(20):
+        child, _name = plain.mutate(child)
+    assert plain.genotype(child) == "neg(exp(x))"  # as drawn before the option existed

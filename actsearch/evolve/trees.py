@@ -43,7 +43,10 @@ class TreeFactory:
     def __init__(self, space: SearchSpace, rng: random.Random) -> None:
         self.space = space
         self.rng = rng
+        #: with `tree.linear_path`, trees are b(x, g): the operators work on g, one level lower
+        self.linear_path = space.tree.linear_path
         self.pset = self._primitive_set(space)
+        self.binaries = [self.pset.mapping[name] for name in space.primitives.binary]
         self.toolbox = self._toolbox()
         self.mutations: dict[str, Callable[[Individual], Individual]] = {
             "subtree": self._mutate_subtree,
@@ -72,14 +75,24 @@ class TreeFactory:
             "expr",
             gp.genHalfAndHalf,
             pset=self.pset,
-            min_=tree.init_min_height,
-            max_=tree.init_max_height,
+            min_=max(0, tree.init_min_height - self._below_root),
+            max_=tree.init_max_height - self._below_root,
         )
         toolbox.register("subtree", gp.genGrow, pset=self.pset, min_=0, max_=2)
-        limit = gp.staticLimit(key=operator.attrgetter("height"), max_value=tree.max_height)
+        limit = gp.staticLimit(key=operator.attrgetter("height"), max_value=self._max_height)
         toolbox.register("mate", gp.cxOnePoint)
         toolbox.decorate("mate", limit)
         return toolbox
+
+    @property
+    def _below_root(self) -> int:
+        """Levels above the evolved part: 1 for b(x, g), 0 otherwise."""
+        return 1 if self.linear_path else 0
+
+    @property
+    def _max_height(self) -> int:
+        """The evolved part's height limit."""
+        return self.space.tree.max_height - self._below_root
 
     def _draw_constant(self) -> float:
         low, high = self.space.constants.range
@@ -119,22 +132,50 @@ class TreeFactory:
 
     def random_tree(self) -> Individual:
         with self._seeded():
-            return self._individual(self.toolbox.expr())
+            tree = self._individual(self.toolbox.expr())
+            if self.linear_path:
+                tree = self._join([random.choice(self.binaries), self.pset.mapping["x"]], tree)
+            return tree
 
     def crossover(self, a: Individual, b: Individual) -> tuple[Individual, Individual]:
         with self._seeded():
-            return self.toolbox.mate(self.toolbox.clone(a), self.toolbox.clone(b))
+            if not self.linear_path:
+                return self.toolbox.mate(self.toolbox.clone(a), self.toolbox.clone(b))
+            (head_a, a), (head_b, b) = self._split(a), self._split(b)
+            a, b = self.toolbox.mate(a, b)
+            return self._join(head_a, a), self._join(head_b, b)
 
     def mutate(self, ind: Individual) -> tuple[Individual, str]:
-        """Apply one mutation operator chosen at random; returns (child, operator name)."""
+        """Apply one mutation operator chosen at random; returns (child, operator name).
+        With a linear path, the root b of b(x, g) is one node among the tree's to mutate."""
         with self._seeded():
-            name = random.choice(self._applicable_mutations(ind))
-            child = self.mutations[name](self.toolbox.clone(ind))
-            if child.height > self.space.tree.max_height:  # the bloat limit
-                child = self.toolbox.clone(ind)
-                name = "constant" if self._constant_positions(child) else "point"
-                child = self.mutations[name](child)
-            return child, name
+            if not self.linear_path:
+                return self._mutated(ind)
+            head, evolved = self._split(ind)
+            if head and random.random() < 1 / len(ind):
+                return self._join([random.choice(self.binaries), head[1]], self.toolbox.clone(evolved)), "point"
+            child, name = self._mutated(evolved)
+            return self._join(head, child), name
+
+    def _mutated(self, ind: Individual) -> tuple[Individual, str]:
+        name = random.choice(self._applicable_mutations(ind))
+        child = self.mutations[name](self.toolbox.clone(ind))
+        if child.height > self._max_height:  # the bloat limit
+            child = self.toolbox.clone(ind)
+            name = "constant" if self._constant_positions(child) else "point"
+            child = self.mutations[name](child)
+        return child, name
+
+    def _split(self, ind: Individual) -> tuple[list, Individual]:
+        """b(x, g) as ([b, x], g); a tree of another form (a seed expression) is all g."""
+        root, first = (ind[0], ind[1]) if len(ind) > 2 else (None, None)
+        if isinstance(root, gp.Primitive) and root.arity == 2 and self._is_x(first):
+            return list(ind[:2]), creator.ActsearchTree(ind[2:])
+        return [], self.toolbox.clone(ind)
+
+    @staticmethod
+    def _join(head: list, evolved: Individual) -> Individual:
+        return creator.ActsearchTree([*head, *evolved])
 
     def _applicable_mutations(self, ind: Individual) -> list[str]:
         names = ["subtree", "point", "insert"]
@@ -174,6 +215,9 @@ class TreeFactory:
         value = round(ind[index].value + step, self.space.constants.decimals)
         ind[index] = self._new_constant(value)
         return ind
+
+    def _is_x(self, node: object) -> bool:
+        return isinstance(node, gp.Terminal) and not self._is_constant(node) and node.value == "x"
 
     def _constant_positions(self, ind: Individual) -> list[int]:
         return [i for i, node in enumerate(ind) if self._is_constant(node)]
