@@ -131,19 +131,25 @@ def plan_validation(
     top_k: int = 3,
     exprs: Sequence[str] = (),
     tasks: str | None = None,
+    suite: str | None = None,
     seeds: int = 5,
     seed_start: int | None = None,
 ) -> ValidationPlan:
     """Decide what `validate` trains: the `exprs` and the `top_k` best of `run`, plus the
-    default baselines; `tasks` (comma-separated), else the run's tasks and its space's
-    validate_tasks, else DEFAULT_TASKS; `seeds` seeds none of them trained with.
+    default baselines; `tasks` (comma-separated) or the tasks of `suite` (see
+    actsearch.tasks.suites), else the run's tasks and its space's validate_tasks, else
+    DEFAULT_TASKS; `seeds` seeds none of them trained with.
 
     Raises PlanError before anything is written when the request cannot be met (bad
-    expression, unknown run or store, nothing to validate, overlapping seeds)."""
+    expression, unknown run, store or suite, a suite task this installation lacks,
+    both tasks and suite, nothing to validate, overlapping seeds)."""
     from actsearch.store import StoreError
     from actsearch.store.validations import Validations
 
-    given_tasks = _given_tasks(tasks)  # a bad list is refused before the store is opened
+    if tasks is not None and suite is not None:
+        raise PlanError("give --suite or --tasks, not both")
+    # a bad list or suite is refused before the store is opened
+    given_tasks = _suite_tasks(suite) if suite is not None else _given_tasks(tasks)
     contenders = [Contender(_canonical(e), False) for e in exprs]
     store = _open(db, create=False) if run else None
     run_record = None
@@ -180,6 +186,24 @@ def _given_tasks(tasks: str | None) -> tuple[str, ...]:
         return task_list(tasks, "--tasks") if tasks else ()
     except SpaceError as err:
         raise PlanError(str(err)) from err
+
+
+def _suite_tasks(name: str) -> tuple[str, ...]:
+    """The tasks of the suite `name`, every one a built-in task of this installation."""
+    from actsearch.tasks import task_names
+    from actsearch.tasks.suites import SuiteError, get_suite
+
+    try:
+        suite = get_suite(name)
+    except SuiteError as err:
+        raise PlanError(str(err)) from err
+    missing = [t for t in suite.tasks if t not in task_names()]
+    if missing:
+        raise PlanError(
+            f"suite {suite.name!r} names task(s) this installation does not have: {', '.join(missing)}; "
+            f"known tasks: {', '.join(task_names())}"
+        )
+    return suite.tasks
 
 
 def _run_tasks(run_record: Any) -> tuple[str, ...]:

@@ -13,6 +13,10 @@ from actsearch.cli.common import DbOption, ValidationFormat, console, fail, prin
 from actsearch.execute import ExecutorKind
 from actsearch.store import DEFAULT_DB
 
+#: The suites of actsearch.tasks.suites, named here so that the help needs no import of
+#: actsearch.tasks (numpy); a test keeps the two lists equal.
+SUITE_NAMES = ("classic", "general", "held-out", "panel")
+
 
 def validate(
     run: Annotated[str | None, typer.Option("--run", help="Validate this run's best activations.")] = None,
@@ -21,6 +25,10 @@ def validate(
     tasks: Annotated[
         str | None,
         typer.Option(help="Comma-separated tasks (default: the run's tasks, then its space's validate_tasks)."),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(help=f"A named set of tasks instead of --tasks: {', '.join(SUITE_NAMES)} (see the README)."),
     ] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 5,
     seed_start: Annotated[
@@ -47,7 +55,7 @@ def validate(
     fmt = ValidationFormat.JSON if as_json else fmt
     try:
         plan = plan_validation(
-            db, run=run, top_k=top_k, exprs=expr or [], tasks=tasks, seeds=seeds, seed_start=seed_start
+            db, run=run, top_k=top_k, exprs=expr or [], tasks=tasks, suite=suite, seeds=seeds, seed_start=seed_start
         )
     except PlanError as err:
         fail(str(err))
