@@ -206,3 +206,29 @@ def test_validate_cli_reuses_stored_results_and_refuses_overlapping_seeds(tmp_pa
     assert len(refused.stderr.strip().splitlines()) == 1
     markdown = run_cli(*args[:-2], "--format", "markdown")
     assert markdown.returncode == 0 and markdown.stdout.startswith("| task | expr |")
+
+
+@pytest.mark.slow  # 40 one-epoch trainings: about 30 s on 2 cores
+def test_validate_a_suite_prints_each_task_and_the_summary_and_stores_them(tmp_path: Path) -> None:
+    db = tmp_path / "suite.db"
+    args = ("validate", "--suite", "classic", "--expr", "x*tanh(x)", "--seeds", "2", "--epochs", "1")
+    proc = run_cli(*args, "--executor", "local", "--db", str(db), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    classic = ("mnist1d-mlp", "mnist1d-cnn", "digits-mlp", "digits-cnn")
+    rows = [line for line in proc.stdout.splitlines() if "x*tanh(x)" in line and "│" in line]
+    assert [line.split("│")[1].strip() for line in rows] == list(classic)  # one row of the pick per task
+    assert all(f"{b}: " in proc.stdout for b in ("relu(x)", "x*sigmoid(x)", "gelu(x)", "tanh(x)"))
+    (summary,) = [line for line in proc.stdout.splitlines() if line.startswith("SUMMARY")]
+    assert summary.startswith("SUMMARY  x*tanh(x)  wins ") and "vs 4 baselines on 4 tasks" in summary
+    assert "mean normalised difference " in summary and "seed spread" in summary
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("select task, count(*), min(seed), max(seed) from validations group by task").fetchall()
+    assert sorted(stored) == sorted((t, 10, SEED_START, SEED_START + 1) for t in classic)  # 5 activations x 2 seeds
+
+    again = run_cli(*args, "--executor", "local", "--db", str(db), "--format", "json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]  # everything reused: nothing trains
+    counts = json.loads(again.stdout)["summary"]["x*tanh(x)"]
+    assert counts["wins"] + counts["ties"] + counts["losses"] == 16 and list(counts["normalised_difference"]) == list(
+        classic
+    )
+    assert f"wins {counts['wins']} / ties {counts['ties']} / losses {counts['losses']}" in summary

@@ -49,7 +49,7 @@ def validate(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Compare activations with the standard ones on test data the search never saw, with significance."""
-    from actsearch.validate import PlanError, flat_rows, plan_validation, summarise
+    from actsearch.validate import PlanError, flat_rows, plan_validation, summarise, summary_rows
     from actsearch.validate import validate as run_validation
 
     fmt = ValidationFormat.JSON if as_json else fmt
@@ -73,13 +73,20 @@ def validate(
     seed_list = list(plan.seeds)
     if fmt == ValidationFormat.JSON:
         print(json.dumps(summarise(scores, seed_list), indent=2))
-    elif fmt in (ValidationFormat.CSV, ValidationFormat.MARKDOWN):
+    elif fmt == ValidationFormat.CSV:
         print_rows(flat_rows(scores), fmt.value)
+    elif fmt == ValidationFormat.MARKDOWN:  # the comparisons, then the summary of each pick
+        print_rows(flat_rows(scores), fmt.value)
+        if picks := summary_rows(scores):
+            print()
+            print_rows(picks, fmt.value)
     else:
         _print_validation(summarise(scores, seed_list), seed_list)
 
 
 def _print_validation(result: dict, seeds: list[int]) -> None:
+    from actsearch.validate import summary_line
+
     table = Table(
         title=f"test-split fitness over seeds {seeds[0]}..{seeds[-1]}: mean ± std (n); "
         "difference to each baseline [95% CI] and Holm-corrected Welch p"
@@ -101,6 +108,8 @@ def _print_validation(result: dict, seeds: list[int]) -> None:
         verdict = "" if s["baseline"] else ("[bold green]yes[/]" if s["better"] else "no")
         table.add_row(s["task"], label, fitness, versus, verdict)
     console.print(table)
+    for expr, summary in result["summary"].items():
+        console.print(summary_line(expr, summary), highlight=False, soft_wrap=True)
     for expr, summary in result.get("across_tasks", {}).items():
         mean = summary["mean_vs_best_baseline"]
         worse = summary["significantly_worse_than_best_baseline_on"]
