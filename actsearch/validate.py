@@ -16,6 +16,7 @@ of the validation split.
 from __future__ import annotations
 
 import contextlib
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -130,19 +131,25 @@ def plan_validation(
     top_k: int = 3,
     exprs: Sequence[str] = (),
     tasks: str | None = None,
+    suite: str | None = None,
     seeds: int = 5,
     seed_start: int | None = None,
 ) -> ValidationPlan:
     """Decide what `validate` trains: the `exprs` and the `top_k` best of `run`, plus the
-    default baselines; `tasks` (comma-separated), else the run's tasks and its space's
-    validate_tasks, else DEFAULT_TASKS; `seeds` seeds none of them trained with.
+    default baselines; `tasks` (comma-separated) or the tasks of `suite` (see
+    actsearch.tasks.suites), else the run's tasks and its space's validate_tasks, else
+    DEFAULT_TASKS; `seeds` seeds none of them trained with.
 
     Raises PlanError before anything is written when the request cannot be met (bad
-    expression, unknown run or store, nothing to validate, overlapping seeds)."""
+    expression, unknown run, store or suite, a suite task this installation lacks,
+    both tasks and suite, nothing to validate, overlapping seeds)."""
     from actsearch.store import StoreError
     from actsearch.store.validations import Validations
 
-    given_tasks = _given_tasks(tasks)  # a bad list is refused before the store is opened
+    if tasks is not None and suite is not None:
+        raise PlanError("give --suite or --tasks, not both")
+    # a bad list or suite is refused before the store is opened
+    given_tasks = _suite_tasks(suite) if suite is not None else _given_tasks(tasks)
     contenders = [Contender(_canonical(e), False) for e in exprs]
     store = _open(db, create=False) if run else None
     run_record = None
@@ -179,6 +186,24 @@ def _given_tasks(tasks: str | None) -> tuple[str, ...]:
         return task_list(tasks, "--tasks") if tasks else ()
     except SpaceError as err:
         raise PlanError(str(err)) from err
+
+
+def _suite_tasks(name: str) -> tuple[str, ...]:
+    """The tasks of the suite `name`, every one a built-in task of this installation."""
+    from actsearch.tasks import task_names
+    from actsearch.tasks.suites import SuiteError, get_suite
+
+    try:
+        suite = get_suite(name)
+    except SuiteError as err:
+        raise PlanError(str(err)) from err
+    missing = [t for t in suite.tasks if t not in task_names()]
+    if missing:
+        raise PlanError(
+            f"suite {suite.name!r} names task(s) this installation does not have: {', '.join(missing)}; "
+            f"known tasks: {', '.join(task_names())}"
+        )
+    return suite.tasks
 
 
 def _run_tasks(run_record: Any) -> tuple[str, ...]:
@@ -395,10 +420,7 @@ class RelativeToBestBaseline:
 def relative_to_best_baseline(scores: Sequence[Score]) -> list[RelativeToBestBaseline]:
     """Each non-baseline activation against the best baseline of every task: the transfer
     summary (meaningful with several tasks; the JSON's `across_tasks`)."""
-    best: dict[str, Score | None] = {}
-    for task, rows in _by_task(scores).items():
-        trained = [s for s in rows if s.is_baseline and s.mean is not None]
-        best[task] = max(trained, key=lambda s: s.mean or 0.0) if trained else None
+    best = _best_baselines(scores)
     found = verdicts(scores)
     out = []
     for expr in dict.fromkeys(s.expr for s in scores if not s.is_baseline):
@@ -414,15 +436,94 @@ def relative_to_best_baseline(scores: Sequence[Score]) -> list[RelativeToBestBas
     return out
 
 
+@dataclass(frozen=True)
+class PickSummary:
+    """One pick over every task validated, against every baseline (the summary row of `validate`)."""
+
+    expr: str
+    #: comparisons (task x baseline) where the pick is significantly better (Holm-corrected
+    #: Welch p below alpha, every seed trained), significantly worse, or neither
+    wins: int
+    ties: int
+    losses: int
+    #: the baselines it was compared with, and the tasks validated
+    baselines: int
+    tasks: int
+    #: per task: (pick's mean - best baseline's mean) / the task's seed spread; None where undefined
+    normalised: dict[str, float | None]
+
+    @property
+    def mean_normalised(self) -> float | None:
+        """Mean over the tasks of `normalised`; None unless defined on every task."""
+        values = list(self.normalised.values())
+        if not values or any(v is None for v in values):
+            return None
+        return math.fsum(v for v in values if v is not None) / len(values)
+
+
+def seed_spread(baselines: Sequence[Score]) -> float | None:
+    """A task's seed spread: the pooled sample standard deviation over seeds of its
+    baselines, sqrt of the mean of their per-seed variances (each over the seeds that
+    trained). None when no baseline has two trained seeds, or when the spread is zero:
+    a difference in units of it is then undefined."""
+    variances = [s.std**2 for s in baselines if s.std is not None]
+    if not variances:
+        return None
+    spread = math.sqrt(math.fsum(variances) / len(variances))
+    return spread if spread > 0 else None
+
+
+def summaries(scores: Sequence[Score]) -> list[PickSummary]:
+    """Each pick (non-baseline) over the tasks validated: wins / ties / losses against every
+    baseline on every task, with the verdicts' Welch test and Holm correction, and the
+    mean normalised difference: the mean over tasks of (its mean - the best baseline's
+    mean on the task) / the task's `seed_spread`. A pick whose mean or a task whose
+    spread is undefined (a failed seed, one seed) leaves that task's difference None,
+    and the mean None; a comparison of a pick with a failed seed is never a win, and a
+    task where no seed of it trained has no comparisons."""
+    by_task = _by_task(scores)
+    best = _best_baselines(scores)
+    spread = {task: seed_spread([s for s in rows if s.is_baseline]) for task, rows in by_task.items()}
+    found = verdicts(scores)
+    baselines = {s.expr for s in scores if s.is_baseline}
+    out = []
+    for expr in dict.fromkeys(s.expr for s in scores if not s.is_baseline):
+        mine = [v for v in found if v.expr == expr]
+        versus = [(v.complete, x) for v in mine for x in v.versus]
+        wins = sum(complete and x.significant for complete, x in versus)
+        losses = sum(_worse(x) for _, x in versus)
+        normalised: dict[str, float | None] = {}
+        for s in scores:
+            if s.expr == expr and not s.is_baseline:
+                top, unit = best.get(s.task), spread.get(s.task)
+                mean, reference = s.mean, top.mean if top is not None else None
+                if mean is None or reference is None or unit is None:
+                    normalised[s.task] = None
+                else:
+                    normalised[s.task] = (mean - reference) / unit
+        out.append(
+            PickSummary(expr, wins, len(versus) - wins - losses, losses, len(baselines), len(by_task), normalised)
+        )
+    return out
+
+
+def _best_baselines(scores: Sequence[Score]) -> dict[str, Score | None]:
+    """Per task, the baseline with the highest mean (None if no baseline has one)."""
+    best: dict[str, Score | None] = {}
+    for task, rows in _by_task(scores).items():
+        trained = [s for s in rows if s.is_baseline and s.mean is not None]
+        best[task] = max(trained, key=lambda s: s.mean or 0.0) if trained else None
+    return best
+
+
+def _worse(versus: Versus) -> bool:
+    """Significantly worse than that baseline (Holm-corrected p below alpha)."""
+    return versus.p_holm is not None and versus.p_holm < ALPHA and versus.comparison.diff < 0
+
+
 def _loses(versus: Versus, best: Score | None) -> bool:
     """Significantly worse than the best baseline (Holm-corrected p below alpha)."""
-    return (
-        best is not None
-        and versus.baseline == best.expr
-        and versus.p_holm is not None
-        and versus.p_holm < ALPHA
-        and versus.comparison.diff < 0
-    )
+    return best is not None and versus.baseline == best.expr and _worse(versus)
 
 
 def _by_task(scores: Sequence[Score]) -> dict[str, list[Score]]:
@@ -436,7 +537,8 @@ def _by_task(scores: Sequence[Score]) -> dict[str, list[Score]]:
 
 
 def summarise(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
-    """The JSON of `validate`: today's `scores` (with each non-baseline's comparisons) and the verdict."""
+    """The JSON of `validate`: the `scores` (with each non-baseline's comparisons), the
+    verdict, and each pick's `summary` over the tasks (wins, ties, losses, normalised difference)."""
     by_key = {(v.expr, v.task): v for v in verdicts(scores)}
     out = []
     for s in scores:
@@ -459,6 +561,7 @@ def summarise(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
         "scores": out,
         "beats_all_baselines_on": discoveries(scores),
     }
+    result["summary"] = {p.expr: summary_dict(p) for p in summaries(scores)}
     if len(_by_task(scores)) > 1:
         result["across_tasks"] = {
             a.expr: {
@@ -469,6 +572,36 @@ def summarise(scores: Sequence[Score], seeds: Sequence[int]) -> dict[str, Any]:
             for a in relative_to_best_baseline(scores)
         }
     return result
+
+
+def summary_dict(p: PickSummary) -> dict[str, Any]:
+    """A pick's summary as plain data (the JSON's `summary`, the dashboard's view)."""
+    return {
+        "wins": p.wins,
+        "ties": p.ties,
+        "losses": p.losses,
+        "baselines": p.baselines,
+        "tasks": p.tasks,
+        "mean_normalised_difference": p.mean_normalised,
+        "normalised_difference": dict(p.normalised),
+    }
+
+
+def summary_line(expr: str, summary: dict[str, Any]) -> str:
+    """The summary row of the table: one line per pick."""
+    mean = summary["mean_normalised_difference"]
+    tasks, baselines = summary["tasks"], summary["baselines"]
+    return (
+        f"SUMMARY  {expr}  wins {summary['wins']} / ties {summary['ties']} / losses {summary['losses']} "
+        f"vs {baselines} baseline{'s' * (baselines != 1)} on {tasks} task{'s' * (tasks != 1)}; "
+        f"mean normalised difference {'n/a' if mean is None else f'{mean:+.2f}'} (units of each task's seed spread)"
+    )
+
+
+def summary_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:
+    """One row per pick for csv/markdown: its wins, ties, losses and mean normalised difference."""
+    rows = [{"expr": p.expr, **summary_dict(p)} for p in summaries(scores)]
+    return [{k: v for k, v in row.items() if k != "normalised_difference"} for row in rows]
 
 
 def flat_rows(scores: Sequence[Score]) -> list[dict[str, Any]]:

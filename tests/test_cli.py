@@ -14,10 +14,12 @@ from support import result, run_cli
 
 from actsearch.cli import app, main
 from actsearch.cli.common import OutputFormat, ValidationFormat
+from actsearch.cli.validate import SUITE_NAMES
 from actsearch.evolve import STRATEGIES, StrategyName
 from actsearch.execute import ExecutorKind
 from actsearch.spaces import Evolution
 from actsearch.store import Store
+from actsearch.tasks.suites import SUITES, Suite, suite_names
 from actsearch.validate import SEED_START, PlanError, plan_validation
 
 COMMANDS = ("search", "top", "runs", "show", "export", "report", "dashboard", "evaluate", "validate")
@@ -164,6 +166,8 @@ def test_plan_tasks_and_expressions_given(planted: Path) -> None:
         ({}, "give --run NAME"),
         ({"run": "r", "seeds": 0}, "at least one seed"),
         ({"run": "r", "tasks": "d-task,,e-task"}, "a task name is empty"),
+        ({"run": "r", "tasks": "a-task", "suite": "classic"}, "give --suite or --tasks, not both"),
+        ({"run": "r", "suite": "nope"}, "unknown suite 'nope'; known suites: classic, general, held-out, panel"),
     ],
 )
 def test_plan_errors_are_one_line(planted: Path, kwargs: dict, message: str) -> None:
@@ -172,6 +176,42 @@ def test_plan_errors_are_one_line(planted: Path, kwargs: dict, message: str) -> 
         plan_validation(str(planted), **kwargs).store.close()
     assert message in str(info.value) and "\n" not in str(info.value)
     assert planted.stat().st_mtime_ns == before
+
+
+def test_plan_a_suite_replaces_the_runs_tasks(planted: Path) -> None:
+    for run, exprs in (("r", []), (None, ["x*sigmoid(x)"])):
+        plan = plan_validation(str(planted), run=run, exprs=exprs, suite="classic", seeds=2)
+        try:
+            assert plan.tasks == ("mnist1d-mlp", "mnist1d-cnn", "digits-mlp", "digits-cnn")
+            assert plan.seeds[0] >= SEED_START and len(plan.seeds) == 2
+        finally:
+            plan.store.close()
+
+
+def test_a_suite_naming_a_task_this_installation_lacks_is_refused(
+    planted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(SUITES, "future", Suite("future", ("digits-mlp", "no-such-task"), "not yet"))
+    before = planted.stat().st_mtime_ns
+    with pytest.raises(PlanError) as info:
+        plan_validation(str(planted), run="r", suite="future")
+    assert "suite 'future' names task(s) this installation does not have: no-such-task;" in str(info.value)
+    assert "\n" not in str(info.value) and planted.stat().st_mtime_ns == before
+
+
+def test_validate_refuses_suite_with_tasks_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+    argv = ("validate", "--expr", "x", "--suite", "classic", "--tasks", "digits-mlp", "--db", str(db))
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "give --suite or --tasks, not both" in err and not db.exists()
+    code, out, err = run_main(capsys, "validate", "--expr", "x", "--suite", "huge", "--db", str(db))
+    assert code == 2 and "unknown suite 'huge'" in err and len(err.strip().splitlines()) == 1
+    assert not db.exists()
+
+
+def test_validate_help_names_every_suite() -> None:
+    assert SUITE_NAMES == tuple(suite_names())
 
 
 def test_plan_for_a_run_never_creates_a_store(tmp_path: Path) -> None:

@@ -198,6 +198,57 @@ def test_candidate_page_shows_validation_statistics(tmp_path):
     assert f"<td>{p_holm[0]:.2g}</td>" in page and "No validation results" not in page
     assert "No validation results are stored" in bare and "better on this task" not in bare
     assert "mean 0.9100 ± " in report
+    assert "validation-summary" not in page  # one task: no summary across tasks
+
+
+def test_candidate_page_summarises_validations_on_several_tasks(tmp_path):
+    """Validations on two tasks: `actsearch validate`'s summary over them (wins, ties, losses
+    against the run's baselines, normalised difference), from each task's fullest validation."""
+    import statistics
+
+    from actsearch.dashboard.offline import write_html_report
+    from actsearch.store.validations import Validations
+
+    cand, relu, swish = "tanh(x) * sigmoid(1.5 * x)", "max(x, 0)", "x * sigmoid(x)"
+    tests = {  # (task, planned epochs) -> expr -> fitness by seed
+        ("a", 5): {cand: [0.90, 0.92, 0.91], relu: [0.70, 0.72, 0.71], swish: [0.80, 0.83, 0.81]},
+        ("b", 5): {cand: [0.60, 0.61, 0.62], relu: [0.70, 0.72, 0.71], swish: [0.80, 0.83, 0.81]},
+        ("a", 1): {cand: [0.10, 0.11, 0.12], relu: [0.70, 0.72, 0.71]},  # fewer epochs: not the one summarised
+    }
+    path = tmp_path / "results.db"
+    with Store.open(path) as store:
+        ids = populate(store)
+        store.add_candidate(
+            ids["demo"], expr=swish, fingerprint="fp-sw", complexity=4, generation=0,
+            origin="baseline", is_baseline=True, status="queued",
+        )  # fmt: skip
+        saved = Validations(store)
+        for (task, epochs), by_expr in tests.items():
+            for expr, fitnesses in by_expr.items():
+                for seed, fitness in enumerate(fitnesses, start=10_000):
+                    saved.save(expr=expr, task=task, seed=seed, planned_epochs=epochs, result=result(fitness))
+    store = Store.open(path, read_only=True)
+    try:
+        with TestClient(create_app(store)) as client:
+            page = client.get(f"/candidates/{ids['d']}").text
+            data = client.get(f"/api/candidates/{ids['d']}").json()
+        report = write_html_report(store, tmp_path / "report.html").read_text()
+    finally:
+        store.close()
+    assert [(v["task"], v["planned_epochs"]) for v in data["validations"]] == [("a", 1), ("a", 5), ("b", 5)]
+    summary = data["validation_summary"]
+    assert (summary["wins"], summary["ties"], summary["losses"]) == (2, 0, 2)
+    assert (summary["baselines"], summary["tasks"], summary["planned_epochs"]) == (2, 2, {"a": 5, "b": 5})
+    spread = ((statistics.variance(tests["a", 5][relu]) + statistics.variance(tests["a", 5][swish])) / 2) ** 0.5
+    best = statistics.fmean(tests["a", 5][swish])
+    expected = {task: (statistics.fmean(tests[task, 5][cand]) - best) / spread for task in ("a", "b")}
+    assert summary["normalised_difference"] == pytest.approx(expected)
+    assert summary["mean_normalised_difference"] == pytest.approx((expected["a"] + expected["b"]) / 2)
+    mean = (expected["a"] + expected["b"]) / 2
+    line = f"wins 2 / ties 0 / losses 2 against 2 baselines · mean normalised difference {mean:+.2f}"
+    for html in (page, report):
+        assert "Across 2 tasks:" in html and " ".join(line.split()) in " ".join(html.split())
+        assert f"a {expected['a']:+.2f} at 5 epochs; b {expected['b']:+.2f} at 5 epochs" in html
 
 
 def test_unknown_ids_give_a_clear_not_found_page(client):

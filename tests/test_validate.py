@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +13,20 @@ from support import run_cli
 from actsearch.results import EvalResult
 from actsearch.store import Store
 from actsearch.store.validations import Validations
-from actsearch.validate import SEED_START, Score, SeedOverlapError, choose_seeds, discoveries, flat_rows, verdicts
+from actsearch.validate import (
+    SEED_START,
+    Score,
+    SeedOverlapError,
+    choose_seeds,
+    discoveries,
+    flat_rows,
+    seed_spread,
+    summaries,
+    summarise,
+    summary_line,
+    summary_rows,
+    verdicts,
+)
 
 BASELINES = {"relu(x)": (0.80, 0.81, 0.80, 0.82), "tanh(x)": (0.85, 0.84, 0.86, 0.85)}
 
@@ -50,6 +64,61 @@ def test_flat_rows_one_per_comparison() -> None:
         ("tanh(x)", None),
     ]
     assert rows[0]["ci_low"] < rows[0]["diff"] < rows[0]["ci_high"] and rows[0]["better"] is True
+
+
+# Two baselines with the same seed spread on every task: per-seed variance 0.0004/3 each,
+# so the pooled standard deviation is 0.02/sqrt(3) and a difference d is d*sqrt(3)/0.02 spreads.
+RELU = (0.80, 0.82, 0.80, 0.82)  # mean 0.81
+TANH = (0.84, 0.86, 0.84, 0.86)  # mean 0.85: the best baseline everywhere
+PICK = {
+    "a": (0.90, 0.92, 0.90, 0.92),  # 0.91: beats both
+    "b": (0.84, 0.86, 0.84, 0.86),  # 0.85: beats relu, ties tanh (equal)
+    "c": (0.70, 0.72, 0.70, 0.72),  # 0.71: worse than both
+    "d": (0.73, 0.93, 0.73, 0.93),  # 0.83, noisy: ties both
+}
+
+
+def suite_scores(pick: dict[str, tuple[float | None, ...]] = PICK) -> list[Score]:
+    out = []
+    for task, fitnesses in pick.items():
+        out += [Score("x*tanh(x)", False, task, fitnesses), Score("relu(x)", True, task, RELU)]
+        out.append(Score("tanh(x)", True, task, TANH))
+    return out
+
+
+def test_summary_counts_wins_ties_losses_and_the_normalised_difference() -> None:
+    (summary,) = summaries(suite_scores())
+    assert (summary.wins, summary.ties, summary.losses) == (3, 3, 2)
+    assert (summary.baselines, summary.tasks) == (2, 4)
+    unit = 0.02 / math.sqrt(3)
+    assert seed_spread([Score("relu(x)", True, "a", RELU), Score("tanh(x)", True, "a", TANH)]) == pytest.approx(unit)
+    expected = {"a": 3 * math.sqrt(3), "b": 0.0, "c": -7 * math.sqrt(3), "d": -math.sqrt(3)}
+    assert summary.normalised == pytest.approx(expected)
+    assert summary.mean_normalised == pytest.approx(-5 * math.sqrt(3) / 4)
+
+    line = summary_line("x*tanh(x)", summarise(suite_scores(), [1, 2, 3, 4])["summary"]["x*tanh(x)"])
+    assert line == (
+        "SUMMARY  x*tanh(x)  wins 3 / ties 3 / losses 2 vs 2 baselines on 4 tasks; "
+        "mean normalised difference -2.17 (units of each task's seed spread)"
+    )
+    (row,) = summary_rows(suite_scores())
+    assert row == pytest.approx(
+        {"expr": "x*tanh(x)", "wins": 3, "ties": 3, "losses": 2, "baselines": 2, "tasks": 4,
+         "mean_normalised_difference": -5 * math.sqrt(3) / 4}
+    )  # fmt: skip
+
+
+def test_summary_with_a_failed_seed_or_no_spread() -> None:
+    # a failed seed on "a": never a win there, and no normalised difference (nor a mean over tasks)
+    (failed,) = summaries(suite_scores({**PICK, "a": (0.90, 0.92, None, 0.92)}))
+    assert (failed.wins, failed.ties, failed.losses) == (1, 5, 2)
+    assert failed.normalised["a"] is None and failed.mean_normalised is None
+    # one seed each: no spread, no test; every comparison a tie
+    one_seed = [Score("x*tanh(x)", False, "t", (0.9,)), Score("relu(x)", True, "t", (0.8,))]
+    (single,) = summaries([*one_seed, Score("tanh(x)", True, "t", (0.7,))])
+    assert (single.wins, single.ties, single.losses, single.tasks) == (0, 2, 0, 1)
+    assert single.normalised == {"t": None} and single.mean_normalised is None
+    assert seed_spread([Score("relu(x)", True, "t", (0.8, 0.8))]) is None  # no variance: undefined too
 
 
 def result(status: str, fitness: float | None) -> EvalResult:
@@ -137,3 +206,29 @@ def test_validate_cli_reuses_stored_results_and_refuses_overlapping_seeds(tmp_pa
     assert len(refused.stderr.strip().splitlines()) == 1
     markdown = run_cli(*args[:-2], "--format", "markdown")
     assert markdown.returncode == 0 and markdown.stdout.startswith("| task | expr |")
+
+
+@pytest.mark.slow  # 40 one-epoch trainings: about 30 s on 2 cores
+def test_validate_a_suite_prints_each_task_and_the_summary_and_stores_them(tmp_path: Path) -> None:
+    db = tmp_path / "suite.db"
+    args = ("validate", "--suite", "classic", "--expr", "x*tanh(x)", "--seeds", "2", "--epochs", "1")
+    proc = run_cli(*args, "--executor", "local", "--db", str(db), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    classic = ("mnist1d-mlp", "mnist1d-cnn", "digits-mlp", "digits-cnn")
+    rows = [line for line in proc.stdout.splitlines() if "x*tanh(x)" in line and "│" in line]
+    assert [line.split("│")[1].strip() for line in rows] == list(classic)  # one row of the pick per task
+    assert all(f"{b}: " in proc.stdout for b in ("relu(x)", "x*sigmoid(x)", "gelu(x)", "tanh(x)"))
+    (summary,) = [line for line in proc.stdout.splitlines() if line.startswith("SUMMARY")]
+    assert summary.startswith("SUMMARY  x*tanh(x)  wins ") and "vs 4 baselines on 4 tasks" in summary
+    assert "mean normalised difference " in summary and "seed spread" in summary
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("select task, count(*), min(seed), max(seed) from validations group by task").fetchall()
+    assert sorted(stored) == sorted((t, 10, SEED_START, SEED_START + 1) for t in classic)  # 5 activations x 2 seeds
+
+    again = run_cli(*args, "--executor", "local", "--db", str(db), "--format", "json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]  # everything reused: nothing trains
+    counts = json.loads(again.stdout)["summary"]["x*tanh(x)"]
+    assert counts["wins"] + counts["ties"] + counts["losses"] == 16 and list(counts["normalised_difference"]) == list(
+        classic
+    )
+    assert f"wins {counts['wins']} / ties {counts['ties']} / losses {counts['losses']}" in summary

@@ -13,6 +13,10 @@ from actsearch.cli.common import DbOption, ValidationFormat, console, fail, prin
 from actsearch.execute import ExecutorKind
 from actsearch.store import DEFAULT_DB
 
+#: The suites of actsearch.tasks.suites, named here so that the help needs no import of
+#: actsearch.tasks (numpy); a test keeps the two lists equal.
+SUITE_NAMES = ("classic", "general", "held-out", "panel")
+
 
 def validate(
     run: Annotated[str | None, typer.Option("--run", help="Validate this run's best activations.")] = None,
@@ -21,6 +25,10 @@ def validate(
     tasks: Annotated[
         str | None,
         typer.Option(help="Comma-separated tasks (default: the run's tasks, then its space's validate_tasks)."),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(help=f"A named set of tasks instead of --tasks: {', '.join(SUITE_NAMES)} (see the README)."),
     ] = None,
     seeds: Annotated[int, typer.Option(help="Training seeds per activation and task.")] = 5,
     seed_start: Annotated[
@@ -41,13 +49,13 @@ def validate(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Compare activations with the standard ones on test data the search never saw, with significance."""
-    from actsearch.validate import PlanError, flat_rows, plan_validation, summarise
+    from actsearch.validate import PlanError, flat_rows, plan_validation, summarise, summary_rows
     from actsearch.validate import validate as run_validation
 
     fmt = ValidationFormat.JSON if as_json else fmt
     try:
         plan = plan_validation(
-            db, run=run, top_k=top_k, exprs=expr or [], tasks=tasks, seeds=seeds, seed_start=seed_start
+            db, run=run, top_k=top_k, exprs=expr or [], tasks=tasks, suite=suite, seeds=seeds, seed_start=seed_start
         )
     except PlanError as err:
         fail(str(err))
@@ -65,13 +73,20 @@ def validate(
     seed_list = list(plan.seeds)
     if fmt == ValidationFormat.JSON:
         print(json.dumps(summarise(scores, seed_list), indent=2))
-    elif fmt in (ValidationFormat.CSV, ValidationFormat.MARKDOWN):
+    elif fmt == ValidationFormat.CSV:
         print_rows(flat_rows(scores), fmt.value)
+    elif fmt == ValidationFormat.MARKDOWN:  # the comparisons, then the summary of each pick
+        print_rows(flat_rows(scores), fmt.value)
+        if picks := summary_rows(scores):
+            print()
+            print_rows(picks, fmt.value)
     else:
         _print_validation(summarise(scores, seed_list), seed_list)
 
 
 def _print_validation(result: dict, seeds: list[int]) -> None:
+    from actsearch.validate import summary_line
+
     table = Table(
         title=f"test-split fitness over seeds {seeds[0]}..{seeds[-1]}: mean ± std (n); "
         "difference to each baseline [95% CI] and Holm-corrected Welch p"
@@ -93,6 +108,8 @@ def _print_validation(result: dict, seeds: list[int]) -> None:
         verdict = "" if s["baseline"] else ("[bold green]yes[/]" if s["better"] else "no")
         table.add_row(s["task"], label, fitness, versus, verdict)
     console.print(table)
+    for expr, summary in result["summary"].items():
+        console.print(summary_line(expr, summary), highlight=False, soft_wrap=True)
     for expr, summary in result.get("across_tasks", {}).items():
         mean = summary["mean_vs_best_baseline"]
         worse = summary["significantly_worse_than_best_baseline_on"]

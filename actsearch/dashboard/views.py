@@ -21,7 +21,7 @@ from actsearch.runconfig import stored_trainings
 from actsearch.spaces import DEFAULT_BASELINES
 from actsearch.stats import mean_interval
 from actsearch.store import CandidateRecord, RunRecord, Store, queries
-from actsearch.validate import Score, verdicts
+from actsearch.validate import Score, summaries, summary_dict, verdicts
 
 CURVE_RANGE = (-5.0, 5.0)
 CURVE_POINTS = 201
@@ -231,6 +231,7 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
     evaluations = store.evaluations(candidate_id)
     finals = [e for e in evaluations if not e.is_partial]
     partials = [e for e in evaluations if e.is_partial]
+    validations, across_tasks = validation_view(store, candidate)
     return clean(
         {
             "view": "candidate",
@@ -255,19 +256,26 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
             "partials": [_evaluation(e) for e in partials],
             "export": export_command(candidate),
             "exports": export_commands(candidate.expr, stem=f"activation_{candidate.id}"),
-            "validations": validation_view(store, candidate),
+            "validations": validations,
+            "validation_summary": across_tasks,
         }
     )
 
 
-def validation_view(store: Store, candidate: CandidateRecord) -> list[dict[str, Any]]:
+def validation_view(store: Store, candidate: CandidateRecord) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Per (task, planned epochs) validated: the candidate's test fitness (n, mean, 95% half-width)
-    and, against each baseline of its run, `actsearch validate`'s Welch/Holm comparison and verdict."""
+    and, against each baseline of its run, `actsearch validate`'s Welch/Holm comparison and verdict.
+    With several tasks, also `actsearch validate`'s summary over them (`validate.summaries`:
+    wins, ties, losses, mean normalised difference), from each task's validation with the
+    most planned epochs; else None."""
     groups, baselines = queries.validation_fitnesses(store, candidate.expr, candidate.run_id)
     out = []
+    fullest: dict[str, tuple[int, list[Score]]] = {}  # task -> (planned epochs, scores)
     for (task, planned_epochs), by_expr in groups.items():
         own = Score(candidate.expr, False, task, tuple(by_expr[candidate.expr]))
         others = [Score(b, True, task, tuple(by_expr[b])) for b in baselines if b in by_expr]
+        if task not in fullest or planned_epochs > fullest[task][0]:
+            fullest[task] = (planned_epochs, [own, *others])
         verdict = verdicts([own, *others])[0]
         mean, half = mean_interval(own.ok)
         counts = {s.expr: (len(s.ok), s.mean) for s in others}
@@ -294,7 +302,17 @@ def validation_view(store: Store, candidate: CandidateRecord) -> list[dict[str, 
                 ],
             }
         )
-    return out
+    return out, _across_tasks(candidate.expr, fullest)
+
+
+def _across_tasks(expr: str, fullest: dict[str, tuple[int, list[Score]]]) -> dict[str, Any] | None:
+    """The summary of `expr` over the tasks (None for fewer than two), and the planned
+    epochs of the validation it takes on each task."""
+    if len(fullest) < 2:
+        return None
+    scores = [s for _, rows in fullest.values() for s in rows]
+    (summary,) = [p for p in summaries(scores) if p.expr == expr]
+    return {**summary_dict(summary), "planned_epochs": {task: epochs for task, (epochs, _) in fullest.items()}}
 
 
 def _evaluation(e: Any) -> dict[str, Any]:
