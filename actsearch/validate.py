@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from actsearch.execute import Trial, make_executor, run_all
 from actsearch.results import aggregate_fitness
-from actsearch.stats import ALPHA, Comparison, beats, holm, welch
+from actsearch.stats import ALPHA, Comparison, beats, holm, pooled_spread, welch
 
 if TYPE_CHECKING:  # the tasks (and TensorFlow) load when a validation trains, not to plan one
     from actsearch.store import Store
@@ -466,11 +466,8 @@ def seed_spread(baselines: Sequence[Score]) -> float | None:
     baselines, sqrt of the mean of their per-seed variances (each over the seeds that
     trained). None when no baseline has two trained seeds, or when the spread is zero:
     a difference in units of it is then undefined."""
-    variances = [s.std**2 for s in baselines if s.std is not None]
-    if not variances:
-        return None
-    spread = math.sqrt(math.fsum(variances) / len(variances))
-    return spread if spread > 0 else None
+    spread = pooled_spread([s.ok for s in baselines])
+    return spread if spread else None
 
 
 def summaries(scores: Sequence[Score]) -> list[PickSummary]:
