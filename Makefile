@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install search test test-long test-fast test-exports fuzz lint bench bench-search clean
+.PHONY: install search test test-long test-fast test-exports fuzz lint bench bench-search general clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench: install
 SIZE ?= full
 bench-search: install
 	$(BIN)/python benchmarks/search.py --size $(SIZE)
+
+# The `general` space: three searches, each pick validated on every panel task; writes
+# docs/general.md (about an hour on 2 cores; finished searches and validations are reused).
+general: install
+	$(BIN)/python benchmarks/general.py
 
 clean:
 	rm -rf $(VENV) runs/*.db runs/*.db-* runs/exports
