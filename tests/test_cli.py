@@ -20,7 +20,7 @@ from actsearch.spaces import Evolution
 from actsearch.store import Store
 from actsearch.validate import SEED_START, PlanError, plan_validation
 
-COMMANDS = ("search", "top", "runs", "show", "export", "report", "dashboard", "evaluate", "validate")
+COMMANDS = ("search", "top", "runs", "show", "export", "report", "dashboard", "evaluate", "validate", "tasks")
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
