@@ -22,7 +22,7 @@ from actsearch.store import Store
 from actsearch.tasks.suites import SUITES, Suite, suite_names
 from actsearch.validate import SEED_START, PlanError, plan_validation
 
-COMMANDS = ("search", "top", "runs", "show", "export", "report", "dashboard", "evaluate", "validate")
+COMMANDS = ("search", "top", "runs", "show", "export", "report", "dashboard", "evaluate", "validate", "tasks")
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -65,7 +65,8 @@ def test_import_tasks_does_not_import_tensorflow() -> None:
 
 
 def test_task_names() -> None:
-    assert task_names() == [*BUILTINS, "teacher-mlp"]  # the teacher has its own tests (test_teacher.py)
+    # the teacher and the panel have their own tests (test_teacher.py, test_panel_tasks.py)
+    assert task_names() == [*BUILTINS, "teacher-mlp", "deep-mlp", "residual-mlp", "transformer", "ood-regression"]
 
 
 @pytest.mark.parametrize("name", BUILTINS)

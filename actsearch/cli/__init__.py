@@ -1,7 +1,7 @@
 """The `actsearch` command: parse arguments, call search/store/export, print.
 
 Each command group lives in its own module (search, results, export, evaluate,
-validate, dashboard); this module assembles them into one app. Heavy modules
+validate, dashboard, tasks); this module assembles them into one app. Heavy modules
 (TensorFlow, Ray, DEAP) are imported inside the commands that need them, so
 `actsearch top` and `actsearch --help` answer in well under a second.
 """
@@ -21,6 +21,7 @@ from actsearch.cli.evaluate import evaluate
 from actsearch.cli.export import export
 from actsearch.cli.results import report, runs, show, top
 from actsearch.cli.search import search
+from actsearch.cli.tasks import tasks
 from actsearch.cli.validate import validate
 
 app = typer.Typer(
@@ -29,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Discover neural-network activation functions by evolution.",
 )
-for command in (search, top, runs, show, export, report, dashboard, evaluate, validate):
+for command in (search, top, runs, show, export, report, dashboard, evaluate, validate, tasks):
     app.command()(command)
 
 

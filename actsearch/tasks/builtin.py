@@ -1,4 +1,5 @@
-"""Built-in tasks: MNIST-1D and scikit-learn digits, each with an MLP and a CNN.
+"""Built-in tasks: MNIST-1D and scikit-learn digits, each with an MLP and a CNN; the
+known-answer `teacher-mlp` (teacher.py) and the task panel across architectures (panel.py).
 
 Every built-in has a FIXED train/validation/test split (split seed
 ``SPLIT_SEED``, independent of the search seed). Data are generated or shipped
@@ -212,7 +213,9 @@ _BUILTINS: dict[str, tuple[Callable[[], TaskData], Callable[[Any], Any], str]] =
 
 
 def builtin_names() -> list[str]:
-    return [*_BUILTINS, "teacher-mlp"]
+    from .panel import PANEL  # imported here: panel.py imports this module
+
+    return [*_BUILTINS, "teacher-mlp", *PANEL]
 
 
 def make_builtin(name: str) -> Task:
@@ -220,6 +223,10 @@ def make_builtin(name: str) -> Task:
         from .teacher import make_teacher_task
 
         return make_teacher_task()
+    from .panel import PANEL, make_panel_task
+
+    if name in PANEL:
+        return make_panel_task(name)
     load, build, description = _BUILTINS[name]
     return Task(
         name=name,
