@@ -23,6 +23,26 @@ def test_seed_space_has_only_the_seed_families() -> None:
     assert space.constraints.increasing
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_spaces_name_built_in_tasks(name: str) -> None:
+    from actsearch.tasks import task_names
+
+    space = load_space(name)
+    assert set(space.tasks) | set(space.validate_tasks) <= set(task_names())
+
+
+def test_the_general_space_searches_the_general_suite_and_holds_out_the_rest() -> None:
+    from actsearch.tasks.suites import get_suite
+
+    space = load_space("general")
+    assert space.tasks == get_suite("general").tasks
+    assert space.validate_tasks == get_suite("held-out").tasks
+    assert set(space.tasks).isdisjoint(space.validate_tasks)
+    assert set(space.tasks) | set(space.validate_tasks) == set(get_suite("panel").tasks)
+    assert space.tree.linear_path and space.fitness.across_tasks == "median"
+    assert space.fitness.units == "seed_spread" and space.budget.seeds_per_baseline >= 2
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "space.yaml"
     path.write_text(text)
