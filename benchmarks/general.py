@@ -71,7 +71,7 @@ def validate_pick(db: str, run: str, seeds: int, workers: int) -> tuple[list[Any
 
 def run_section(row: dict[str, Any], scores: list[Any], seeds: list[int]) -> list[str]:
     """One run's part of the page: the pick, a table over the panel, the summaries, the goals."""
-    from actsearch.validate import summaries, summary_dict, summary_line, summarise
+    from actsearch.validate import summaries, summarise, summary_dict, summary_line
 
     result = summarise(scores, seeds)
     pick = next(s for s in result["scores"] if not s["baseline"])
@@ -183,7 +183,8 @@ def main() -> None:
         sections += run_section(row, scores, seeds)
         rows.append(row)
         raw.append({**row, "scores": [vars(s) | {"fitnesses": list(s.fitnesses)} for s in scores]})
-    command = "python benchmarks/general.py" + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != list(SEEDS) else "")
+    seeds = "" if args.seeds == list(SEEDS) else f" --seeds {' '.join(map(str, args.seeds))}"
+    command = f"python benchmarks/general.py{seeds}"
     Path(args.page).write_text(page(sections, rows, command))
     (out / "general.json").write_text(json.dumps(raw, indent=2, default=str))
     print(f"wrote {args.page}")
