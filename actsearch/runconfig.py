@@ -77,3 +77,12 @@ def stored_trainings(config: Mapping[str, Any] | None, column: str = "") -> int 
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def across_tasks_label(config: Mapping[str, Any] | None) -> str:
+    """What a stored run's fitness across tasks is, in words (its space's `fitness` section)."""
+    fitness = stored_space(config).get("fitness") or {}
+    across = "median" if fitness.get("across_tasks") == "median" else "mean"
+    if fitness.get("units") == "seed_spread":
+        return f"{across} over tasks of (fitness - the best baseline's there) / the task's seed spread"
+    return f"{across} over tasks of fitness minus the best baseline's there"

@@ -623,3 +623,13 @@ def test_a_seed_spread_needs_two_baseline_seeds(tmp_path: Path, change: str, mes
         text, expected = ROBUST_SPACE.replace(change, message), "needs budget.baseline_seeds of at least 2"
     with pytest.raises(SpaceError, match=expected):
         load_space(_space(tmp_path, text))
+
+
+def test_the_leaderboard_says_how_the_tasks_are_combined() -> None:
+    from actsearch.runconfig import across_tasks_label
+
+    robust = {"space": {"fitness": {"across_tasks": "median", "units": "seed_spread"}}}
+    assert across_tasks_label(robust) == (
+        "median over tasks of (fitness - the best baseline's there) / the task's seed spread"
+    )
+    assert across_tasks_label({"space": {}}) == "mean over tasks of fitness minus the best baseline's there"

@@ -48,7 +48,7 @@ def top(
         writer.writeheader()
         writer.writerows(_row_dict(r) for r in rows)
     else:
-        from actsearch.runconfig import run_tasks
+        from actsearch.runconfig import across_tasks_label, run_tasks
 
         tasks = list(run_tasks(record.config, record.task)[0]) if record else []
         print_leaderboard(
@@ -57,6 +57,7 @@ def top(
             show_run=run is None,
             task_means=store.task_means(record.id) if record and len(tasks) > 1 else None,
             tasks=tasks,
+            across=across_tasks_label(record.config if record else None),
         )
         for shown in [record] if record else store.runs():
             _print_run_counts(store, shown.name, shown.id)
@@ -96,12 +97,13 @@ def print_leaderboard(
     show_run: bool = True,
     task_means: dict[int, dict[str, tuple[float | None, int]]] | None = None,
     tasks: Sequence[str] = (),
+    across: str = "mean over tasks of fitness minus the best baseline's there",
 ) -> None:
     """The leaderboard; for a run on several tasks, also each task's mean fitness (and its
-    trainings), next to the fitness across tasks (relative to the best baselines)."""
+    trainings), next to the fitness `across` tasks (relative to the best baselines)."""
     per_task = list(tasks) if task_means is not None else []
     if per_task:
-        title += " (fitness: mean over tasks of fitness minus the best baseline's there)"
+        title += f" (fitness: {across})"
     table = Table(title=title)
     columns = ("rank", "id", "fitness", "n", *per_task, "activation", "size") + (("run",) if show_run else ())
     for column in columns:

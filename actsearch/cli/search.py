@@ -12,6 +12,7 @@ from actsearch.cli.export import write_export
 from actsearch.cli.results import print_leaderboard, proposal_line, write_report
 from actsearch.evolve.names import StrategyName
 from actsearch.execute import ExecutorKind
+from actsearch.runconfig import across_tasks_label
 from actsearch.store import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def search(
         show_run=False,
         task_means=outcome.task_means,
         tasks=outcome.tasks,
+        across=across_tasks_label(outcome.run.config),
     )
     console.print(
         f"{proposal_line(outcome.counts)}; {outcome.trained} trainings in all (baselines included)", highlight=False
