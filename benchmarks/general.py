@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -47,14 +46,24 @@ def search(db: str, seed: int, workers: int) -> dict[str, Any]:
     name = f"{SPACE}-{seed}"
     with Store.open(db) as store:
         record = store.find_run(name)
-        if record is not None and record.status == "finished":
-            return {"run": name, "seed": seed, "trainings": len(store.run_evaluations(record.id)), "seconds": None}
-    started = time.monotonic()
-    request = SearchRequest(
-        space=SPACE, db=db, run=name, seed=seed, workers=workers, executor="ray", resume=record is not None
-    )
-    outcome = run_search(request)
-    return {"run": name, "seed": seed, "trainings": outcome.trained, "seconds": time.monotonic() - started}
+    if record is None or record.status != "finished":
+        request = SearchRequest(
+            space=SPACE, db=db, run=name, seed=seed, workers=workers, executor="ray", resume=record is not None
+        )
+        run_search(request)
+    with Store.open(db) as store:
+        record = store.find_run(name)
+        board = store.leaderboard(run=name, k=None)
+        trainings = len(store.run_evaluations(record.id))
+    pick = next((r for r in board if not r.is_baseline), None)
+    return {
+        "run": name,
+        "seed": seed,
+        "trainings": trainings,
+        "seconds": (record.finished_at - record.created_at).total_seconds() if record.finished_at else None,
+        "pick_fitness": pick.fitness if pick else None,
+        "baselines_fitness": {r.expr: r.fitness for r in board if r.is_baseline},
+    }
 
 
 def validate_pick(db: str, run: str, seeds: int, workers: int) -> tuple[list[Any], list[int]]:
@@ -75,12 +84,18 @@ def run_section(row: dict[str, Any], scores: list[Any], seeds: list[int]) -> lis
 
     result = summarise(scores, seeds)
     pick = next(s for s in result["scores"] if not s["baseline"])
+    row["pick"] = pick["expr"]
     lines = [
         f"### Seed {row['seed']}: `{pick['expr']}`",
         "",
         f"Run `{row['run']}`: {row['trainings']} trainings"
-        + (f", {row['seconds'] / 60:.1f} min" if row.get("seconds") else "")
+        + (f", {row['seconds'] / 60:.1f} min from start to finish" if row.get("seconds") else "")
         + f". Validation seeds {seeds[0]}..{seeds[-1]}.",
+        "",
+        "Search fitness (median over the search tasks, seed-spread units; 3 to 7 seeds after the re-check): "
+        + f"the pick {_number(row['pick_fitness'])}; "
+        + ", ".join(f"{b} {_number(f)}" for b, f in row["baselines_fitness"].items())
+        + ".",
         "",
         "| task | held out | pick (mean ± std) | " + " | ".join(f"vs {b}" for b in SHOWN) + " |",
         "|---|---|---|" + "---|" * len(SHOWN),
@@ -132,6 +147,10 @@ def _versus_cell(v: dict[str, Any] | None) -> str:
     return f"{mark}{v['diff']:+.4f}{mark}{ci}{p}"
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -139,6 +158,12 @@ def _yes(flag: bool) -> str:
 def page(sections: list[str], rows: list[dict[str, Any]], command: str) -> str:
     met = sum(r["goals"]["never_worse"] and r["goals"]["better_on_average"] for r in rows)
     gelu = sum(bool(r["goals"]["beats_gelu_on"]) for r in rows)
+    below = sum(
+        r["pick_fitness"] is not None
+        and r["pick_fitness"] < max(f for f in r["baselines_fitness"].values() if f is not None)
+        for r in rows
+    )
+    distinct = len({r["pick"] for r in rows})
     head = [
         "# The `general` space: picks on the whole task panel",
         "",
@@ -156,6 +181,9 @@ def page(sections: list[str], rows: list[dict[str, Any]], command: str) -> str:
         f"- Picks never significantly worse than the best baseline on any held-out task and better on "
         f"average across them: **{met} of {len(rows)}** (the goal: {len(rows)} of {len(rows)}).",
         f"- Picks that beat GELU significantly on at least one held-out task: **{gelu} of {len(rows)}**.",
+        f"- Picks whose search fitness was below a baseline's in their own search (the search found nothing "
+        f"better than a standard activation on its own tasks): **{below} of {len(rows)}**; distinct picks: "
+        f"{distinct}.",
         "",
         "## The runs",
         "",
