@@ -57,6 +57,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/train.py --part panel
 
 # Strategies compared at equal trainings (hours on 2 cores; SIZE=smoke checks it in minutes).
 SIZE ?= full
