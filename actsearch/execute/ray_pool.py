@@ -316,13 +316,17 @@ class RayExecutor:
         return self.idle + running + [entry.actor for entry in self.starting.values()]
 
     def workers_info(self) -> list[dict]:
-        """Every worker's info(), those still starting included (at most 30 s)."""
-        if self.lost:
+        """The info() of every worker that answers within 30 s, those still starting included
+        (one that cannot be placed, or died, is left out)."""
+        if self.lost or not self._actors():
             return []
-        try:
-            return ray.get([actor.info.remote() for actor in self._actors()], timeout=30)
-        except (GetTimeoutError, RayActorError):
-            return []
+        refs = [actor.info.remote() for actor in self._actors()]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=30)
+        infos = []
+        for ref in ready:
+            with contextlib.suppress(RayActorError, WorkerCrashedError, RayTaskError, GetTimeoutError):
+                infos.append(ray.get(ref, timeout=CONNECT_TIMEOUT))
+        return infos
 
     def shutdown(self) -> None:
         if not self.lost:  # after a loss, Ray cannot be asked: its actors went with it
