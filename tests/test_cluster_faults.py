@@ -277,7 +277,10 @@ def two_nodes(request: pytest.FixtureRequest, ray_temp: str) -> Iterator[dict]:
             *NODE_PORTS,
             groups=node_groups,
         )
-        yield {"node": lambda: family(groups=node_groups, marker=node_dir)}
+        yield {
+            "head": lambda: family(groups=head_groups, marker=head_dir),
+            "node": lambda: family(groups=node_groups, marker=node_dir),
+        }
     finally:
         kill_processes(family(groups=head_groups | node_groups, marker=ray_temp))
 
@@ -316,3 +319,35 @@ def test_lost_worker_node_its_trainings_run_again_and_the_budget_is_spent(two_no
     lost = [line for line in err.splitlines() if "training worker was lost" in line]
     assert len(lost) == 1, err  # the loss was noticed (once: one worker lived there) ...
     assert "Traceback" not in err and "state-dump" not in out  # ... and said in one line
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("two_nodes", [1], ids=["cluster"], indirect=True)
+def test_lost_head_node_of_a_cluster_ends_in_one_line(two_nodes: dict, tmp_path: Path) -> None:
+    """The head node's processes (GCS, raylet, agents, its worker) SIGKILLed under a search
+    that joined the cluster with --address: one line whose resume command names the cluster."""
+    space = tmp_path / "faults.yaml"
+    space.write_text(SPACE)
+    db, run = tmp_path / "head.db", "head"
+    args = ("--space", str(space), "--db", str(db), "--run", run, "--address", f"127.0.0.1:{GCS_PORT}")
+    proc = _search(*args, cwd=tmp_path, env=CLUSTER_ENV)
+    try:
+        _wait_for(proc, lambda: len(_workers_stored(db)) >= 2, "2 trainings stored")
+        kill_processes(two_nodes["head"]())
+        killed = time.monotonic()
+        out, err = proc.communicate(timeout=90)
+        seconds = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert line.startswith("error: Ray stopped: the head node (GCS at "), line
+    assert f"Resume with: actsearch search --run {run} --resume --db {db} --address 127.0.0.1:{GCS_PORT}" in line
+    assert proc.returncode == EXIT_CLUSTER_LOST, (proc.returncode, err)
+    assert "state-dump" not in out and "Raylet is terminated" not in out, out[-3000:]
+    assert seconds < 30, f"{seconds:.1f} s from the kill to the end of the search"
+    assert _store_summary(db, run)["status"] == "interrupted"
