@@ -102,7 +102,7 @@ class RayExecutor:
             max_concurrency=1,
             scheduling_strategy="SPREAD",  # over the nodes: losing one costs the fewest workers
         )
-        self.lost = False  # Ray stopped under the pool (ClusterLost raised)
+        self.lost: ClusterLost | None = None  # why nothing can run any more, once Ray stopped under the pool
         self.starting: dict[ray.ObjectRef, _Starting] = {}  # info() ref of an actor on its way up
         self.start_failures = 0  # replacements that failed to start, in a row
         self.idle = self._spawn(self.workers)
@@ -178,6 +178,8 @@ class RayExecutor:
             self._dispatch()
 
     def _dispatch(self) -> None:
+        if self.lost is not None:  # Ray is gone: nothing more is sent to it
+            return
         share = fair_share(len(self.queue), len(self.idle) + len(self.running), self.members_per_batch)
         while self.queue and self.idle:
             batch = take_batch(self.queue, share)
@@ -191,37 +193,39 @@ class RayExecutor:
 
         Raises `ClusterLost` when Ray stopped under the pool: every poll is bounded
         (`HEALTH_INTERVAL`), so a dead head node or raylet never hangs the caller."""
-        if self.lost:
-            raise ClusterLost("Ray stopped earlier: this executor cannot run anything", self._watch.logs)
+        if self.lost is not None:
+            raise ClusterLost(str(self.lost), self.lost.logs)
         deadline = None if timeout is None else time.monotonic() + timeout
         done: list[tuple[Trial, EvalResult]] = []
         self._dispatch()
-        while not done and (self.running or (self.queue and self.starting)):
-            poll = HEALTH_INTERVAL
-            if deadline is not None:
-                poll = min(poll, max(0.0, deadline - time.monotonic()))
-            refs = list(self.running) + list(self.starting)
-            ready, _ = ray.wait(refs, num_returns=1, timeout=poll)
-            for ref in ready:
-                if ref in self.starting:
-                    self._started(ref)
-                else:
-                    done.extend(self._collect(ref))
-            done.extend(self._expire_timeouts())
-            self._check_cluster()
-            self._check_starved()
-            self._dispatch()
-            if deadline is not None and time.monotonic() >= deadline:
-                break
+        try:
+            while not done and (self.running or (self.queue and self.starting)):
+                poll = HEALTH_INTERVAL
+                if deadline is not None:
+                    poll = min(poll, max(0.0, deadline - time.monotonic()))
+                refs = list(self.running) + list(self.starting)
+                ready, _ = ray.wait(refs, num_returns=1, timeout=poll)
+                for ref in ready:
+                    if ref in self.starting:
+                        self._started(ref)
+                    else:
+                        done.extend(self._collect(ref))
+                done.extend(self._expire_timeouts())
+                self._check_cluster()
+                self._check_starved()
+                self._dispatch()
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        except ClusterLost as err:
+            self.lost = err
+            if not done:
+                raise
+            # what finished before the loss is handed over first; the next wait() raises
         return done
 
     def _check_cluster(self, now: bool = False) -> None:
-        """Raise ClusterLost (once the pool is marked lost) if the head node or this machine's raylet is gone."""
-        try:
-            self._watch.check(now)
-        except ClusterLost:
-            self.lost = True
-            raise
+        """Raise ClusterLost if the head node or this machine's raylet is gone (see wait())."""
+        self._watch.check(now)
 
     def _check_starved(self) -> None:
         """Trials wait, no worker is alive and none could be placed for ACTOR_START_TIMEOUT: give up."""
@@ -229,7 +233,6 @@ class RayExecutor:
             return
         waited = time.monotonic() - min(entry.since for entry in self.starting.values())
         if waited > ACTOR_START_TIMEOUT:
-            self.lost = True
             raise ClusterLost(
                 f"no training worker could be placed on the Ray cluster for {waited:.0f} s "
                 "(were its worker nodes lost?)",
@@ -245,7 +248,6 @@ class RayExecutor:
             self._check_cluster(now=True)
             self.start_failures += 1
             if self.start_failures >= START_FAILURES:
-                self.lost = True
                 raise ClusterLost(
                     f"{self.start_failures} training workers in a row failed to start on the Ray cluster: "
                     f"{_first_line(err)}",
@@ -318,7 +320,7 @@ class RayExecutor:
     def workers_info(self) -> list[dict]:
         """The info() of every worker that answers within 30 s, those still starting included
         (one that cannot be placed, or died, is left out)."""
-        if self.lost or not self._actors():
+        if self.lost is not None or not self._actors():
             return []
         refs = [actor.info.remote() for actor in self._actors()]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=30)
@@ -329,7 +331,7 @@ class RayExecutor:
         return infos
 
     def shutdown(self) -> None:
-        if not self.lost:  # after a loss, Ray cannot be asked: its actors went with it
+        if self.lost is None:  # after a loss, Ray cannot be asked: its actors went with it
             for actor in self._actors():
                 with contextlib.suppress(Exception):
                     ray.kill(actor, no_restart=True)
