@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 ACTOR_START_TIMEOUT = 600  # seconds for a new worker to import TensorFlow and receive the data
 HEALTH_INTERVAL = 1.0  # seconds between probes of the head node and of this machine's raylet
 CONNECT_TIMEOUT = 2.0  # seconds a probe waits for a TCP connection
+READY_TIMEOUT = 60.0  # seconds to fetch a value that ray.wait reported ready (a bound, not an estimate)
 START_FAILURES = 5  # replacement actors that may fail to start in a row before the pool gives up
 
 
@@ -154,7 +155,7 @@ class RayExecutor:
                         f"Ray could not start {count} training worker(s) within {ACTOR_START_TIMEOUT} s "
                         "(are the requested CPUs/GPUs available in the cluster?)"
                     )
-        ray.get(refs, timeout=CONNECT_TIMEOUT)  # all ready: raises the error of a worker that failed
+        ray.get(refs, timeout=READY_TIMEOUT)  # all ready: raises the error of a worker that failed
         return actors
 
     def _replace(self) -> None:
@@ -243,7 +244,7 @@ class RayExecutor:
         """A replacement actor answered: idle from now on (or, if it died, try another)."""
         entry = self.starting.pop(ref)
         try:
-            ray.get(ref, timeout=CONNECT_TIMEOUT)
+            ray.get(ref, timeout=READY_TIMEOUT)
         except (RayActorError, WorkerCrashedError, RayTaskError, GetTimeoutError) as err:
             self._check_cluster(now=True)
             self.start_failures += 1
@@ -264,7 +265,7 @@ class RayExecutor:
     def _collect(self, ref: ray.ObjectRef) -> list[tuple[Trial, EvalResult]]:
         entry = self.running.pop(ref)
         try:
-            result = ray.get(ref, timeout=CONNECT_TIMEOUT)  # ready: its value is here already
+            result = ray.get(ref, timeout=READY_TIMEOUT)  # ready: its value is here already
         except (RayActorError, WorkerCrashedError, GetTimeoutError) as err:
             return self._lost_worker(entry, err)
         except RayTaskError as err:  # an exception the trainer did not turn into a result
@@ -327,7 +328,7 @@ class RayExecutor:
         infos = []
         for ref in ready:
             with contextlib.suppress(RayActorError, WorkerCrashedError, RayTaskError, GetTimeoutError):
-                infos.append(ray.get(ref, timeout=CONNECT_TIMEOUT))
+                infos.append(ray.get(ref, timeout=READY_TIMEOUT))
         return infos
 
     def shutdown(self) -> None:
