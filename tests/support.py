@@ -15,7 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,3 +327,64 @@ class StopAfter:
 
     def shutdown(self) -> None:
         self.executor.shutdown()
+
+
+# -- the processes of a Ray that a test started (and only those) ------------------------
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    parent: int
+    group: int
+    started: int  # clock ticks after boot: with the pid, names one process even if the pid is reused
+    cmdline: str
+
+
+def processes() -> dict[int, Process]:
+    """Every process we can read, by pid (Linux /proc)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        table[int(entry.name)] = Process(int(entry.name), int(fields[1]), int(fields[2]), int(fields[19]), cmdline)
+    return table
+
+
+def family(roots: Collection[int] = (), groups: Collection[int] = (), marker: str | None = None) -> dict[int, Process]:
+    """The processes `roots`, those in process groups `groups` or whose command line names
+    `marker` (a test's own temp dir), and every process they started."""
+    table = processes()
+    found = {p for p in table.values() if p.pid in roots or p.group in groups or (marker and marker in p.cmdline)}
+    pids = {p.pid for p in found} - {os.getpid()}
+    grew = True
+    while grew:
+        children = {p.pid for p in table.values() if p.parent in pids} - pids - {os.getpid()}
+        pids |= children
+        grew = bool(children)
+    return {pid: table[pid] for pid in pids}
+
+
+def kill_processes(known: dict[int, Process], timeout: float = 30) -> None:
+    """SIGKILL the processes of `known` that still run (same pid and start time), until none is left."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        table = processes()
+        alive = [p.pid for p in known.values() if p.pid in table and table[p.pid].started == p.started]
+        if not alive:
+            return
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.3)

@@ -46,7 +46,7 @@ class _FakeActor:
 def test_dispatch_spreads_the_queue_over_busy_workers_too() -> None:
     executor = object.__new__(RayExecutor)  # only the dispatch state, no Ray
     a, b = _FakeActor(), _FakeActor()
-    executor.idle, executor.running, executor.attempts = [a, b], {}, {}
+    executor.idle, executor.running, executor.attempts, executor.lost = [a, b], {}, {}, None
     executor.members_per_batch = 8
     executor.queue = deque(_trial(i) for i in range(16))
     executor._dispatch()

@@ -46,6 +46,10 @@ class ValidationFormat(StrEnum):
     MARKDOWN = "markdown"
 
 
+#: the exit code when Ray stopped under a command (EX_TEMPFAIL: try again, e.g. with --resume)
+EXIT_CLUSTER_LOST = 75
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: how every user error ends."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -96,7 +100,10 @@ def parse_activation(text: str) -> Activation:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn every error a user can cause into one line and exit code 2."""
+    """Turn every error a user can cause into one line and exit code 2; Ray stopping
+    under a command (its head node or this machine's raylet died) into one line and
+    EXIT_CLUSTER_LOST."""
+    from actsearch.execute import ClusterLost
     from actsearch.expr import ParseError
     from actsearch.search import SearchError
     from actsearch.spaces import SpaceError
@@ -107,6 +114,8 @@ def user_errors() -> Iterator[None]:
         yield
     except (ParseError, SearchError, SpaceError, StoreError, TaskError) as err:
         fail(str(err))
+    except ClusterLost as err:
+        fail(f"{err}" + (f" (Ray's logs: {err.logs})" if err.logs else ""), code=EXIT_CLUSTER_LOST)
 
 
 def print_rows(rows: list[dict], fmt: str) -> None:

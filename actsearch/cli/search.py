@@ -7,11 +7,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from actsearch.cli.common import DbOption, OutOption, console, fail, files_dir, user_errors
+from actsearch.cli.common import (
+    EXIT_CLUSTER_LOST,
+    DbOption,
+    OutOption,
+    console,
+    fail,
+    files_dir,
+    user_errors,
+)
 from actsearch.cli.export import write_export
 from actsearch.cli.results import print_leaderboard, proposal_line, write_report
 from actsearch.evolve.names import StrategyName
-from actsearch.execute import ExecutorKind
+from actsearch.execute import ClusterLost, ExecutorKind
 from actsearch.runconfig import across_tasks_label
 from actsearch.store import DEFAULT_DB
 
@@ -93,12 +101,13 @@ def search(
             outcome = run_search(request, reporter)
         except KeyboardInterrupt:
             reporter.stop()
-            name = reporter.run_name or run or "NAME"
-            fail(
-                f"search interrupted; nothing finished is lost. Resume with: "
-                f"actsearch search --run {name} --resume --db {db}",
-                code=130,
-            )
+            fail(f"search interrupted; {_resume_hint(reporter.run_name or run, db, address)}", code=130)
+        except ClusterLost as err:
+            reporter.stop()
+            started = reporter.run_name is not None or resume  # a run exists that --resume continues
+            hint = _resume_hint(reporter.run_name or run, db, address) if started else "no run was started"
+            logs = f" (Ray's logs: {err.logs})" if err.logs else ""
+            fail(f"{err}; {hint}{logs}", code=EXIT_CLUSTER_LOST)
     print_leaderboard(
         outcome.leaderboard,
         title=f"run {outcome.run.name}: leaderboard",
@@ -125,6 +134,12 @@ def search(
         console.print(f"best activation exported to [bold]{path}[/]  ({outcome.best.expr})", highlight=False)
         figure = write_report(db, outcome.run.name, folder / "reports" / f"{outcome.run.name}.png")
         console.print(f"report figure: {figure}", highlight=False)
+
+
+def _resume_hint(run: str | None, db: str, address: str | None) -> str:
+    """What a stopped search says: how to continue it, as a command to paste."""
+    join = f" --address {address}" if address else ""
+    return f"nothing finished is lost. Resume with: actsearch search --run {run or 'NAME'} --resume --db {db}{join}"
 
 
 class ProgressReporter:

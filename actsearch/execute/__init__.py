@@ -2,7 +2,8 @@
 
 Both executors speak one protocol: `workers`, `capacity`, `in_flight`,
 `submit(trial)`, `wait(timeout) -> [(trial, result)]`, `workers_info()`, `shutdown()`.
-Ray is imported only when the Ray executor is asked for.
+`wait` raises `ClusterLost` when nothing can run any more (Ray's head node or this
+machine's raylet stopped). Ray is imported only when the Ray executor is asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +15,17 @@ from typing import Any, Protocol
 
 from actsearch.execute.trial import Trial
 from actsearch.results import EvalResult
+
+
+class ClusterLost(RuntimeError):
+    """Ray stopped under the executor (its head node, or this machine's raylet, no longer
+    answers; or no training worker can be placed any more): nothing more can run here.
+    What finished was returned; what was running is lost and must run again (resume).
+    `logs`: the folder of Ray's logs on this machine, when known."""
+
+    def __init__(self, message: str, logs: str | None = None) -> None:
+        super().__init__(message)
+        self.logs = logs
 
 
 class Executor(Protocol):
@@ -73,4 +85,4 @@ def make_executor(kind: str, tasks: Sequence[str], data: Sequence[Any] | None, *
     raise ValueError(f"unknown executor {kind!r} (use 'ray' or 'local')")
 
 
-__all__ = ["Executor", "ExecutorKind", "Trial", "make_executor", "run_all", "submit_while_capacity"]
+__all__ = ["ClusterLost", "Executor", "ExecutorKind", "Trial", "make_executor", "run_all", "submit_while_capacity"]
