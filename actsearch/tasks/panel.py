@@ -104,7 +104,8 @@ def query_counts(tokens: np.ndarray) -> np.ndarray:
 def load_sequences() -> TaskData:
     """3,000 train / 1,000 validation / 1,000 test sequences of SEQ_LEN tokens drawn uniformly
     from VOCAB (seed SEQ_SEED), one-hot encoded, float32 of shape (n, 12, 6); no sequence is
-    in two splits. Labels: :func:`query_counts` (classes 0, 1, 2, 3+; the largest is 29.5%)."""
+    in two splits. Labels: :func:`query_counts` (classes 0, 1, 2, 3+, each 13-32% of a
+    split; the most frequent class has 31.7% of the validation split)."""
     rng = np.random.default_rng(SEQ_SEED)
     n = SEQ_TRAIN + SEQ_VAL + SEQ_TEST
     tokens = rng.integers(0, VOCAB, size=(n + n // 10, SEQ_LEN))
@@ -175,8 +176,9 @@ def _shell(rng: np.random.Generator, n: int, inner: float, outer: float) -> np.n
 def load_ood() -> TaskData:
     """2,000 train inputs uniform in the ball |x| <= 1; 500 validation and 1,000 test inputs
     uniform in the shell 1 < |x| <= 1.5 (disjoint draws). Targets standardised with the TRAIN
-    mean and std only, so the out-of-distribution targets keep their own spread (variance
-    2.3 in train units): predicting the train mean scores an MSE of about 2.4."""
+    mean and std only, so the out-of-distribution targets keep their own offset and spread
+    (validation: mean 0.51, variance 1.14 in train units): predicting the train mean scores
+    an MSE of 1.40 on the validation split, 1.49 on the test split."""
     rng = np.random.default_rng(OOD_SEED + 1)
     x_train = _shell(rng, OOD_TRAIN, 0.0, TRAIN_RADIUS)
     x_out = _shell(rng, OOD_VAL + OOD_TEST + 100, TRAIN_RADIUS, OOD_RADIUS)
