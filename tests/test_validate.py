@@ -208,7 +208,8 @@ def test_validate_cli_reuses_stored_results_and_refuses_overlapping_seeds(tmp_pa
     assert markdown.returncode == 0 and markdown.stdout.startswith("| task | expr |")
 
 
-@pytest.mark.slow  # 40 one-epoch trainings: about 30 s on 2 cores
+@pytest.mark.slow  # 40 one-epoch trainings: about 30 s on 2 cores, so in `make test-long`
+@pytest.mark.long
 def test_validate_a_suite_prints_each_task_and_the_summary_and_stores_them(tmp_path: Path) -> None:
     db = tmp_path / "suite.db"
     args = ("validate", "--suite", "classic", "--expr", "x*tanh(x)", "--seeds", "2", "--epochs", "1")
