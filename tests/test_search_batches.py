@@ -8,6 +8,7 @@ test_search_loop.py (stops at every wait) and test_resume.py (real searches, Ctr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ from sqlalchemy import event
 from support import ROOT, FakeExecutor
 from test_search_loop import SPACE, _seeds_space, _start, _state
 
+from actsearch.execute.worker import trained_form
 from actsearch.search import Search, SearchRequest, settings_for
 from actsearch.store import Store
 
@@ -82,16 +84,24 @@ def test_the_loop_commits_a_batch_in_one_transaction(tmp_path: Path) -> None:
     assert _state(tmp_path / "one.db") == _state(tmp_path / "rounds.db") == _state(full_db)
 
 
+class _Reporting(FakeExecutor):
+    """Reports the form it trained, as the real workers do (`EvalResult.expr`)."""
+
+    def result(self, trial):
+        return dataclasses.replace(super().result(trial), expr=trained_form(trial.expr))
+
+
 def _copy(db: Path, to: Path) -> None:
     """A consistent copy of a live SQLite database (its WAL included)."""
     with sqlite3.connect(db) as source, sqlite3.connect(to) as target:
         source.backup(target)
 
 
-@pytest.mark.parametrize("seeds", [1, 2])
-def test_a_crash_after_any_flush_resumes_into_the_uninterrupted_run(tmp_path: Path, seeds: int) -> None:
+@pytest.mark.parametrize(("seeds", "executor"), [(1, FakeExecutor), (2, FakeExecutor), (2, _Reporting)])
+def test_a_crash_after_any_flush_resumes_into_the_uninterrupted_run(tmp_path: Path, seeds: int, executor) -> None:
     """The store after each flush is all that a kill -9 can leave (a flush is one transaction):
-    resumed from each of them, the run ends exactly as the uninterrupted one."""
+    resumed from each of them, the run ends exactly as the uninterrupted one (with the
+    trained forms the workers report, too)."""
     space = _seeds_space(tmp_path) if seeds == 2 else SPACE
     settings = settings_for(SearchRequest(space=str(space), seed=5))
     full_db = tmp_path / "full.db"
@@ -102,17 +112,20 @@ def test_a_crash_after_any_flush_resumes_into_the_uninterrupted_run(tmp_path: Pa
         snapshots.append(tmp_path / f"flush-{n}.db")
         _copy(full_db, snapshots[-1])
 
-    search = Search(settings, store, FakeExecutor(), run, observer=_Parts(snapshot))
+    search = Search(settings, store, executor(), run, observer=_Parts(snapshot))
     search.flush_seconds, search.flush_writes = 3600.0, 7  # a batch every few writes
     search.run()
+    trained = store.candidates(run.id, statuses=("evaluated", "failed"))
     store.close()
     assert len(snapshots) > 5
+    if executor is _Reporting:  # the stored form is the one trained: canonical
+        assert all(c.expr == trained_form(c.expr) for c in trained)
     expected = _state(full_db)
     for snap in snapshots:
         store = Store.open(snap)
         run = store.find_run("r")
         assert run is not None and run.status == "running"
-        search = Search(settings, store, FakeExecutor(), run)
+        search = Search(settings, store, executor(), run)
         search.flush_seconds, search.flush_writes = 3600.0, 7
         search.run()
         store.close()
@@ -123,6 +136,7 @@ DRIVER = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from support import FakeExecutor
+from actsearch.execute.worker import trained_form
 from actsearch.search import Search, SearchRequest, settings_for
 from actsearch.store import Store
 

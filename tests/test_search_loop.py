@@ -196,8 +196,8 @@ def test_observer_sees_every_part_of_the_loop(tmp_path: Path) -> None:
     executor = FakeExecutor()
     summary = Search(settings, store, executor, run, observer=Counting()).run()
     proposals = sum(summary.counts.values())
-    assert seen["ask"] >= proposals and seen["handle"] == seen["canonicalise"] == seen["screen"] == proposals
-    assert seen["genotype"] == proposals and seen["tell"] == proposals
+    assert seen["ask"] >= proposals and seen["handle"] == seen["genotype"] == seen["tell"] == proposals
+    assert 0 < seen["canonicalise"] == seen["screen"] <= proposals  # a tree seen before is not inspected again
     assert seen["record"] == len(executor.submitted) and seen["progress"] >= 1
 
 

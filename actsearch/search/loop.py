@@ -57,7 +57,8 @@ from typing import Any, Protocol
 from actsearch.evolve import Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial, submit_while_capacity
 from actsearch.expr import Activation, screen
-from actsearch.expr.normalize import standardise
+from actsearch.expr.ast import Node
+from actsearch.expr.normalize import Moments, moments
 from actsearch.results import EvalResult
 from actsearch.search.fitness import FitnessRule, MissingBaselineError
 from actsearch.search.state import Pair, PendingCandidate, SearchState
@@ -102,7 +103,7 @@ class Observer(Protocol):
     """Sees the loop's parts as they run (benchmarks time them); the default sees nothing.
 
     Parts: "ask", "tell", "handle" (one proposal, all of it), "canonicalise",
-    "genotype", "screen", "record" (one result, all of it), "store.METHOD" (one
+    "genotype", "screen", "standardise", "record" (one result, all of it), "store.METHOD" (one
     write to the batch, by the store's method), "store.flush" (one transaction
     writing a batch), "progress" (drawing it).
     """
@@ -154,14 +155,20 @@ class WorkerTime:
 
 @dataclass(frozen=True)
 class _Inspected:
-    """What screening made of a proposal: the activation to train (None when its
-    expression failed), its fingerprint, its complexity as evolved, and why it is
-    rejected (None: it is not)."""
+    """What screening made of a proposal, all numeric: the light text of the function as
+    evolved (None when its expression failed), its fingerprint (standardised, when the
+    space normalises), its complexity as evolved, why it is rejected (None: it is not),
+    and its moments when the space normalises (to build the expression it trains)."""
 
-    activation: Activation | None
+    expr: str | None
     fingerprint: str
     complexity: int | None
     reason: str | None
+    moments: Moments | None = None
+
+
+#: genotypes whose inspection the loop remembers (a proposal's tree often comes back)
+INSPECTED_CACHE = 50_000
 
 
 class Search:
@@ -196,6 +203,7 @@ class Search:
         self.writes = store.batch()
         self.flush_seconds = FLUSH_SECONDS
         self.flush_writes = FLUSH_WRITES
+        self._inspected: dict[str, _Inspected] = {}  # genotype -> inspection (a pure function of it)
 
     @staticmethod
     def _fitness_rule(settings: SearchSettings) -> FitnessRule:
@@ -314,38 +322,57 @@ class Search:
     # -- one proposal: screen, dedupe, train --------------------------------------------
 
     def _handle(self, proposal: Proposal) -> None:
-        inspected = self._inspect(proposal)
+        with self.span("genotype"):
+            node = self.factory.to_node(proposal.individual)
+            genotype = self.factory.genotype_of(node)
+        inspected = self._inspected.get(genotype)
+        if inspected is None:
+            inspected = self._inspect(node, genotype)
+            if len(self._inspected) >= INSPECTED_CACHE:
+                self._inspected.clear()
+            self._inspected[genotype] = inspected
         fingerprint, reason = inspected.fingerprint, inspected.reason
         cache = self.state.cache
         original = cache.original(fingerprint)
-        self.state.proposed(trains=reason is None and original is None)
+        train = None
+        if reason is None and original is None:
+            train, reason = self._to_train(node, inspected)
+        self.state.proposed(trains=train is not None)
         if reason is not None:
-            candidate_id = self._add(proposal, inspected, "rejected", reason=reason)
+            candidate_id = self._add(proposal, inspected, genotype, "rejected", reason=reason)
             self.state.done += 1
             self.tell(proposal, candidate_id, None)
         elif original is not None:
             candidate_id = self._add(
-                proposal, inspected, "duplicate", equivalent_to=original, reason=f"equivalent to candidate {original}"
+                proposal,
+                inspected,
+                genotype,
+                "duplicate",
+                equivalent_to=original,
+                reason=f"equivalent to candidate {original}",
             )
             if cache.is_done(fingerprint):
                 self.tell_duplicate(proposal, candidate_id, cache.fitness(fingerprint))
             else:
                 cache.wait(fingerprint, (proposal, candidate_id))
         else:
-            candidate_id = self._add(proposal, inspected, "queued")
+            assert train is not None
+            candidate_id = self._add(proposal, inspected, genotype, "queued", expr=train)
             cache.add(fingerprint, candidate_id)
-            self.queue(candidate_id, fingerprint, str(inspected.activation), proposal)
+            self.queue(candidate_id, fingerprint, train, proposal)
 
-    def _inspect(self, proposal: Proposal) -> _Inspected:
-        """Canonical form, fingerprint, screening verdict and (when the space asks) the
-        standardised form of a proposal. Any of them failing (a bug, an expression the
-        algebra or numpy chokes on) rejects this one candidate with the reason, instead
-        of stopping the search."""
+    def _inspect(self, node: Node, genotype: str) -> _Inspected:
+        """Light form, fingerprint, screening verdict and (when the space asks) the
+        standardised fingerprint of a proposal, all numeric: the sympy canonical form is
+        left to the worker that trains it (`EvalResult.expr`), the standardised expression
+        to `_to_train`. Any of them failing (a bug, an expression numpy chokes on) rejects
+        this one candidate with the reason, instead of stopping the search."""
         constraints = self.space.constraints
         try:
             with self.span("canonicalise"):
-                activation = self.factory.activation(proposal.individual)
-                fingerprint = activation.fingerprint
+                activation = Activation.from_tree(node, simplify=False)
+                if not self.space.normalize:  # else only a rejection keeps the raw fingerprint
+                    activation.fingerprint  # noqa: B018 (computed here, for the span)
             with self.span("screen"):
                 verdict = screen(
                     activation,
@@ -355,29 +382,53 @@ class Search:
                 )
             complexity = activation.complexity  # of the function as evolved, before any standardisation
             if not verdict.ok:
-                return _Inspected(activation, fingerprint, complexity, verdict.reason or "screened out")
-            if self.space.normalize:
-                standard = standardise(activation)
-                if standard is None:
-                    reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
-                    return _Inspected(activation, fingerprint, complexity, reason)
-                activation, fingerprint = standard.activation, standard.fingerprint
-            return _Inspected(activation, fingerprint, complexity, None)
+                return _Inspected(str(activation), activation.fingerprint, complexity, verdict.reason or "screened out")
+            if not self.space.normalize:
+                return _Inspected(str(activation), activation.fingerprint, complexity, None)
+            with self.span("standardise"):
+                standard = moments(activation)
+            if standard is None:
+                reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
+                return _Inspected(str(activation), activation.fingerprint, complexity, reason)
+            return _Inspected(str(activation), standard.fingerprint, complexity, None, standard)
         except Exception as error:  # one bad candidate must not end the run
-            log.warning("candidate %s rejected: %s", self.factory.genotype(proposal.individual), error)
-            return _Inspected(None, "", None, f"expression failed: {type(error).__name__}: {error}"[:500])
+            return self._failed(genotype, error)
 
-    def _add(self, proposal: Proposal, inspected: _Inspected, status: str, **extra: Any) -> int:
-        """Store a proposal (its id is fixed at once); one whose expression failed is stored
-        as its genotype text."""
+    def _to_train(self, node: Node, inspected: _Inspected) -> tuple[str | None, str | None]:
+        """(the expression a new candidate trains, None) or (None, why it cannot): its light
+        form, standardised when the space normalises (built only for those that train)."""
+        assert inspected.expr is not None
+        if inspected.moments is None:
+            return inspected.expr, None
+        try:
+            with self.span("standardise"):
+                light = Activation.from_tree(node, simplify=False).tree
+                return str(Activation.from_tree(inspected.moments.tree(light), simplify=False)), None
+        except Exception as error:
+            return None, self._failed(self.factory.genotype_of(node), error).reason
+
+    @staticmethod
+    def _failed(genotype: str, error: Exception) -> _Inspected:
+        log.warning("candidate %s rejected: %s", genotype, error)
+        return _Inspected(None, "", None, f"expression failed: {type(error).__name__}: {error}"[:500])
+
+    def _add(
+        self,
+        proposal: Proposal,
+        inspected: _Inspected,
+        genotype: str,
+        status: str,
+        expr: str | None = None,
+        **extra: Any,
+    ) -> int:
+        """Store a proposal (its id is fixed at once) with `expr`, the expression it trains,
+        or else the light form of the function as evolved, or else (its expression failed)
+        its genotype text."""
         seq = self.state.next_seq()
-        with self.span("genotype"):
-            genotype = self.factory.genotype(proposal.individual)
-        activation = inspected.activation
         with self.span("store.add_candidate"):
             return self.writes.add_candidate(
                 self.run_record.id,
-                expr=str(activation) if activation is not None else genotype,
+                expr=expr or inspected.expr or genotype,
                 fingerprint=inspected.fingerprint,
                 complexity=inspected.complexity,
                 generation=proposal.generation,
@@ -449,6 +500,9 @@ class Search:
         """One result of the search: store it; a candidate with all its results completes."""
         pending = self.state.pending[trial.candidate_id]
         task = self.store_result(trial, result)
+        if result.expr is not None and result.expr != pending.expr:  # stored with the result: a resume keeps it
+            self.writes.set_expr(pending.candidate_id, result.expr)
+            pending.expr = result.expr
         self._note_hurdle(result)
         pending.results[(task, trial.seed)] = result
         if pending.complete:

@@ -236,6 +236,16 @@ class WriteBatch:
             self._updates.setdefault(candidate_id, {}).update(values)
         self._touch()
 
+    def set_expr(self, candidate_id: int, expr: str) -> None:
+        """A candidate's expression from now on (the form its worker reported it trained)."""
+        values = {"expr": expr, "updated_at": utcnow()}
+        row = self._new.get(candidate_id)
+        if row is not None:
+            row.update(values)
+        else:
+            self._updates.setdefault(candidate_id, {}).update(values)
+        self._touch()
+
     # ----------------------------------------------------------------- ids
 
     def _take_id(self) -> int:
