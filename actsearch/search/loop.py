@@ -61,7 +61,7 @@ from actsearch.expr.ast import Node
 from actsearch.expr.normalize import Moments, moments
 from actsearch.results import EvalResult
 from actsearch.search.fitness import FitnessRule, MissingBaselineError
-from actsearch.search.state import Pair, PendingCandidate, SearchState
+from actsearch.search.state import OrderStatistic, Pair, PendingCandidate, SearchState
 from actsearch.spaces import SearchSettings
 from actsearch.store import RunRecord, Store
 
@@ -198,6 +198,8 @@ class Search:
         self.factory = TreeFactory(self.space, random.Random(settings.seed))
         self.strategy: Strategy = make_strategy(self.factory, self.space.evolution)
         self.state = SearchState(budget=self.space.trainings)
+        if self.space.budget.hurdle is not None:
+            self.state.hurdle_readings = OrderStatistic(self.space.budget.hurdle.quantile)
         self.rule = self._fitness_rule(settings)
         self.worker_time = WorkerTime(executor.workers)
         self.writes = store.batch()
@@ -479,11 +481,10 @@ class Search:
         hurdle = self.space.budget.hurdle
         if hurdle is None:
             return None
-        readings = sorted(self.state.hurdle_readings)
+        readings = self.state.hurdle_readings
         if len(readings) < hurdle.min_observations:
             return hurdle.epochs, -math.inf  # record the reading, stop nobody yet
-        index = min(len(readings) - 1, int(hurdle.quantile * len(readings)))
-        return hurdle.epochs, readings[index]
+        return hurdle.epochs, readings.value
 
     # -- results ------------------------------------------------------------------------
 
@@ -566,7 +567,7 @@ class Search:
         hurdle = self.space.budget.hurdle
         for partial in result.partials:
             if hurdle and partial.epochs == hurdle.epochs and partial.fitness is not None:
-                self.state.hurdle_readings.append(partial.fitness)
+                self.state.hurdle_readings.add(partial.fitness)
 
     def tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
         """A duplicate is done when its original is: it takes the original's fitness."""
