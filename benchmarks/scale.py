@@ -37,7 +37,9 @@ state, where every result brings the proposals that refill its worker. Reported:
 
 Plus Ray's own per-call overhead with light actors on this machine (`--ray-actors`,
 `--ray-calls`): a no-op method taking a trial and returning a result, one call at a time
-(latency) and with every actor kept busy as the Ray executor does (throughput).
+(latency), with every actor kept busy as the Ray executor does (throughput), and the cost
+of collecting 1,024 finished calls with one `ray.wait` over all the pending ones per
+result, as `RayExecutor.wait` does with 1,024 workers busy.
 
 Figures are printed, never asserted (docs/performance.md records them).
 """
@@ -367,7 +369,7 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
 # -- Ray's own overhead ------------------------------------------------------------------
 
 
-def ray_overhead(actors: int, calls: int) -> dict[str, Any]:
+def ray_overhead(actors: int, calls: int, pending: int = 1024) -> dict[str, Any]:
     """Seconds per remote call of a no-op actor method (a Trial in, a result out)."""
     import logging
 
@@ -404,6 +406,15 @@ def ray_overhead(actors: int, calls: int) -> dict[str, Any]:
                 if done + len(running) < calls:
                     running[actor.run.remote(trial)] = actor
         busy_wall, busy_cpu = time.perf_counter() - w, time.process_time() - c
+        # `pending` calls out at once, collected one ray.wait over all that remain at a time:
+        # what RayExecutor.wait does with N workers busy (the list it waits on has N refs)
+        remaining = [pool[i % actors].run.remote(trial) for i in range(pending)]
+        ray.wait(remaining, num_returns=len(remaining))  # all done: only the collecting is timed
+        w, c = time.perf_counter(), time.process_time()
+        while remaining:
+            ready, remaining = ray.wait(remaining, num_returns=1)
+            ray.get(ready)
+        drain_wall, drain_cpu = time.perf_counter() - w, time.process_time() - c
     finally:
         ray.shutdown()
     return {
@@ -415,6 +426,9 @@ def ray_overhead(actors: int, calls: int) -> dict[str, Any]:
         "pipelined_calls_per_s": calls / busy_wall,
         "pipelined_ms_per_call": 1000 * busy_wall / calls,
         "pipelined_driver_cpu_ms_per_call": 1000 * busy_cpu / calls,
+        "pending": pending,
+        "wait_over_pending_ms_per_result": 1000 * drain_wall / pending,
+        "wait_over_pending_driver_cpu_ms_per_result": 1000 * drain_cpu / pending,
     }
 
 
@@ -564,7 +578,10 @@ def main() -> None:
             f"call one at a time ({ray_row['sequential_driver_cpu_ms_per_call']:.3f} ms driver CPU); "
             f"{ray_row['pipelined_calls_per_s']:,.0f} calls/s with every actor busy "
             f"({ray_row['pipelined_ms_per_call']:.3f} ms per call, "
-            f"{ray_row['pipelined_driver_cpu_ms_per_call']:.3f} ms driver CPU)"
+            f"{ray_row['pipelined_driver_cpu_ms_per_call']:.3f} ms driver CPU); collecting "
+            f"{ray_row['pending']:,} finished calls one ray.wait over all that remain at a time: "
+            f"{ray_row['wait_over_pending_ms_per_result']:.3f} ms per result "
+            f"({ray_row['wait_over_pending_driver_cpu_ms_per_result']:.3f} ms driver CPU)"
         )
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
