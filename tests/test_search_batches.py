@@ -91,6 +91,39 @@ class _Reporting(FakeExecutor):
         return dataclasses.replace(super().result(trial), expr=trained_form(trial.expr))
 
 
+class _Synchronous(FakeExecutor):
+    """Like the in-process executor: nothing ends within a timeout; notes the lock at each wait."""
+
+    search: Search
+
+    def __init__(self) -> None:
+        super().__init__(capacity=3)
+        self.blocking_with_lock = self.blocking = 0
+
+    def wait(self, timeout: float | None = None) -> list:
+        if timeout is not None:
+            return []
+        self.blocking += 1
+        self.blocking_with_lock += self.search.writes.holds_lock
+        return super().wait()
+
+
+def test_the_loop_never_blocks_holding_sqlites_write_lock(tmp_path: Path) -> None:
+    """Another writer of the file (a second search) waits at most for a flush window, never
+    for a training: the loop flushes before any wait that a timeout does not bound."""
+    settings = settings_for(SearchRequest(space=str(SPACE), seed=5))
+    store, run = _start(tmp_path / "lock.db", settings)
+    executor = _Synchronous()
+    search = executor.search = Search(settings, store, executor, run)
+    search.flush_seconds = 3600.0  # never due by age: only the waits flush
+    search.run()
+    assert executor.blocking > 10 and executor.blocking_with_lock == 0
+    full_db = tmp_path / "full.db"
+    store, run = _start(full_db, settings)
+    Search(settings, store, FakeExecutor(capacity=3), run).run()
+    assert _state(tmp_path / "lock.db") == _state(full_db)
+
+
 def _copy(db: Path, to: Path) -> None:
     """A consistent copy of a live SQLite database (its WAL included)."""
     with sqlite3.connect(db) as source, sqlite3.connect(to) as target:

@@ -28,9 +28,14 @@ the flush), but they are a function of what the store will hold: the replay
 rebuilds the same strategy from the stored ask/tell sequence, requeues the
 trainings of the candidates in flight at that flush in the order they were
 asked, and the run goes on as the uninterrupted one did. What a crash costs is
-the unflushed batch: at most `flush_seconds` of results are trained again, and
-trials submitted for candidates of that batch were trained for nothing (they
-are proposed again, identically, and trained then). Nothing is stored twice.
+the unflushed batch: the results that came back since the last flush (a flush
+window plus the round in progress) are trained again, and trials submitted for
+candidates of that batch were trained for nothing (they are proposed again,
+identically, and trained then). Nothing is stored twice.
+On SQLite a batch holds the write lock from its first new candidate (whose id it
+fixes) to its flush: another writer of the file waits for one flush window at
+most, never for a training (an executor that cannot return within a timeout,
+the in-process one, returns nothing, and the loop flushes before waiting on).
 
 A space may name several tasks. Then every candidate is trained on each task
 with each seed (each training one evaluation, one unit of the budget), and its
