@@ -51,7 +51,7 @@ _CANDIDATES = cast(Table, Candidate.__table__)
 _PARENTS = cast(Table, CandidateParent.__table__)
 _EVALUATIONS = cast(Table, Evaluation.__table__)
 #: ids reserved from a PostgreSQL sequence per round trip
-ID_BLOCK = 256
+ID_BLOCK = 1024
 
 
 class WriteBatch:
@@ -307,8 +307,8 @@ class WriteBatch:
                 with self._store._writer.connect() as conn:
                     if attempt > 1 and self._committed(conn, evaluation_ids):
                         return
-                    self._write(conn, evaluation_ids)
-                    conn.commit()
+                    with conn.begin():  # explicit: COPY runs on the driver's connection
+                        self._write(conn, evaluation_ids)
 
             self._retrying(write, "writing")
         self.flushes += 1
@@ -332,12 +332,24 @@ class WriteBatch:
         finally:
             conn.close()
 
+    def _insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert `rows` (dicts with the same keys): PostgreSQL streams them with COPY, in the
+        transaction `conn` holds (one round trip, no statement per row)."""
+        if self._sqlite:
+            conn.execute(insert(table), rows)
+            return
+        columns = list(rows[0])
+        sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+
     def _write(self, conn: Connection, evaluation_ids: list[int]) -> None:
         """Every buffered write, in order, on `conn` (inside its transaction)."""
         if self._candidates:
-            conn.execute(insert(_CANDIDATES), self._candidates)
+            self._insert(conn, _CANDIDATES, self._candidates)
         if self._parents:
-            conn.execute(insert(_PARENTS), self._parents)
+            self._insert(conn, _PARENTS, self._parents)
         if self._evaluations:
             ids = iter(evaluation_ids)
             if self._sqlite:
@@ -349,9 +361,9 @@ class WriteBatch:
                 final_id = next(ids)
                 finals.append({**final, "id": final_id})
                 partials.extend({**row, "id": next(ids), "partial_of": final_id} for row in readings)
-            conn.execute(insert(_EVALUATIONS), finals)
+            self._insert(conn, _EVALUATIONS, finals)
             if partials:
-                conn.execute(insert(_EVALUATIONS), partials)
+                self._insert(conn, _EVALUATIONS, partials)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for candidate_id, values in self._updates.items():
             keys = tuple(sorted(values))
