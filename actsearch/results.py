@@ -52,6 +52,9 @@ class EvalResult:
     #: wall time of the whole batch this training ran in (several members in
     #: one compiled program, see actsearch.train.batch); None if trained alone
     batch_seconds: float | None = None
+    #: the activation the worker trained, as its canonical text (the search sends the
+    #: light form and stores this one); None when not reported
+    expr: str | None = None
 
     @classmethod
     def failed(

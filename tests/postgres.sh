@@ -11,7 +11,8 @@
 # a database. Idempotent: a second call reuses the running server.
 #
 # Settings (environment): ACTSEARCH_PG_DIR, ACTSEARCH_PG_PORT, ACTSEARCH_PG_USER,
-# ACTSEARCH_PG_PASSWORD, ACTSEARCH_PG_DB. Stop it with:
+# ACTSEARCH_PG_PASSWORD, ACTSEARCH_PG_DB, ACTSEARCH_PG_URL_FILE (where the URL is written,
+# default tests/pg_url; empty: nowhere, for a private server). Stop it with:
 #   runuser -u postgres -- pg_ctl -D /tmp/actsearch-pg stop
 
 _actsearch_pg_main() {
@@ -122,7 +123,8 @@ _actsearch_pg_main() {
     # Check the URL works over TCP with the password.
     PGPASSWORD="$password" "$bindir/psql" -X -q -tA "$url" -c "SELECT 1" >/dev/null \
         || { log "cannot connect with $url"; return 1; }
-    echo "$url" > "$here/pg_url"
+    local urlfile="${ACTSEARCH_PG_URL_FILE-$here/pg_url}"
+    if [ -n "$urlfile" ]; then echo "$url" > "$urlfile"; fi
     echo "ACTSEARCH_TEST_PG_URL=$url"
 }
 

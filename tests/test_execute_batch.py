@@ -11,6 +11,7 @@ import ray
 from actsearch.execute import Trial, make_executor
 from actsearch.execute.batching import fair_share, members_per_batch, take_batch
 from actsearch.execute.ray_pool import RayExecutor
+from actsearch.expr import Activation
 from actsearch.tasks import get_task
 
 TASK = "digits-mlp"
@@ -88,6 +89,8 @@ def test_in_process_executor_trains_a_batch() -> None:
         assert len({r.batch_seconds for _, r in first}) == 1  # one program
         (last,) = executor.wait()
         assert last[0].trial_id == 3 and last[1].batch_seconds is None  # alone: today's trainer
+        for trial, result in [*first, last]:  # each reports the form it trained: the canonical one
+            assert result.expr == str(Activation.parse(trial.expr))
     finally:
         executor.shutdown()
 

@@ -53,6 +53,22 @@ def test_fingerprint_of_known_identities(a, b):
     assert np.allclose(ya, yb, rtol=1e-3, atol=1e-4)
 
 
+def test_fingerprints_keep_their_text_token_by_token():
+    """Stores hold fingerprints and a resumed run compares new ones with them: the fast
+    printing gives the text of the per-output `_token`, special values included."""
+    import hashlib
+
+    from actsearch.expr.fingerprint import _token, fingerprint_of
+
+    rng = np.random.default_rng(7)
+    special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, -1e-320, 1e300, 999999.5, -1.0000005, 1e16])
+    for i in range(400):
+        values = rng.choice(special, 64) if i % 2 else rng.normal(size=64) * 10.0 ** rng.integers(-12, 12)
+        text = ",".join(_token(float(v)) for v in values)
+        assert fingerprint_of(values) == hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
+    assert Activation.parse("x * sigmoid(x)").fingerprint == "04a54c33b3acddb1"  # as printed before the fast path
+
+
 def test_protected_forms_stay_opaque():
     # log(x**2) must not become 2*log(x) (not equal under log(|x| + eps))
     assert str(Activation.parse("log(x**2)")) == "log(x**2)"

@@ -42,6 +42,14 @@ def test_search_writes_every_proposal_and_result(tiny_search: dict) -> None:
     assert len(workers) == 2, workers  # both Ray workers trained
 
 
+def test_trained_candidates_are_stored_in_the_form_their_worker_trained(tiny_search: dict) -> None:
+    """The search sends the light form; the Ray worker canonicalises it and reports it."""
+    from actsearch.expr import Activation
+
+    for (expr,) in _rows(tiny_search["db"], "select expr from candidates where status = 'evaluated'"):
+        assert expr == str(Activation.parse(expr))  # canonical: a fixed point
+
+
 def test_rejected_candidates_keep_their_reason(tiny_search: dict) -> None:
     for status, reason in _rows(tiny_search["db"], "select status, reason from candidates"):
         if status in ("rejected", "duplicate"):

@@ -100,14 +100,17 @@ class TreeFactory:
 
     @contextlib.contextmanager
     def _seeded(self) -> Iterator[None]:
-        """Run DEAP (which uses the global `random`) on this factory's generator."""
-        saved = random.getstate()
-        random.setstate(self.rng.getstate())
+        """Run DEAP's draws and this module's on this factory's generator: meanwhile the name
+        `random` in both modules is the generator itself. (The same draws as copying its state
+        into the global generator and back, without copying the states, which cost more than
+        a random tree; not re-entrant, and the blocks do not nest.)"""
+        global random
+        saved = random
+        gp.random = random = self.rng  # type: ignore[assignment]
         try:
             yield
         finally:
-            self.rng.setstate(random.getstate())
-            random.setstate(saved)
+            gp.random = random = saved
 
     def _individual(self, nodes: list) -> Individual:
         return creator.ActsearchTree(self._with_leaf_policy(nodes))
@@ -248,12 +251,17 @@ class TreeFactory:
         assert result is not None, "incomplete prefix tree"
         return result
 
-    def activation(self, ind: Individual) -> Activation:
-        return Activation.from_tree(self.to_node(ind))
+    def activation(self, ind: Individual, *, simplify: bool = True) -> Activation:
+        return Activation.from_tree(self.to_node(ind), simplify=simplify)
 
     def genotype(self, ind: Individual) -> str:
         """The tree exactly as evolved, as prefix-call text our parser reads back."""
         return _prefix_text(self.to_node(ind))
+
+    @staticmethod
+    def genotype_of(node: Node) -> str:
+        """`genotype` of a tree already converted with `to_node`."""
+        return _prefix_text(node)
 
     def from_genotype(self, text: str) -> Individual:
         """Rebuild a DEAP tree from `genotype` text (e.g. when resuming from the store)."""

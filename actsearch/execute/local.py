@@ -35,6 +35,11 @@ class InProcessExecutor:
         self.queue.append(trial)
 
     def wait(self, timeout: float | None = None) -> list[tuple[Trial, EvalResult]]:
+        """Train the next batch and return its results. Nothing ends here unless the caller
+        waits for the training: with a `timeout`, nothing has ended by then, so it returns
+        nothing at once (the search stores its writes, releasing SQLite's lock, then waits)."""
+        if timeout is not None:
+            return []
         batch = take_batch(self.queue, self.members_per_batch)
         if len(batch) <= 1:
             return [(trial, self.worker.run(trial)) for trial in batch]

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Trial:
-    """Everything a worker needs besides the task's data: workers get only canonical strings."""
+    """Everything a worker needs besides the task's data: workers get only expression text
+    (the search sends the light form, an exact rewrite of the proposal; the worker parses it,
+    which canonicalises it, and reports the form it trained in `EvalResult.expr`)."""
 
     trial_id: int
     candidate_id: int

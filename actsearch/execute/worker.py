@@ -100,7 +100,7 @@ class TrainingWorker:
         finally:
             self.busy_seconds += time.perf_counter() - started
             self.trials += 1
-        return replace(result, worker=self.name)
+        return replace(result, worker=self.name, expr=trained_form(trial.expr))
 
     def run_batch(self, trials: list[Trial]) -> list[EvalResult]:
         """Train trials of one kind (epochs, hurdle epoch, parametric; see batching.batch_key)
@@ -124,7 +124,7 @@ class TrainingWorker:
         finally:
             self.busy_seconds += time.perf_counter() - started
             self.trials += len(trials)
-        return [replace(r, worker=self.name) for r in results]
+        return [replace(r, worker=self.name, expr=trained_form(t.expr)) for t, r in zip(trials, results)]
 
     def _task(self, trial: Trial) -> tuple[Any, Any]:
         """The task and prepared data a trial trains on."""
@@ -156,6 +156,17 @@ class TrainingWorker:
         except Exception:
             pass
         return info
+
+
+def trained_form(expr: str) -> str | None:
+    """The canonical text of the activation a trial's expression trains (the trainer parsed
+    it already: the canonical form is cached); None if it does not parse."""
+    from actsearch.expr import Activation
+
+    try:
+        return str(Activation.parse(expr))
+    except Exception:
+        return None
 
 
 def _current_rss_mb() -> float | None:

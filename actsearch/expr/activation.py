@@ -11,7 +11,7 @@ import sympy
 
 from . import ast
 from .ast import Call, Const, Node, Var
-from .canonical import canonical, latex, to_sympy
+from .canonical import canonical, latex, light, to_sympy
 from .fingerprint import PROBE_POINTS, fingerprint_of
 from .limits import MAX_CONST
 from .lower import eval_numpy, parameter_slots, tf_lowering
@@ -61,10 +61,15 @@ class Activation:
         return cls.from_tree(parse_tree(text))
 
     @classmethod
-    def from_tree(cls, node: Node) -> Activation:
-        """Canonicalise a tree (from the parser, DEAP, ...); raises `ParseError` if invalid."""
+    def from_tree(cls, node: Node, *, simplify: bool = True) -> Activation:
+        """Canonicalise a tree (from the parser, DEAP, ...); raises `ParseError` if invalid.
+
+        `simplify=False` stops at the light normalisation (constants folded and rounded,
+        identities dropped, commutative arguments sorted: an exact rewrite, without sympy):
+        what the search screens, fingerprints and sends to the workers, which parse the text
+        and so train (and report) its full canonical form."""
         node = _validate(node)
-        return cls(canonical(node), original=node)
+        return cls(canonical(node) if simplify else light(node), original=node)
 
     # -- identity ---------------------------------------------------------------------
     @property
@@ -119,9 +124,16 @@ class Activation:
         return ast.node_count(self._tree)
 
     @cached_property
+    def probe_outputs(self) -> np.ndarray:
+        """Outputs on the fingerprint's probe points (`PROBE_POINTS`; read-only)."""
+        outputs = self.numpy(PROBE_POINTS)
+        outputs.flags.writeable = False
+        return outputs
+
+    @cached_property
     def fingerprint(self) -> str:
         """Hash of the outputs on fixed probe points (16 hex digits)."""
-        return fingerprint_of(self.numpy(PROBE_POINTS))
+        return fingerprint_of(self.probe_outputs)
 
     @property
     def constants(self) -> tuple[float, ...]:

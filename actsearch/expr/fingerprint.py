@@ -24,7 +24,14 @@ def _token(value: float) -> str:
     return "0" if float(text) == 0 else text
 
 
+_FORMAT = f"%.{FINGERPRINT_DIGITS}g"
+
+
 def fingerprint_of(outputs: np.ndarray) -> str:
-    """sha256 of the rounded outputs on PROBE_POINTS, first 16 hex digits."""
-    text = ",".join(_token(float(v)) for v in outputs)
+    """sha256 of the rounded outputs on PROBE_POINTS, first 16 hex digits.
+
+    The text is that of `_token` for every output; printed in one pass ("%g" spells nan,
+    inf and -inf as `_token` does, and only -0.0 prints as a zero with a sign)."""
+    values = np.asarray(outputs, dtype=np.float64).ravel().tolist()
+    text = ",".join(["0" if token == "-0" else token for token in [_FORMAT % v for v in values]])
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activation import Activation
-from .ast import Call, Const
-from .fingerprint import PROBE_POINTS, fingerprint_of
+from .ast import Call, Const, Node
+from .fingerprint import fingerprint_of
 
 QUADRATURE_NODES = 64
 HERMITE_ORDERS = 6
@@ -43,6 +43,8 @@ def _quadrature() -> tuple[np.ndarray, np.ndarray]:
 
 
 _NODES, _WEIGHTS = _quadrature()
+#: He_1 .. He_HERMITE_ORDERS on the nodes (computed once: the same arrays every call)
+_BASES = [np.polynomial.hermite_e.hermeval(_NODES, [0] * order + [1]) for order in range(1, HERMITE_ORDERS + 1)]
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,25 @@ class Standardised:
     sign: int
 
 
-def standardise(activation: Activation) -> Standardised | None:
-    """`activation` as sign * (f - mean) / std under N(0, 1) inputs; None when its moments are
-    not finite or its spread is (numerically) zero."""
+@dataclass(frozen=True)
+class Moments:
+    """What standardising an activation takes, without building its expression: the
+    mean, spread and sign under N(0, 1) inputs, and the standardised fingerprint."""
+
+    fingerprint: str
+    mean: float
+    std: float
+    sign: int
+
+    def tree(self, node: Node) -> Node:
+        """The standardised expression of the activation whose tree is `node`."""
+        scale = self.sign / self.std
+        return Call("add", (Call("mul", (Const(scale), node)), Const(-scale * self.mean)))
+
+
+def moments(activation: Activation) -> Moments | None:
+    """`activation`'s moments and standardised fingerprint; None when its moments are not
+    finite or its spread is (numerically) zero."""
     with np.errstate(all="ignore"):
         values = activation.numpy(_NODES)
         mean = float(_WEIGHTS @ values)
@@ -69,16 +87,25 @@ def standardise(activation: Activation) -> Standardised | None:
         mean = 0.0  # an odd function: keep quadrature round-off out of the expression
     sign = _canonical_sign((values - mean) / std)
     scale = sign / std
-    tree = Call("add", (Call("mul", (Const(scale), activation.tree)), Const(-scale * mean)))
     with np.errstate(all="ignore"):
-        exact = scale * (activation.numpy(PROBE_POINTS) - mean)
-    return Standardised(Activation.from_tree(tree), fingerprint_of(exact), mean, std, sign)
+        exact = scale * (activation.probe_outputs - mean)
+    return Moments(fingerprint_of(exact), mean, std, sign)
+
+
+def standardise(activation: Activation, *, simplify: bool = True) -> Standardised | None:
+    """`activation` as sign * (f - mean) / std under N(0, 1) inputs; None when its moments are
+    not finite or its spread is (numerically) zero. `simplify=False`: the standardised
+    expression in light form only (see `Activation.from_tree`)."""
+    found = moments(activation)
+    if found is None:
+        return None
+    standard = Activation.from_tree(found.tree(activation.tree), simplify=simplify)
+    return Standardised(standard, found.fingerprint, found.mean, found.std, found.sign)
 
 
 def _canonical_sign(standardised: np.ndarray) -> int:
     """+1 or -1: the sign making the first clearly non-zero Hermite projection positive."""
-    for order in range(1, HERMITE_ORDERS + 1):
-        basis = np.polynomial.hermite_e.hermeval(_NODES, [0] * order + [1])
+    for basis in _BASES:
         projection = float(_WEIGHTS @ (standardised * basis))
         if abs(projection) > 1e-3:
             return 1 if projection > 0 else -1

@@ -12,6 +12,7 @@ what a float32 network would see.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -47,14 +48,22 @@ def grid(low: float, high: float, n: int) -> np.ndarray:
     return low + (np.arange(n) + 0.5) * (high - low) / n
 
 
+@lru_cache(maxsize=64)
+def _probe_points(low: float, high: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The grids of a probe range (read-only), and all the points numpy screening evaluates
+    at once: the grid, the grid -/+ the difference step, the wide and the far grids."""
+    xs = grid(low, high, GRID_POINTS)
+    wide = grid(min(WIDE_RANGE[0], low), max(WIDE_RANGE[1], high), WIDE_POINTS)
+    far = grid(*FAR_RANGE, FAR_POINTS)
+    every = np.concatenate([xs, xs + _STEP, xs - _STEP, wide, far])
+    for array in (xs, wide, far, every):
+        array.flags.writeable = False
+    return xs, wide, far, every
+
+
 def _numpy_values(act: Activation, xs: np.ndarray) -> np.ndarray:
     y = act.numpy(xs)
     return np.where(np.abs(y) > FLOAT32_MAX, np.inf, y)  # float32 overflow
-
-
-def _numpy_grads(act: Activation, xs: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        return (_numpy_values(act, xs + _STEP) - _numpy_values(act, xs - _STEP)) / (2 * _STEP)
 
 
 def _tf_values_and_grads(act: Activation, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,12 +106,14 @@ def screen(
     if backend not in ("numpy", "tf"):
         raise ValueError(f"backend must be 'numpy' or 'tf', not {backend!r}")
     low, high = float(probe[0]), float(probe[1])
-    xs = grid(low, high, GRID_POINTS)
-    wide = grid(min(WIDE_RANGE[0], low), max(WIDE_RANGE[1], high), WIDE_POINTS)
-    far = grid(*FAR_RANGE, FAR_POINTS)
-    if backend == "numpy":
-        y, g = _numpy_values(act, xs), _numpy_grads(act, xs)
-        y_wide, y_far = _numpy_values(act, wide), _numpy_values(act, far)
+    xs, wide, far, every = _probe_points(low, high)
+    if backend == "numpy":  # one evaluation of the tree for every point: the same values, one pass
+        n, w = len(xs), len(wide)
+        values = _numpy_values(act, every)
+        y, up, down = values[:n], values[n : 2 * n], values[2 * n : 3 * n]
+        with np.errstate(all="ignore"):
+            g = (up - down) / (2 * _STEP)
+        y_wide, y_far = values[3 * n : 3 * n + w], values[3 * n + w :]
     else:
         y, g = _tf_values_and_grads(act, xs)
         y_wide, _ = _tf_values_and_grads(act, wide)

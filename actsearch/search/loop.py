@@ -15,6 +15,28 @@ result as it happens, so the store is the checkpoint. Every ask and tell gets
 a number in one sequence (`ask_seq`, `tell_seq` on the candidate row), which
 `replay.py` uses to resume a stopped run.
 
+Writes are batched (`Store.batch()`): they are buffered in order and committed
+together, one transaction per flush. The loop flushes only between two rounds,
+after the proposals that refill the executor and before it submits them, when
+the batch is `flush_seconds` old or holds `flush_writes` writes; and when
+`executor.wait()` has nothing within what is left of `flush_seconds`, before
+waiting on; before anything reads the store; and at the end. So the guarantee
+on a crash (kill -9, a lost machine) is: the store holds the search exactly as
+it was at the last flush, a moment between two rounds, and nothing of what came
+after. In-memory effects run ahead of the store (the strategy is told before
+the flush), but they are a function of what the store will hold: the replay
+rebuilds the same strategy from the stored ask/tell sequence, requeues the
+trainings of the candidates in flight at that flush in the order they were
+asked, and the run goes on as the uninterrupted one did. What a crash costs is
+the unflushed batch: the results that came back since the last flush (a flush
+window plus the round in progress) are trained again, and trials submitted for
+candidates of that batch were trained for nothing (they are proposed again,
+identically, and trained then). Nothing is stored twice.
+On SQLite a batch holds the write lock from its first new candidate (whose id it
+fixes) to its flush: another writer of the file waits for one flush window at
+most, never for a training (an executor that cannot return within a timeout,
+the in-process one, returns nothing, and the loop flushes before waiting on).
+
 A space may name several tasks. Then every candidate is trained on each task
 with each seed (each training one evaluation, one unit of the budget), and its
 fitness is relative to the best baseline on each task (`fitness.py`), fixed once
@@ -40,12 +62,13 @@ from typing import Any, Protocol
 from actsearch.evolve import Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial, submit_while_capacity
 from actsearch.expr import Activation, screen
-from actsearch.expr.normalize import standardise
+from actsearch.expr.ast import Node
+from actsearch.expr.normalize import Moments, moments
 from actsearch.results import EvalResult
 from actsearch.search.fitness import FitnessRule, MissingBaselineError
-from actsearch.search.state import Pair, PendingCandidate, SearchState
+from actsearch.search.state import OrderStatistic, Pair, PendingCandidate, SearchState
 from actsearch.spaces import SearchSettings
-from actsearch.store import CandidateRecord, RunRecord, Store
+from actsearch.store import RunRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +87,12 @@ class Reporter(Protocol):
     def message(self, text: str) -> None: ...
 
 
+#: The loop commits its buffered writes when the batch is this old (seconds) ...
+FLUSH_SECONDS = 0.25
+#: ... or holds this many writes (proposals, results and outcomes).
+FLUSH_WRITES = 5000
+
+
 class SilentReporter:
     def start(self, total: int, run_name: str) -> None:
         pass
@@ -79,8 +108,9 @@ class Observer(Protocol):
     """Sees the loop's parts as they run (benchmarks time them); the default sees nothing.
 
     Parts: "ask", "tell", "handle" (one proposal, all of it), "canonicalise",
-    "genotype", "screen", "record" (one result, all of it), "store.METHOD" (one
-    write to the store, by the store's method), "progress" (drawing it).
+    "genotype", "screen", "standardise", "record" (one result, all of it), "store.METHOD" (one
+    write to the batch, by the store's method), "store.flush" (one transaction
+    writing a batch), "progress" (drawing it).
     """
 
     def span(self, part: str) -> AbstractContextManager[object]: ...
@@ -130,14 +160,20 @@ class WorkerTime:
 
 @dataclass(frozen=True)
 class _Inspected:
-    """What screening made of a proposal: the activation to train (None when its
-    expression failed), its fingerprint, its complexity as evolved, and why it is
-    rejected (None: it is not)."""
+    """What screening made of a proposal, all numeric: the light text of the function as
+    evolved (None when its expression failed), its fingerprint (standardised, when the
+    space normalises), its complexity as evolved, why it is rejected (None: it is not),
+    and its moments when the space normalises (to build the expression it trains)."""
 
-    activation: Activation | None
+    expr: str | None
     fingerprint: str
     complexity: int | None
     reason: str | None
+    moments: Moments | None = None
+
+
+#: genotypes whose inspection the loop remembers (a proposal's tree often comes back)
+INSPECTED_CACHE = 50_000
 
 
 class Search:
@@ -167,8 +203,14 @@ class Search:
         self.factory = TreeFactory(self.space, random.Random(settings.seed))
         self.strategy: Strategy = make_strategy(self.factory, self.space.evolution)
         self.state = SearchState(budget=self.space.trainings)
+        if self.space.budget.hurdle is not None:
+            self.state.hurdle_readings = OrderStatistic(self.space.budget.hurdle.quantile)
         self.rule = self._fitness_rule(settings)
         self.worker_time = WorkerTime(executor.workers)
+        self.writes = store.batch()
+        self.flush_seconds = FLUSH_SECONDS
+        self.flush_writes = FLUSH_WRITES
+        self._inspected: dict[str, _Inspected] = {}  # genotype -> inspection (a pure function of it)
 
     @staticmethod
     def _fitness_rule(settings: SearchSettings) -> FitnessRule:
@@ -184,6 +226,12 @@ class Search:
     # -- the loop ---------------------------------------------------------------------
 
     def run(self) -> SearchSummary:
+        try:
+            return self._run()
+        finally:
+            self.writes.close()  # after an error: what was not flushed is dropped, as by a crash
+
+    def _run(self) -> SearchSummary:
         from actsearch.search.reevaluate import reevaluate_winners
         from actsearch.search.replay import resume_from_store
 
@@ -195,18 +243,22 @@ class Search:
         self._release()
         while state.asking or state.pending:
             self._propose_while_capacity()
+            if self.writes.due(self.flush_seconds, self.flush_writes):
+                self.flush()
             submit_while_capacity(self.executor, state.backlog)
             if not state.pending:
                 if not state.asking:
                     break
                 raise SearchError("the strategy stalled: nothing to propose and nothing running")
-            for trial, result in self.executor.wait():
+            for trial, result in self._wait():
                 self.worker_time.returned(result)
                 with self.span("record"):
                     self.record(trial, result)
             self.show_progress()
+        self.flush()
         self.show_progress()
         reevaluate_winners(self)
+        self.flush()
         stopped_early = None
         if state.exhausted:
             stopped_early = (
@@ -218,6 +270,34 @@ class Search:
         self.store.set_run_status(run_id, "finished")
         counts = self.store.counts(run_id, baselines=False)
         return SearchSummary(self.store.run(run_id), counts, state.trained, stopped_early, self.worker_time.utilisation)
+
+    def _wait(self) -> list[tuple[Trial, EvalResult]]:
+        """The executor's next results. With writes buffered, wait at most until the batch
+        is due; nothing by then: flush, and wait on. Stopped while waiting (Ctrl-C, the
+        executor failed), flush first: the loop is between two rounds there."""
+        try:
+            if self.writes.pending:
+                results = self.executor.wait(timeout=max(0.0, self.flush_seconds - self.writes.age))
+                if results:
+                    return results
+                self.flush()
+            return self.executor.wait()
+        except BaseException:
+            try:
+                self.flush()
+            except Exception as error:  # the first error is the one to report
+                log.warning("could not store the last batch: %s", error)
+            raise
+
+    def flush(self) -> None:
+        """Commit the buffered writes (one transaction); the store is then up to date."""
+        if self.writes.pending or self.writes.holds_lock:
+            with self.span("store.flush"):
+                self.writes.flush()
+
+    def flush_if_due(self) -> None:
+        if self.writes.due(self.flush_seconds, self.flush_writes):
+            self.flush()
 
     def planned_trainings(self) -> int:
         """The trainings the progress bar expects: the budget, the baselines, the re-check's first round."""
@@ -249,38 +329,57 @@ class Search:
     # -- one proposal: screen, dedupe, train --------------------------------------------
 
     def _handle(self, proposal: Proposal) -> None:
-        inspected = self._inspect(proposal)
+        with self.span("genotype"):
+            node = self.factory.to_node(proposal.individual)
+            genotype = self.factory.genotype_of(node)
+        inspected = self._inspected.get(genotype)
+        if inspected is None:
+            inspected = self._inspect(node, genotype)
+            if len(self._inspected) >= INSPECTED_CACHE:
+                self._inspected.clear()
+            self._inspected[genotype] = inspected
         fingerprint, reason = inspected.fingerprint, inspected.reason
         cache = self.state.cache
         original = cache.original(fingerprint)
-        self.state.proposed(trains=reason is None and original is None)
+        train = None
+        if reason is None and original is None:
+            train, reason = self._to_train(node, inspected)
+        self.state.proposed(trains=train is not None)
         if reason is not None:
-            candidate = self._add(proposal, inspected, "rejected", reason=reason)
+            candidate_id = self._add(proposal, inspected, genotype, "rejected", reason=reason)
             self.state.done += 1
-            self.tell(proposal, candidate.id, None)
+            self.tell(proposal, candidate_id, None)
         elif original is not None:
-            candidate = self._add(
-                proposal, inspected, "duplicate", equivalent_to=original, reason=f"equivalent to candidate {original}"
+            candidate_id = self._add(
+                proposal,
+                inspected,
+                genotype,
+                "duplicate",
+                equivalent_to=original,
+                reason=f"equivalent to candidate {original}",
             )
             if cache.is_done(fingerprint):
-                self.tell_duplicate(proposal, candidate.id, cache.fitness(fingerprint))
+                self.tell_duplicate(proposal, candidate_id, cache.fitness(fingerprint))
             else:
-                cache.wait(fingerprint, (proposal, candidate.id))
+                cache.wait(fingerprint, (proposal, candidate_id))
         else:
-            candidate = self._add(proposal, inspected, "queued")
-            cache.add(fingerprint, candidate.id)
-            self.queue(candidate.id, fingerprint, str(inspected.activation), proposal)
+            assert train is not None
+            candidate_id = self._add(proposal, inspected, genotype, "queued", expr=train)
+            cache.add(fingerprint, candidate_id)
+            self.queue(candidate_id, fingerprint, train, proposal)
 
-    def _inspect(self, proposal: Proposal) -> _Inspected:
-        """Canonical form, fingerprint, screening verdict and (when the space asks) the
-        standardised form of a proposal. Any of them failing (a bug, an expression the
-        algebra or numpy chokes on) rejects this one candidate with the reason, instead
-        of stopping the search."""
+    def _inspect(self, node: Node, genotype: str) -> _Inspected:
+        """Light form, fingerprint, screening verdict and (when the space asks) the
+        standardised fingerprint of a proposal, all numeric: the sympy canonical form is
+        left to the worker that trains it (`EvalResult.expr`), the standardised expression
+        to `_to_train`. Any of them failing (a bug, an expression numpy chokes on) rejects
+        this one candidate with the reason, instead of stopping the search."""
         constraints = self.space.constraints
         try:
             with self.span("canonicalise"):
-                activation = self.factory.activation(proposal.individual)
-                fingerprint = activation.fingerprint
+                activation = Activation.from_tree(node, simplify=False)
+                if not self.space.normalize:  # else only a rejection keeps the raw fingerprint
+                    activation.fingerprint  # noqa: B018 (computed here, for the span)
             with self.span("screen"):
                 verdict = screen(
                     activation,
@@ -290,28 +389,53 @@ class Search:
                 )
             complexity = activation.complexity  # of the function as evolved, before any standardisation
             if not verdict.ok:
-                return _Inspected(activation, fingerprint, complexity, verdict.reason or "screened out")
-            if self.space.normalize:
-                standard = standardise(activation)
-                if standard is None:
-                    reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
-                    return _Inspected(activation, fingerprint, complexity, reason)
-                activation, fingerprint = standard.activation, standard.fingerprint
-            return _Inspected(activation, fingerprint, complexity, None)
+                return _Inspected(str(activation), activation.fingerprint, complexity, verdict.reason or "screened out")
+            if not self.space.normalize:
+                return _Inspected(str(activation), activation.fingerprint, complexity, None)
+            with self.span("standardise"):
+                standard = moments(activation)
+            if standard is None:
+                reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
+                return _Inspected(str(activation), activation.fingerprint, complexity, reason)
+            return _Inspected(str(activation), standard.fingerprint, complexity, None, standard)
         except Exception as error:  # one bad candidate must not end the run
-            log.warning("candidate %s rejected: %s", self.factory.genotype(proposal.individual), error)
-            return _Inspected(None, "", None, f"expression failed: {type(error).__name__}: {error}"[:500])
+            return self._failed(genotype, error)
 
-    def _add(self, proposal: Proposal, inspected: _Inspected, status: str, **extra: Any) -> CandidateRecord:
-        """Store a proposal; one whose expression failed is stored as its genotype text."""
+    def _to_train(self, node: Node, inspected: _Inspected) -> tuple[str | None, str | None]:
+        """(the expression a new candidate trains, None) or (None, why it cannot): its light
+        form, standardised when the space normalises (built only for those that train)."""
+        assert inspected.expr is not None
+        if inspected.moments is None:
+            return inspected.expr, None
+        try:
+            with self.span("standardise"):
+                light = Activation.from_tree(node, simplify=False).tree
+                return str(Activation.from_tree(inspected.moments.tree(light), simplify=False)), None
+        except Exception as error:
+            return None, self._failed(self.factory.genotype_of(node), error).reason
+
+    @staticmethod
+    def _failed(genotype: str, error: Exception) -> _Inspected:
+        log.warning("candidate %s rejected: %s", genotype, error)
+        return _Inspected(None, "", None, f"expression failed: {type(error).__name__}: {error}"[:500])
+
+    def _add(
+        self,
+        proposal: Proposal,
+        inspected: _Inspected,
+        genotype: str,
+        status: str,
+        expr: str | None = None,
+        **extra: Any,
+    ) -> int:
+        """Store a proposal (its id is fixed at once) with `expr`, the expression it trains,
+        or else the light form of the function as evolved, or else (its expression failed)
+        its genotype text."""
         seq = self.state.next_seq()
-        with self.span("genotype"):
-            genotype = self.factory.genotype(proposal.individual)
-        activation = inspected.activation
         with self.span("store.add_candidate"):
-            return self.store.add_candidate(
+            return self.writes.add_candidate(
                 self.run_record.id,
-                expr=str(activation) if activation is not None else genotype,
+                expr=expr or inspected.expr or genotype,
                 fingerprint=inspected.fingerprint,
                 complexity=inspected.complexity,
                 generation=proposal.generation,
@@ -362,18 +486,17 @@ class Search:
         hurdle = self.space.budget.hurdle
         if hurdle is None:
             return None
-        readings = sorted(self.state.hurdle_readings)
+        readings = self.state.hurdle_readings
         if len(readings) < hurdle.min_observations:
             return hurdle.epochs, -math.inf  # record the reading, stop nobody yet
-        index = min(len(readings) - 1, int(hurdle.quantile * len(readings)))
-        return hurdle.epochs, readings[index]
+        return hurdle.epochs, readings.value
 
     # -- results ------------------------------------------------------------------------
 
     def store_result(self, trial: Trial, result: EvalResult) -> str:
         """Store one training's result as an evaluation and count it; returns its task."""
         with self.span("store.add_evaluation"):
-            self.store.add_evaluation(
+            self.writes.add_evaluation(
                 trial.candidate_id, task=trial.task, seed=trial.seed, planned_epochs=result.epochs, result=result
             )
         self.state.trained += 1
@@ -383,6 +506,9 @@ class Search:
         """One result of the search: store it; a candidate with all its results completes."""
         pending = self.state.pending[trial.candidate_id]
         task = self.store_result(trial, result)
+        if result.expr is not None and result.expr != pending.expr:  # stored with the result: a resume keeps it
+            self.writes.set_expr(pending.candidate_id, result.expr)
+            pending.expr = result.expr
         self._note_hurdle(result)
         pending.results[(task, trial.seed)] = result
         if pending.complete:
@@ -409,6 +535,7 @@ class Search:
 
     def fix_reference(self) -> None:
         """Fix the fitness rule's reference from the baselines' stored trainings (several tasks)."""
+        self.flush()
         baselines = {c.id for c in self.store.candidates(self.run_record.id) if c.is_baseline}
         try:
             self.rule.fix_reference(mine for cid, mine in self.scored_trainings().items() if cid in baselines)
@@ -417,6 +544,7 @@ class Search:
 
     def scored_trainings(self) -> dict[int, dict[Pair, float | None]]:
         """Every final training of the run: per candidate, per (task, seed), its scored fitness."""
+        self.flush()
         scored: dict[int, dict[Pair, float | None]] = {}
         for e in self.store.run_evaluations(self.run_record.id):
             scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.scored
@@ -427,14 +555,16 @@ class Search:
         fitness, spread = self.rule.fitness({k: r.scored for k, r in pending.results.items()})
         in_order = [(pair, pending.results[pair]) for pair in pending.pairs]  # fixed: a resume gives the same reason
         errors = [self.rule.failure(pair, r.error or r.status) for pair, r in in_order if r.scored is None]
-        outcome = {"status": "evaluated" if fitness is not None else "failed", "reason": errors[0] if errors else None}
+        status, reason = "evaluated" if fitness is not None else "failed", errors[0] if errors else None
         self.state.done += 1
         self.state.note_best(pending.expr, fitness)
         if pending.proposal is None:  # a baseline: not part of the strategy
             with self.span("store.finish_candidate"):
-                self.store.finish_candidate(pending.candidate_id, fitness=fitness, fitness_std=spread, **outcome)
+                self.writes.finish_candidate(
+                    pending.candidate_id, fitness=fitness, fitness_std=spread, status=status, reason=reason
+                )
         else:
-            self.tell(pending.proposal, pending.candidate_id, fitness, spread, **outcome)
+            self.tell(pending.proposal, pending.candidate_id, fitness, spread, status=status, reason=reason)
         for proposal, duplicate_id in self.state.cache.resolve(pending.fingerprint, fitness):
             self.tell_duplicate(proposal, duplicate_id, fitness)
 
@@ -442,12 +572,12 @@ class Search:
         hurdle = self.space.budget.hurdle
         for partial in result.partials:
             if hurdle and partial.epochs == hurdle.epochs and partial.fitness is not None:
-                self.state.hurdle_readings.append(partial.fitness)
+                self.state.hurdle_readings.add(partial.fitness)
 
     def tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
         """A duplicate is done when its original is: it takes the original's fitness."""
         self.state.done += 1
-        self.tell(proposal, candidate_id, fitness)
+        self.tell(proposal, candidate_id, fitness, duplicate=True)
 
     def tell(
         self,
@@ -455,17 +585,21 @@ class Search:
         candidate_id: int,
         fitness: float | None,
         fitness_std: float | None = None,
-        **outcome: Any,
+        *,
+        duplicate: bool = False,
+        status: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Store the outcome with its place in the ask/tell sequence, then tell the strategy
-        (as `resume_from_store` replays it: from what the store holds)."""
+        (as `resume_from_store` replays it: from what the store holds); `duplicate`: the
+        candidate was stored as one."""
         seq = self.state.next_seq()
         with self.span("store.finish_candidate"):
-            stored = self.store.finish_candidate(
-                candidate_id, fitness=fitness, fitness_std=fitness_std, tell_seq=seq, **outcome
+            self.writes.finish_candidate(
+                candidate_id, fitness=fitness, fitness_std=fitness_std, status=status, reason=reason, tell_seq=seq
             )
         with self.span("tell"):
-            self.strategy.tell(proposal, candidate_id, fitness, duplicate=stored.status == "duplicate")
+            self.strategy.tell(proposal, candidate_id, fitness, duplicate=duplicate)
 
     # -- baselines ----------------------------------------------------------------------
 
@@ -477,7 +611,7 @@ class Search:
             if self.state.cache.original(fingerprint) is not None:
                 continue  # already evaluated (resume) or listed twice
             with self.span("store.add_candidate"):
-                candidate = self.store.add_candidate(
+                candidate_id = self.writes.add_candidate(
                     self.run_record.id,
                     expr=str(activation),
                     fingerprint=fingerprint,
@@ -490,5 +624,5 @@ class Search:
                     genotype=text,
                     ask_seq=None,
                 )
-            self.state.cache.add(fingerprint, candidate.id)
-            self.queue(candidate.id, fingerprint, str(activation), None)
+            self.state.cache.add(fingerprint, candidate_id)
+            self.queue(candidate_id, fingerprint, str(activation), None)

@@ -109,7 +109,9 @@ def _recheck(
     )
     for trial, result in run_all(search.executor, trials):
         search.store_result(trial, result)
+        search.flush_if_due()
         search.show_progress()
+    search.flush()
     for candidate in chosen:
         results = store.evaluations(candidate.id, partials=False)
         scored = {(e.task, e.seed): e.scored for e in results}

@@ -33,11 +33,9 @@ def resume_from_store(search: Search) -> None:
     state.best = (leader[0].expr, leader[0].fitness) if leader and leader[0].fitness is not None else None
     hurdle = search.space.budget.hurdle
     if hurdle is not None:
-        state.hurdle_readings = [
-            e.fitness
-            for e in store.run_evaluations(run.id, partials=True)
-            if e.is_partial and e.planned_epochs == hurdle.epochs and e.fitness is not None
-        ]
+        for e in store.run_evaluations(run.id, partials=True):
+            if e.is_partial and e.planned_epochs == hurdle.epochs and e.fitness is not None:
+                state.hurdle_readings.add(e.fitness)
     for record in stored:
         if record.is_baseline:
             _restore_baseline(search, record)

@@ -10,13 +10,14 @@ not (our tests check them), so that with Ray the driver never imports TensorFlow
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actsearch.search.loop import Observer, Reporter, Search, SearchError
 from actsearch.spaces import SearchSettings
-from actsearch.store import DEFAULT_DB, LeaderRow, RunRecord, Store
+from actsearch.store import DEFAULT_DB, LeaderRow, RunRecord, Store, StoreError
 
 if TYPE_CHECKING:
     from actsearch.execute import Executor
@@ -138,7 +139,9 @@ def run_search(
     try:
         summary = search.run()
     except BaseException:
-        store.set_run_status(run.id, "interrupted")
+        store.retry_seconds = min(store.retry_seconds, 5.0)  # a database out of reach: say so soon
+        with contextlib.suppress(StoreError):  # and say what stopped the search, not this
+            store.set_run_status(run.id, "interrupted")
         raise
     finally:
         executor.shutdown()

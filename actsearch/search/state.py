@@ -20,6 +20,7 @@ The rules:
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -32,6 +33,38 @@ IDLE_CAP = 200
 
 #: One training of a candidate: (task name, seed).
 Pair = tuple[str, int]
+
+
+class OrderStatistic:
+    """The value at index `min(n - 1, int(quantile * n))` of the n values added so far, sorted
+    (what a hurdle's threshold is): kept in two heaps, O(log n) a value, instead of a sort of
+    every reading for every candidate."""
+
+    def __init__(self, quantile: float) -> None:
+        self.quantile = quantile
+        self._low: list[float] = []  # the smallest values, negated (a max-heap): its top is the answer
+        self._high: list[float] = []  # the others (a min-heap)
+
+    def __len__(self) -> int:
+        return len(self._low) + len(self._high)
+
+    def add(self, value: float) -> None:
+        if self._low and value <= -self._low[0]:
+            heapq.heappush(self._low, -value)
+        else:
+            heapq.heappush(self._high, value)
+        n = len(self)
+        wanted = min(n - 1, int(self.quantile * n)) + 1
+        while len(self._low) > wanted:
+            heapq.heappush(self._high, -heapq.heappop(self._low))
+        while len(self._low) < wanted:
+            heapq.heappush(self._low, -heapq.heappop(self._high))
+
+    @property
+    def value(self) -> float:
+        if not self._low:
+            raise ValueError("no values yet")
+        return -self._low[0]
 
 
 @dataclass
@@ -65,7 +98,7 @@ class SearchState:
     committed: int = 0
     idle: int = 0
     done: int = 0  # candidates finished: told, or stored with their final fitness
-    hurdle_readings: list[float] = field(default_factory=list)
+    hurdle_readings: OrderStatistic = field(default_factory=lambda: OrderStatistic(0.5))  # the loop sets its quantile
     best: tuple[str, float] | None = None  # (expr, fitness), for the progress display
     baselines_submitted: bool = False
 

@@ -1,9 +1,11 @@
 """`Store`: the one interface to the results database (SQLite or PostgreSQL).
 
-Every write commits at once in its own short transaction, so a killed search
-loses nothing that finished. Writes that meet lock contention (SQLite
-`database is locked`, PostgreSQL serialization failures) are retried with
-backoff. Reads and writes return frozen records, never ORM rows.
+Every write method commits at once in its own short transaction. A search
+writes through `Store.batch()` instead (`batch.py`): its writes are buffered
+and committed together, one transaction per batch. Writes that meet lock
+contention (SQLite `database is locked`, PostgreSQL serialization failures)
+or a lost server connection (a PostgreSQL restart) are retried with backoff.
+Reads and writes return frozen records, never ORM rows.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ColumnElement, case, false, func, select
 from sqlalchemy.engine import URL, Engine
@@ -33,6 +35,9 @@ from actsearch.store.records import (
     RunSummary,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from actsearch.store.batch import WriteBatch
 
 M = TypeVar("M", Run, Candidate)
 
@@ -80,6 +85,7 @@ class Store:
         self._url = url
         self._read_only = read_only
         self.where = schema.display_url(url)
+        self._batches: list[WriteBatch] = []
 
     # ----------------------------------------------------------------- opening
 
@@ -129,6 +135,8 @@ class Store:
         return None
 
     def close(self) -> None:
+        for batch in list(self._batches):
+            batch.close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -149,8 +157,25 @@ class Store:
         contention. StoreError at once on a read-only store."""
         if self._read_only:
             raise StoreError(f"cannot write to {self.where}: this store was opened read-only")
+        if any(batch.holds_lock for batch in self._batches):  # it would wait for itself
+            raise StoreError(f"cannot write to {self.where} while a batch of this store holds the write lock")
         with Session(self._writer, expire_on_commit=False) as s, s.begin():
             yield s
+
+    def batch(self) -> WriteBatch:
+        """Buffered writes committed together, one transaction per `flush()` (what the
+        search loop writes through; see `actsearch.store.batch`). Close it when done."""
+        from actsearch.store.batch import WriteBatch
+
+        if self._read_only:
+            raise StoreError(f"cannot write to {self.where}: this store was opened read-only")
+        batch = WriteBatch(self)
+        self._batches.append(batch)
+        return batch
+
+    def _batch_closed(self, batch: WriteBatch) -> None:
+        if batch in self._batches:
+            self._batches.remove(batch)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

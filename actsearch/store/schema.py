@@ -301,7 +301,8 @@ def open_readonly_engine(url_or_path: str | Path | None) -> tuple[Engine, URL]:
 # -- transactions --------------------------------------------------------------------
 
 
-def _is_contention(exc: DBAPIError) -> bool:
+def is_contention(exc: DBAPIError) -> bool:
+    """Lock contention (SQLite busy, PostgreSQL serialization failure or deadlock): retry."""
     orig = exc.orig
     if getattr(orig, "sqlstate", None) in ("40001", "40P01"):  # serialization / deadlock
         return True
@@ -309,8 +310,40 @@ def _is_contention(exc: DBAPIError) -> bool:
     return "database is locked" in msg or "database is busy" in msg or "database table is locked" in msg
 
 
+# admin shutdown, crash shutdown, cannot connect now (starting up or shutting down)
+_SERVER_GONE = ("57P01", "57P02", "57P03")
+_GONE_WORDS = (
+    "connection refused",
+    "server closed the connection",
+    "connection failed",
+    "could not connect",
+    "terminating connection",
+    "the database system is",
+    "connection is closed",
+    "connection already closed",
+    "connection is lost",
+    "ssl connection has been closed",
+)
+
+
+def is_disconnect(exc: DBAPIError) -> bool:
+    """The database server went away or cannot take connections yet (a restart): retry."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or ""
+    if state.startswith("08") or state in _SERVER_GONE:
+        return True
+    msg = str(orig).lower()
+    return any(words in msg for words in _GONE_WORDS)
+
+
 def retrying(fn: Callable[..., T]) -> Callable[..., T]:
-    """Retry a whole transaction (a Store method) on lock contention; turn DB errors into StoreError."""
+    """Retry a whole transaction (a Store method) on lock contention and on a lost server
+    connection (a PostgreSQL restart); turn DB errors into StoreError.
+
+    A write retried after the connection broke during its commit could be written twice;
+    the search loop writes through `WriteBatch`, whose retry checks that first."""
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
@@ -322,14 +355,16 @@ def retrying(fn: Callable[..., T]) -> Callable[..., T]:
             except IntegrityError as exc:
                 raise StoreError(f"{fn.__name__}: rejected by the database: {one_line(exc, with_type=False)}") from exc
             except DBAPIError as exc:
-                if not _is_contention(exc):
+                lost = is_disconnect(exc)
+                if not (lost or is_contention(exc)):
                     raise StoreError(f"{fn.__name__} on {self.where}: {one_line(exc, with_type=False)}") from exc
                 if time.monotonic() >= deadline:
+                    problem = "stayed out of reach" if lost else "stayed locked"
                     raise StoreError(
-                        f"{fn.__name__}: {self.where} stayed locked for "
+                        f"{fn.__name__}: {self.where} {problem} for "
                         f"{self.retry_seconds:.0f} s: {one_line(exc, with_type=False)}"
                     ) from exc
                 time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, 1.0 if not lost else 2.0)
 
     return wrapper
