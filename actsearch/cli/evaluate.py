@@ -59,7 +59,10 @@ def evaluate(
     )
     payloads = []
     for (activation, s), result in zip(pairs, results):
-        payload = {"task": chosen.name, "expr": str(activation), "seed": s, **asdict(result)}
+        trained = {
+            k: v for k, v in asdict(result).items() if k != "expr"
+        }  # the result's expr: the form a worker trained
+        payload = {"task": chosen.name, "expr": result.expr or str(activation), "seed": s, **trained}
         payload["train_seconds"] = round(payload["train_seconds"], 3)
         if payload.get("batch_seconds") is not None:
             payload["batch_seconds"] = round(payload["batch_seconds"], 3)
