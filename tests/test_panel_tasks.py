@@ -181,6 +181,7 @@ REDUCED = {"deep-mlp": 6, "residual-mlp": 4, "transformer": 3, "ood-regression":
 
 
 @pytest.mark.slow
+@pytest.mark.long  # real trainings of every panel task: in `make test-long`
 @pytest.mark.parametrize("name", PANEL)
 def test_relu_beats_a_trivial_prediction_at_a_reduced_budget(name: str) -> None:
     from actsearch.train import train

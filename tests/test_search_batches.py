@@ -213,6 +213,7 @@ def _stored_results(db: Path) -> int:
         return 0  # not created yet
 
 
+@pytest.mark.long  # a real driver subprocess killed and resumed: in `make test-long`
 @pytest.mark.timeout(300)
 def test_a_driver_killed_between_batches_resumes_into_the_uninterrupted_run(tmp_path: Path) -> None:
     full_db, killed_db = tmp_path / "full.db", tmp_path / "killed.db"
