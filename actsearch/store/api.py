@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", Run, Candidate)
 
-_ORIGIN = re.compile(r"^(init|crossover|baseline|user|(crossover\+)?mutation:[A-Za-z0-9_.\-]+)$")
+#: what a candidate's `origin` may be (the batch writer checks it too)
+ORIGIN_PATTERN = re.compile(r"^(init|crossover|baseline|user|(crossover\+)?mutation:[A-Za-z0-9_.\-]+)$")
 _TERMINAL_RUN = ("finished", "interrupted", "failed")
 _UNRANKED = ("duplicate", "rejected", "failed")
 _CHUNK = 500
@@ -311,7 +312,7 @@ class Store:
         `equivalent_to` at the first candidate with its fingerprint.
         """
         _check(status, CANDIDATE_STATUSES, "candidate status")
-        if not _ORIGIN.match(origin):
+        if not ORIGIN_PATTERN.match(origin):
             raise ValueError(f"unknown origin {origin!r}; expected init, crossover, mutation:NAME, baseline or user")
         parent_ids = tuple(int(p) for p in parents)
         now = utcnow()

@@ -62,10 +62,10 @@ class WriteBatch:
     written otherwise: the write lock is the batch's (the search flushes first)."""
 
     def __init__(self, store: Store) -> None:
-        from actsearch.store.api import _ORIGIN
+        from actsearch.store.api import ORIGIN_PATTERN
 
         self._store = store
-        self._origin = _ORIGIN
+        self._origin = ORIGIN_PATTERN
         self._sqlite = store.backend == "sqlite"
         self._candidates: list[dict[str, Any]] = []  # rows to insert, ids ascending
         self._new: dict[int, dict[str, Any]] = {}  # id -> its row above
