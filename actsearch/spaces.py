@@ -188,6 +188,22 @@ class Fitness(_Strict):
     units: Literal["raw", "seed_spread"] = "raw"
 
 
+class Surrogate(_Strict):
+    """Screening by a surrogate (`actsearch.search.surrogate`): proposals are cheap, trainings
+    are the budget. Once `warmup` trainings are told, the search scores `pool` screened, new
+    proposals by their predicted fitness (k nearest trained functions, by their standardised
+    outputs under N(0, 1) inputs) and trains the best of them; with probability `exploration`
+    a random member of the pool instead, so the surrogate keeps learning away from what it
+    already knows. The others are stored as `passed`, with their prediction."""
+
+    enabled: bool = False
+    pool: int = Field(default=10, ge=2, le=10_000)
+    exploration: float = Field(default=0.1, ge=0.0, le=1.0)
+    neighbours: int = Field(default=3, ge=1, le=100)
+    #: trained candidates (baselines included) the surrogate needs before it ranks a pool
+    warmup: int = Field(default=8, ge=1, le=100_000)
+
+
 class SearchSpace(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -204,6 +220,7 @@ class SearchSpace(_Strict):
     evolution: Evolution = Evolution()
     budget: Budget = Budget()
     fitness: Fitness = Fitness()
+    surrogate: Surrogate = Surrogate()
     parametric: bool = False
     #: train each candidate standardised under N(0, 1) inputs, so that candidates differing only
     #: by output scale, sign or shift are one function, trained once (see actsearch.expr.normalize)
@@ -235,6 +252,11 @@ class SearchSpace(_Strict):
         """What several tasks need, checked wherever the tasks come from (file, --task, stored run)."""
         if self.tree.linear_path and not self.primitives.binary:
             raise ValueError("tree.linear_path needs a binary primitive (candidates are b(x, g(x)))")
+        if self.surrogate.enabled and self.evolution.strategy == "generational":
+            raise ValueError(
+                "surrogate needs a steady-state strategy (random or regularized): a generation "
+                "would be filled with the proposals it passes over"
+            )
         if len(self.tasks) > 1 and not self.baselines:
             raise ValueError("several tasks need baselines: a candidate's fitness is relative to the best one")
         if len(self.tasks) > 1 and self.budget.hurdle is not None:

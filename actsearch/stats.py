@@ -86,6 +86,21 @@ def pooled_spread(samples: Sequence[Sequence[float]]) -> float | None:
     return math.sqrt(math.fsum(variances) / len(variances)) if variances else None
 
 
+def spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Spearman's rank correlation of paired values (ties share their mean rank); None with
+    fewer than 3 pairs or when either side is constant."""
+    if len(a) != len(b):
+        raise ValueError("spearman needs paired values")
+    if len(a) < 3:
+        return None
+    from scipy.stats import spearmanr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rho = float(spearmanr(a, b).statistic)
+    return None if math.isnan(rho) else rho
+
+
 def beats(comparison: Comparison, adjusted_p: float | None, alpha: float = ALPHA) -> bool:
     """Significantly better: a positive difference with a corrected p below alpha."""
     return adjusted_p is not None and adjusted_p < alpha and comparison.diff > 0

@@ -132,6 +132,8 @@ def test_candidates_crud_and_lineage(db):
         "running": 0,
         "evaluated": 0,
         "failed": 0,
+        "pooled": 0,
+        "passed": 0,
     }
 
     assert [x.id for x in store.lineage(d.id)] == [c.id, b.id, a.id]
@@ -272,6 +274,8 @@ def test_runs_summary_and_counts(db):
         "running": 0,
         "evaluated": 5,
         "failed": 1,
+        "pooled": 0,
+        "passed": 0,
     }
     empty = store.create_run("empty", task="t", space="s", seed=0, config={})
     summary = {r.name: r for r in store.runs()}["empty"]
@@ -486,7 +490,7 @@ def test_planned_epochs_migration_keeps_rows_both_ways(db):
         assert "ix_validations_expr_task_seed_budget" in indexes
 
     with engine.begin() as conn:  # a database from a later actsearch: still one clear line
-        conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(StoreError, match=f"newer actsearch.*knows up to {schema.HEAD}") as err:
         Store.open(db.url)
     assert "\n" not in str(err.value)

@@ -70,6 +70,17 @@ def proposal_line(counts: dict[str, int]) -> str:
     return (
         f"{total} evolved proposals: {counts['evaluated']} trained, {counts['duplicate']} functional "
         f"duplicates{share} not retrained, {counts['rejected']} rejected by screening, {counts['failed']} failed"
+        + (f", {counts['passed']} passed over by the surrogate" if counts.get("passed") else "")
+    )
+
+
+def surrogate_line(rho: float | None, trained: int) -> str:
+    """How well the surrogate ranked the candidates it let train (each predicted before its training)."""
+    if rho is None:
+        return f"surrogate: {trained} trained candidates had a prediction, too few to rank"
+    return (
+        f"surrogate: Spearman rho {rho:+.2f} between prediction and trained fitness over {trained} "
+        "candidates (each predicted before its training)"
     )
 
 
@@ -172,6 +183,7 @@ def show(
         ("equivalent to", candidate.equivalent_to),
         ("fitness", candidate.fitness),
         ("fitness std", candidate.fitness_std),
+        ("predicted", candidate.predicted),
     ):
         if value is not None:
             console.print(f"  {label:13} {value}", highlight=False)

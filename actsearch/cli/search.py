@@ -17,7 +17,7 @@ from actsearch.cli.common import (
     user_errors,
 )
 from actsearch.cli.export import write_export
-from actsearch.cli.results import print_leaderboard, proposal_line, write_report
+from actsearch.cli.results import print_leaderboard, proposal_line, surrogate_line, write_report
 from actsearch.evolve.names import StrategyName
 from actsearch.execute import ClusterLost, ExecutorKind
 from actsearch.runconfig import across_tasks_label
@@ -125,6 +125,8 @@ def search(
             "result (before the re-check of the winners)",
             highlight=False,
         )
+    if outcome.surrogate_rank is not None:
+        console.print(surrogate_line(*outcome.surrogate_rank), highlight=False)
     if outcome.stopped_early:
         console.print(f"[yellow]stopped early:[/] {outcome.stopped_early}", highlight=False)
     if export and outcome.best is not None:

@@ -245,6 +245,7 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
                 "reason": candidate.reason,
                 "equivalent_to": candidate.equivalent_to,
                 "fitness_std": candidate.fitness_std,
+                "predicted": candidate.predicted,
                 "genotype": candidate.genotype,
                 "latex": _latex(candidate.expr),
             },

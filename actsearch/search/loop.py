@@ -59,6 +59,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from actsearch.evolve import Proposal, Strategy, TreeFactory, make_strategy
 from actsearch.execute import Executor, Trial, submit_while_capacity
 from actsearch.expr import Activation, screen
@@ -67,7 +69,9 @@ from actsearch.expr.normalize import Moments, moments
 from actsearch.results import EvalResult
 from actsearch.search.fitness import FitnessRule, MissingBaselineError
 from actsearch.search.state import OrderStatistic, Pair, PendingCandidate, SearchState
+from actsearch.search.surrogate import Pool, Surrogate, features
 from actsearch.spaces import SearchSettings
+from actsearch.stats import spearman
 from actsearch.store import RunRecord, Store
 
 log = logging.getLogger(__name__)
@@ -128,6 +132,8 @@ class SearchSummary:
     trained: int
     stopped_early: str | None = None  # why the budget was not spent, if it was not
     utilisation: float | None = None  # WorkerTime.utilisation
+    #: how well the surrogate ranked what was then trained: (Spearman rho, candidates); None: no surrogate
+    surrogate_rank: tuple[float | None, int] | None = None
 
 
 @dataclass
@@ -170,6 +176,17 @@ class _Inspected:
     complexity: int | None
     reason: str | None
     moments: Moments | None = None
+    features: np.ndarray | None = None  # the surrogate's, when the space has one
+
+
+@dataclass(frozen=True)
+class _Pooled:
+    """A proposal in the surrogate's pool: what training it takes once it is chosen."""
+
+    proposal: Proposal
+    candidate_id: int
+    node: Node
+    inspected: _Inspected
 
 
 #: genotypes whose inspection the loop remembers (a proposal's tree often comes back)
@@ -211,6 +228,10 @@ class Search:
         self.flush_seconds = FLUSH_SECONDS
         self.flush_writes = FLUSH_WRITES
         self._inspected: dict[str, _Inspected] = {}  # genotype -> inspection (a pure function of it)
+        options = self.space.surrogate
+        self.surrogate = Surrogate(options.neighbours, options.warmup) if options.enabled else None
+        self.pool: Pool[_Pooled] = Pool(options.pool, options.exploration)
+        self._features: dict[int, np.ndarray | None] = {}  # candidate in training -> its features
 
     @staticmethod
     def _fitness_rule(settings: SearchSettings) -> FitnessRule:
@@ -255,6 +276,7 @@ class Search:
                 with self.span("record"):
                     self.record(trial, result)
             self.show_progress()
+        self.close_pool()
         self.flush()
         self.show_progress()
         reevaluate_winners(self)
@@ -269,7 +291,14 @@ class Search:
         run_id = self.run_record.id
         self.store.set_run_status(run_id, "finished")
         counts = self.store.counts(run_id, baselines=False)
-        return SearchSummary(self.store.run(run_id), counts, state.trained, stopped_early, self.worker_time.utilisation)
+        return SearchSummary(
+            self.store.run(run_id),
+            counts,
+            state.trained,
+            stopped_early,
+            self.worker_time.utilisation,
+            self.surrogate_rank(),
+        )
 
     def _wait(self) -> list[tuple[Trial, EvalResult]]:
         """The executor's next results. With writes buffered, wait at most until the batch
@@ -328,7 +357,8 @@ class Search:
 
     # -- one proposal: screen, dedupe, train --------------------------------------------
 
-    def _handle(self, proposal: Proposal) -> None:
+    def inspection(self, proposal: Proposal) -> tuple[Node, str, _Inspected]:
+        """A proposal's tree, genotype and what screening made of it (remembered by genotype)."""
         with self.span("genotype"):
             node = self.factory.to_node(proposal.individual)
             genotype = self.factory.genotype_of(node)
@@ -338,9 +368,17 @@ class Search:
             if len(self._inspected) >= INSPECTED_CACHE:
                 self._inspected.clear()
             self._inspected[genotype] = inspected
+        return node, genotype, inspected
+
+    def _handle(self, proposal: Proposal) -> None:
+        node, genotype, inspected = self.inspection(proposal)
         fingerprint, reason = inspected.fingerprint, inspected.reason
         cache = self.state.cache
         original = cache.original(fingerprint)
+        if reason is None and original is None and self.surrogate is not None and self.surrogate.ready:
+            self.state.proposed(trains=True)
+            self._pool_add(_Pooled(proposal, 0, node, inspected), genotype)
+            return
         train = None
         if reason is None and original is None:
             train, reason = self._to_train(node, inspected)
@@ -365,8 +403,100 @@ class Search:
         else:
             assert train is not None
             candidate_id = self._add(proposal, inspected, genotype, "queued", expr=train)
-            cache.add(fingerprint, candidate_id)
-            self.queue(candidate_id, fingerprint, train, proposal)
+            self._train_new(candidate_id, inspected, train, proposal)
+
+    def _train_new(self, candidate_id: int, inspected: _Inspected, train: str, proposal: Proposal) -> None:
+        self.state.cache.add(inspected.fingerprint, candidate_id)
+        if self.surrogate is not None:
+            self._features[candidate_id] = inspected.features
+        self.queue(candidate_id, inspected.fingerprint, train, proposal)
+
+    # -- the surrogate's pool -------------------------------------------------------------
+
+    def _pool_add(self, member: _Pooled, genotype: str) -> None:
+        """Score a screened, new proposal and keep it in the pool; a full pool is judged."""
+        assert self.surrogate is not None
+        inspected, pool = member.inspected, self.pool
+        with self.span("predict"):
+            prediction = self.surrogate.predict(inspected.features)
+        twin = pool.fingerprints.get(inspected.fingerprint)
+        if twin is not None:  # the same function is in the pool already: one of them is enough
+            reason = f"the same function as candidate {twin} of its pool"
+            candidate_id = self._add(
+                member.proposal, inspected, genotype, "passed", reason=reason, predicted=prediction
+            )
+            self.state.done += 1
+            self.tell(member.proposal, candidate_id, None)
+            return
+        candidate_id = self._add(member.proposal, inspected, genotype, "pooled", predicted=prediction)
+        self._pool_in(_Pooled(member.proposal, candidate_id, member.node, inspected), prediction)
+
+    def repool(self, proposal: Proposal, candidate_id: int, prediction: float | None) -> None:
+        """Put a stored proposal back in the pool (the replay restores one this way)."""
+        node, _, inspected = self.inspection(proposal)
+        self._pool_in(_Pooled(proposal, candidate_id, node, inspected), prediction)
+
+    def _pool_in(self, member: _Pooled, prediction: float | None) -> None:
+        self.pool.add(member, member.inspected.fingerprint, member.candidate_id, prediction)
+        if self.pool.full:
+            self._judge_pool()
+
+    def _judge_pool(self) -> None:
+        """Train the chosen member; the others are told as passed over."""
+        members = list(self.pool.members)
+        chosen = members[self.pool.choose(self.settings.seed, members[0].candidate_id)]
+        self.pool.clear()
+        for member in members:
+            if member is not chosen:
+                self.state.done += 1
+                reason = f"the surrogate trained candidate {chosen.candidate_id} of its pool instead"
+                self.tell(member.proposal, member.candidate_id, None, status="passed", reason=reason)
+        train, failure = self._to_train(chosen.node, chosen.inspected)
+        if train is None:
+            self.state.done += 1
+            self.tell(chosen.proposal, chosen.candidate_id, None, status="rejected", reason=failure)
+            return
+        self.writes.set_expr(chosen.candidate_id, train, status="queued")
+        self._train_new(chosen.candidate_id, chosen.inspected, train, chosen.proposal)
+
+    def close_pool(self) -> None:
+        """The search stopped asking before the pool filled: its members are passed over."""
+        members = list(self.pool.members)
+        self.pool.clear()
+        for member in members:
+            self.state.done += 1
+            reason = "the search stopped asking before its pool was judged"
+            self.tell(member.proposal, member.candidate_id, None, status="passed", reason=reason)
+
+    def learn(self, candidate_id: int, fitness: float | None) -> None:
+        """Teach the surrogate a trained candidate's fitness (None: its training failed)."""
+        row = self._features.pop(candidate_id, None)
+        if self.surrogate is not None:
+            self.surrogate.observe(row, fitness)
+
+    def learn_told(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
+        """Teach the surrogate a trained proposal's fitness as the replay tells it."""
+        if self.surrogate is not None:
+            self._features[candidate_id] = self.inspection(proposal)[2].features
+            self.learn(candidate_id, fitness)
+
+    def remember_features(self, candidate_id: int, row: np.ndarray | None) -> None:
+        """What the surrogate learns from a candidate in training, when it is told."""
+        if self.surrogate is not None:
+            self._features[candidate_id] = row
+
+    def surrogate_rank(self) -> tuple[float | None, int] | None:
+        """Spearman's rho between the prediction each trained candidate had before its
+        training and the fitness it then got, over the run's candidates (None: no surrogate)."""
+        if self.surrogate is None:
+            return None
+        self.flush()
+        pairs = [
+            (c.predicted, c.fitness)
+            for c in self.store.candidates(self.run_record.id)
+            if c.predicted is not None and c.fitness is not None and c.status == "evaluated" and not c.is_baseline
+        ]
+        return spearman([p for p, _ in pairs], [f for _, f in pairs]), len(pairs)
 
     def _inspect(self, node: Node, genotype: str) -> _Inspected:
         """Light form, fingerprint, screening verdict and (when the space asks) the
@@ -390,14 +520,19 @@ class Search:
             complexity = activation.complexity  # of the function as evolved, before any standardisation
             if not verdict.ok:
                 return _Inspected(str(activation), activation.fingerprint, complexity, verdict.reason or "screened out")
-            if not self.space.normalize:
-                return _Inspected(str(activation), activation.fingerprint, complexity, None)
-            with self.span("standardise"):
-                standard = moments(activation)
-            if standard is None:
-                reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
-                return _Inspected(str(activation), activation.fingerprint, complexity, reason)
-            return _Inspected(str(activation), standard.fingerprint, complexity, None, standard)
+            standard = None
+            if self.space.normalize:
+                with self.span("standardise"):
+                    standard = moments(activation)
+                if standard is None:
+                    reason = "no finite, non-zero spread under N(0, 1) inputs: cannot be standardised"
+                    return _Inspected(str(activation), activation.fingerprint, complexity, reason)
+            row = None
+            if self.surrogate is not None:
+                with self.span("features"):
+                    row = features(activation, standard)
+            fingerprint = standard.fingerprint if standard else activation.fingerprint
+            return _Inspected(str(activation), fingerprint, complexity, None, standard, row)
         except Exception as error:  # one bad candidate must not end the run
             return self._failed(genotype, error)
 
@@ -559,6 +694,7 @@ class Search:
         self.state.done += 1
         self.state.note_best(pending.expr, fitness)
         if pending.proposal is None:  # a baseline: not part of the strategy
+            self.learn(pending.candidate_id, fitness)
             with self.span("store.finish_candidate"):
                 self.writes.finish_candidate(
                     pending.candidate_id, fitness=fitness, fitness_std=spread, status=status, reason=reason
@@ -598,6 +734,8 @@ class Search:
             self.writes.finish_candidate(
                 candidate_id, fitness=fitness, fitness_std=fitness_std, status=status, reason=reason, tell_seq=seq
             )
+        if status in ("evaluated", "failed"):
+            self.learn(candidate_id, fitness)
         with self.span("tell"):
             self.strategy.tell(proposal, candidate_id, fitness, duplicate=duplicate)
 
@@ -625,4 +763,5 @@ class Search:
                     ask_seq=None,
                 )
             self.state.cache.add(fingerprint, candidate_id)
+            self.remember_features(candidate_id, features(activation))
             self.queue(candidate_id, fingerprint, str(activation), None)

@@ -16,11 +16,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actsearch.evolve import Proposal
+from actsearch.expr import Activation
 from actsearch.results import EvalResult
+from actsearch.search.surrogate import features
 from actsearch.store import CandidateRecord, EvaluationRecord
 
 if TYPE_CHECKING:
     from actsearch.search.loop import Search
+
+#: statuses of a candidate that trained (or trains) as itself, not as a duplicate
+TRAINED = ("evaluated", "failed")
+IN_TRAINING = ("queued", "running")
 
 
 def resume_from_store(search: Search) -> None:
@@ -53,6 +59,8 @@ def resume_from_store(search: Search) -> None:
         else:
             fitness = told.get(record.id, record.fitness)
             search.strategy.tell(proposals[record.id], record.id, fitness, duplicate=record.status == "duplicate")
+            if record.status in TRAINED and record.equivalent_to is None:
+                search.learn_told(proposals[record.id], record.id, fitness)
             state.done += 1
     for record in stored:
         if record.ask_seq is not None and record.tell_seq is None:
@@ -97,8 +105,8 @@ def _replay_ask(search: Search, record: CandidateRecord, told: dict[int, float |
             f"cannot resume run {search.run_record.name!r}: candidate {record.id} does not replay "
             "(was the search space or actsearch version changed?)"
         )
-    trains = record.status in ("evaluated", "failed", "queued", "running") and record.equivalent_to is None
-    state.proposed(trains)
+    trains = record.status in (*TRAINED, *IN_TRAINING) and record.equivalent_to is None
+    state.proposed(trains or record.status in ("pooled", "passed"))  # the surrogate's pool had it trainable
     if trains:
         if record.status in ("evaluated", "failed"):
             state.committed += len(search.rule.pairs)  # queued and running ones count when requeued
@@ -110,8 +118,10 @@ def _replay_ask(search: Search, record: CandidateRecord, told: dict[int, float |
 
 def _restore_baseline(search: Search, record: CandidateRecord) -> None:
     state = search.state
-    if record.status in ("evaluated", "failed"):
+    search.remember_features(record.id, features(Activation.parse(record.expr)))
+    if record.status in TRAINED:
         state.cache.add_done(record.fingerprint, record.id, record.fitness)
+        search.learn(record.id, record.fitness)
         state.done += 1
     else:
         state.cache.add(record.fingerprint, record.id)
@@ -121,9 +131,12 @@ def _restore_baseline(search: Search, record: CandidateRecord) -> None:
 def _restore_in_flight(search: Search, record: CandidateRecord, proposal: Proposal) -> None:
     """A proposal stored but not told when the search stopped: finish what it needs."""
     cache = search.state.cache
-    if record.status == "rejected":  # stopped between storing the rejection and telling it
+    if record.status in ("rejected", "passed"):  # stopped between storing the outcome and telling it
         search.state.done += 1
         search.tell(proposal, record.id, None)
+        return
+    if record.status == "pooled":  # waiting in the surrogate's pool
+        search.repool(proposal, record.id, record.predicted)
         return
     if record.status == "duplicate" and record.equivalent_to is not None:
         original = cache.original(record.fingerprint)
@@ -132,6 +145,7 @@ def _restore_in_flight(search: Search, record: CandidateRecord, proposal: Propos
         else:
             cache.wait(record.fingerprint, (proposal, record.id))
         return
+    search.remember_features(record.id, search.inspection(proposal)[2].features)
     _requeue(search, record, proposal)
 
 

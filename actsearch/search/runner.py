@@ -62,6 +62,7 @@ class SearchOutcome:
     #: several tasks: their specs, and per candidate and task its mean fitness and trainings
     tasks: tuple[str, ...] = ()
     task_means: dict[int, dict[str, tuple[float | None, int]]] | None = None
+    surrogate_rank: tuple[float | None, int] | None = None  # loop.SearchSummary.surrogate_rank
 
 
 #: the request's fields that override the space, by section of the space file
@@ -159,6 +160,7 @@ def run_search(
         summary.utilisation,
         settings.tasks,
         store.task_means(run.id) if len(settings.tasks) > 1 else None,
+        summary.surrogate_rank,
     )
 
 

@@ -301,6 +301,7 @@ class Store:
         equivalent_to: int | None = None,
         genotype: str | None = None,
         ask_seq: int | None = None,
+        predicted: float | None = None,
     ) -> CandidateRecord:
         """Record a proposed candidate (any status, e.g. 'rejected' with its reason).
 
@@ -334,6 +335,7 @@ class Store:
                 genotype=genotype,
                 ask_seq=ask_seq,
                 tell_seq=None,
+                predicted=convert.num(predicted),
                 created_at=now,
                 updated_at=now,
             )

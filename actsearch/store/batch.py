@@ -122,6 +122,7 @@ class WriteBatch:
         equivalent_to: int | None = None,
         genotype: str | None = None,
         ask_seq: int | None = None,
+        predicted: float | None = None,
     ) -> int:
         """`Store.add_candidate`, buffered; returns the candidate's id (fixed now)."""
         if status not in CANDIDATE_STATUSES:
@@ -147,6 +148,7 @@ class WriteBatch:
             "genotype": genotype,
             "ask_seq": ask_seq,
             "tell_seq": None,
+            "predicted": convert.num(predicted),
             "created_at": now,
             "updated_at": now,
         }
@@ -236,9 +238,14 @@ class WriteBatch:
             self._updates.setdefault(candidate_id, {}).update(values)
         self._touch()
 
-    def set_expr(self, candidate_id: int, expr: str) -> None:
-        """A candidate's expression from now on (the form its worker reported it trained)."""
-        values = {"expr": expr, "updated_at": utcnow()}
+    def set_expr(self, candidate_id: int, expr: str, status: str | None = None) -> None:
+        """A candidate's expression from now on (the form its worker reported it trained, or
+        the one it is queued to train), and its status when given."""
+        values: dict[str, Any] = {"expr": expr, "updated_at": utcnow()}
+        if status is not None:
+            if status not in CANDIDATE_STATUSES:
+                raise ValueError(f"unknown candidate status {status!r}")
+            values["status"] = status
         row = self._new.get(candidate_id)
         if row is not None:
             row.update(values)

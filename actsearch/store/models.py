@@ -82,6 +82,7 @@ class Candidate(Base):
     genotype: Mapped[str | None] = mapped_column(Text)  # revision 0003
     ask_seq: Mapped[int | None] = mapped_column(Integer)  # revision 0003
     tell_seq: Mapped[int | None] = mapped_column(Integer)  # revision 0003
+    predicted: Mapped[float | None] = mapped_column(Float)  # revision 0006
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

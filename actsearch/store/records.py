@@ -22,6 +22,8 @@ CANDIDATE_STATUSES = (
     "running",
     "evaluated",
     "failed",
+    "pooled",  # scored by the surrogate, waiting for the rest of its pool
+    "passed",  # the surrogate trained another of its pool instead
 )
 EVALUATION_STATUSES = ("ok", "failed", "timeout", "stopped")
 ORIGINS = ("init", "crossover", "mutation:NAME", "baseline", "user")
@@ -93,6 +95,7 @@ class CandidateRecord:
     genotype: str | None  # the tree as evolved, before simplification
     ask_seq: int | None  # place in the run's ask/tell sequence (resume replays it)
     tell_seq: int | None
+    predicted: float | None  # the surrogate's prediction of its fitness, before it was trained
     created_at: datetime
     updated_at: datetime
 

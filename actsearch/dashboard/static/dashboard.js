@@ -196,7 +196,7 @@
       const card = (label, value, note) => el("div", { cls: "card" }, [
         el("div", { cls: "card-value", text: value }), el("div", { cls: "card-label", text: label }),
         note ? el("div", { cls: "card-note", text: note }) : null]);
-      section.querySelector(".cards").replaceChildren(
+      section.querySelector(".cards").replaceChildren(...[
         card("trainings", d.run.budget ? `${d.run.trainings} / ${d.run.budget}` : String(d.run.trainings)),
         card("proposals", d.run.planned ? `${d.run.proposals} / ${d.run.planned}` : String(d.run.proposals),
           d.run.planned ? "of population × generations" : ""),
@@ -204,10 +204,11 @@
         card("duplicates (not retrained)", String(c.duplicate)),
         card("rejected by screening", String(c.rejected), reasons),
         card("failed", String(c.failed)),
-        card("in flight", String(c.queued + c.running + c.proposed)),
+        c.passed ? card("passed over by the surrogate", String(c.passed)) : null,
+        card("in flight", String(c.queued + c.running + c.proposed + (c.pooled || 0))),
         card("best", fmt(d.run.best_fitness), d.run.best_expr || ""),
         card("best baseline", fmt(d.run.baseline_best)),
-      );
+      ].filter(Boolean));
     }
 
     function drawLeaderboard(d) {
@@ -294,6 +295,7 @@
       const rows = [
         ["status", k.status + (k.reason ? ` (${k.reason})` : "")],
         ["fitness", fmt(k.fitness) + (k.fitness_std != null ? ` ± ${fmt(k.fitness_std)}` : "")],
+        ["predicted by the surrogate", k.predicted == null ? "–" : fmt(k.predicted)],
         ["canonical form", el("code", { text: k.expr })],
         ["LaTeX", el("code", { text: k.latex || "–" })],
         ["genotype", el("code", { text: k.genotype || "–" })],
