@@ -33,8 +33,8 @@ class EvalResult:
     """What one training of one activation on one task with one seed produced.
 
     `status` is "ok", "failed" (NaN loss, TensorFlow error, ...), "timeout" or
-    "stopped" (a multi-fidelity hurdle ended it early; the metrics are those at
-    the hurdle). `fitness` is the task's metric oriented so that higher is
+    "stopped" (a multi-fidelity rung ended it early; the metrics are those at
+    the rung). `fitness` is the task's metric oriented so that higher is
     better (validation accuracy for classification tasks); None unless ok/stopped.
     """
 
@@ -84,7 +84,7 @@ class EvalResult:
 
     @property
     def scored(self) -> float | None:
-        """The fitness if this training counts (ok or stopped at a hurdle), else None."""
+        """The fitness if this training counts (ok or stopped at a rung), else None."""
         return self.fitness if self.status in SCORED else None
 
 

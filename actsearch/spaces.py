@@ -129,11 +129,32 @@ class Evolution(_Strict):
 
 
 class Hurdle(_Strict):
-    """Multi-fidelity: after `epochs`, stop candidates below the `quantile` of those seen."""
+    """One rung, in the spelling of earlier versions: after `epochs`, stop candidates below
+    the `quantile` of those seen (`rungs` with `keep = 1 - quantile`)."""
 
     epochs: int = Field(ge=1)
     quantile: float = Field(default=0.5, gt=0.0, lt=1.0)
     min_observations: int = Field(default=6, ge=1)
+
+
+class Rungs(_Strict):
+    """Multi-fidelity training, asynchronous successive halving (ASHA; Li et al. 2020): at
+    each rung's epoch a candidate's training goes on only if its validation fitness there is
+    among the best `keep` share of the readings seen at that rung so far (1 / reduction
+    factor: Ray Tune's ASHA and Optuna use 4); the others stop there, and a stopped training
+    counts as the share of its epochs it ran. Until a rung has `min_observations` readings it
+    stops nobody. Candidates train with the same seeds, so a rung compares them on equal noise."""
+
+    epochs: tuple[int, ...] = Field(min_length=1)
+    keep: float = Field(default=0.25, gt=0.0, lt=1.0)
+    min_observations: int = Field(default=6, ge=1)
+
+    @field_validator("epochs")
+    @classmethod
+    def _increasing(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(e < 1 for e in value) or list(value) != sorted(set(value)):
+            raise ValueError("must be increasing epochs, each at least 1")
+        return value
 
 
 class Budget(_Strict):
@@ -148,7 +169,9 @@ class Budget(_Strict):
     #: `reevaluate_seeds` further seeds; the leaderboard ranks by the mean over all seeds (0: off)
     reevaluate_top: int = Field(default=5, ge=0, le=1000)
     reevaluate_seeds: int = Field(default=4, ge=0, le=100)
-    hurdle: Hurdle | None = None
+    #: multi-fidelity rungs; `hurdle: {epochs, quantile, min_observations}`, one rung as
+    #: earlier versions spelled it, is read as rungs with keep = 1 - quantile
+    rungs: Rungs | None = None
     #: seeds each baseline trains with during the search (None: `seeds_per_candidate`); more
     #: than the candidates' steadies the reference of a fitness across tasks, and at least 2
     #: measure the seed spread that `fitness.units: seed_spread` divides by. Baselines are extra
@@ -159,10 +182,22 @@ class Budget(_Strict):
     #: one candidate on CPU, so that a seed gives the same search; many on GPU)
     batch_candidates: int | None = Field(default=None, ge=1, le=1024)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _hurdle_is_one_rung(cls, data: Any) -> Any:
+        """`hurdle` (earlier versions; stored runs have it) is one rung."""
+        if not isinstance(data, dict) or data.get("hurdle") is None:
+            return {k: v for k, v in data.items() if k != "hurdle"} if isinstance(data, dict) else data
+        if data.get("rungs") is not None:
+            raise ValueError("give rungs or hurdle (one rung, the older spelling), not both")
+        hurdle = Hurdle.model_validate(data["hurdle"])
+        rungs = {"epochs": (hurdle.epochs,), "keep": 1.0 - hurdle.quantile, "min_observations": hurdle.min_observations}
+        return {**{k: v for k, v in data.items() if k != "hurdle"}, "rungs": rungs}
+
     @model_validator(mode="after")
-    def _hurdle_inside(self) -> Budget:
-        if self.hurdle and self.epochs and self.hurdle.epochs >= self.epochs:
-            raise ValueError("hurdle.epochs must be smaller than epochs")
+    def _rungs_inside(self) -> Budget:
+        if self.rungs and self.epochs and self.rungs.epochs[-1] >= self.epochs:
+            raise ValueError("rungs.epochs must be smaller than epochs (the last rung comes before the end)")
         if self.baseline_seeds is not None and self.baseline_seeds < self.seeds_per_candidate:
             raise ValueError("baseline_seeds must be at least seeds_per_candidate (baselines train every search seed)")
         return self
@@ -259,8 +294,8 @@ class SearchSpace(_Strict):
             )
         if len(self.tasks) > 1 and not self.baselines:
             raise ValueError("several tasks need baselines: a candidate's fitness is relative to the best one")
-        if len(self.tasks) > 1 and self.budget.hurdle is not None:
-            raise ValueError("budget.hurdle works with one task only (hurdle readings of tasks do not compare)")
+        if len(self.tasks) > 1 and self.budget.rungs is not None:
+            raise ValueError("budget.rungs work with one task only (rung readings of tasks do not compare)")
         if len(self.tasks) > 1 and self.fitness.units == "seed_spread" and self.budget.seeds_per_baseline < 2:
             raise ValueError("fitness.units seed_spread needs budget.baseline_seeds of at least 2 (a spread needs 2)")
         return self

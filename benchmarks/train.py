@@ -202,7 +202,7 @@ def single_rows(task, data, resident, setup, seeds, swish) -> list[tuple[str, st
     def timing(act):
         runs, steps, totals = [], [], []
         for s in seeds:
-            r, diagnostics = train_with_diagnostics(task, act, seed=s, data=resident, hurdle=(short, -np.inf))
+            r, diagnostics = train_with_diagnostics(task, act, seed=s, data=resident, rungs=((short, -np.inf),))
             assert r.status == "ok", r
             later = diagnostics.segments[1]
             runs.append(r)
@@ -240,11 +240,11 @@ def single_rows(task, data, resident, setup, seeds, swish) -> list[tuple[str, st
     }
     h_epoch = max(1, setup.epochs // 4)
     t0 = time.perf_counter()
-    full = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, -np.inf)) for k, a in candidates.items()}
+    full = {k: train(task, a, seed=0, data=resident, rungs=((h_epoch, -np.inf),)) for k, a in candidates.items()}
     t_full = time.perf_counter() - t0
     threshold = float(np.median([r.partials[0].val_accuracy for r in full.values()]))
     t0 = time.perf_counter()
-    hurdled = {k: train(task, a, seed=0, data=resident, hurdle=(h_epoch, threshold)) for k, a in candidates.items()}
+    hurdled = {k: train(task, a, seed=0, data=resident, rungs=((h_epoch, threshold),)) for k, a in candidates.items()}
     t_hurdle = time.perf_counter() - t0
     top_full = sorted(full, key=lambda k: -(full[k].fitness or -1))[:3]
     survivors = [k for k, r in hurdled.items() if r.status == "ok"]
@@ -384,7 +384,7 @@ def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
     for rnd in range(2):
         t0, c0 = time.perf_counter(), time.process_time()
         res, diagnostics = train_batch_with_diagnostics(
-            task, [BatchMember(e, rnd) for e in BATCH_CANDIDATES], data=resident, hurdle=(quarter, -np.inf)
+            task, [BatchMember(e, rnd) for e in BATCH_CANDIDATES], data=resident, rungs=((quarter, -np.inf),)
         )
         t_batch.append(time.perf_counter() - t0)
         cpu["batch"].append(time.process_time() - c0)
@@ -396,7 +396,7 @@ def batched_rows(task, data, resident, setup) -> list[tuple[str, str]]:
         parts["step_ms"].append(1e3 * s2 / (e2 * spe))
         t0, c0 = time.perf_counter(), time.process_time()
         for e in BATCH_CANDIDATES:
-            r, alone_diagnostics = train_with_diagnostics(task, e, seed=rnd, data=resident, hurdle=(quarter, -np.inf))
+            r, alone_diagnostics = train_with_diagnostics(task, e, seed=rnd, data=resident, rungs=((quarter, -np.inf),))
             assert r.status == "ok", r
             (n1, c1), (n2, c2) = ((seg.steps, seg.seconds) for seg in alone_diagnostics.segments)
             trace["alone"].append(alone_diagnostics.setup_seconds + _trace_seconds(c1, n1 / spe, c2, n2 / spe))
@@ -563,11 +563,11 @@ def floor_rows(task, resident, setup, k: int, t_article: float, t_one: float, ca
     steps = setup.total_steps(resident.n_train)
     floor = {m: matmul_floor(task, setup.batch_size, m, steps) for m in (1, 5, k)}
     quarter = max(1, setup.epochs // 4)
-    r, one = train_with_diagnostics(task, cand, seed=0, data=resident, hurdle=(quarter, -np.inf))
+    r, one = train_with_diagnostics(task, cand, seed=0, data=resident, rungs=((quarter, -np.inf),))
     assert r.status == "ok"
     step_one = one.segments[1].seconds / one.segments[1].steps
     _, five = train_batch_with_diagnostics(
-        task, [BatchMember(cand, s) for s in range(5)], data=resident, hurdle=(quarter, -np.inf)
+        task, [BatchMember(cand, s) for s in range(5)], data=resident, rungs=((quarter, -np.inf),)
     )
     e2, s2 = five.segments[1].epochs, five.segments[1].seconds
     step_five = s2 / (e2 * setup.steps_per_epoch(resident.n_train))

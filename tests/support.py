@@ -249,8 +249,8 @@ class FakeExecutor:
     `capacity` trials run at once; `wait()` returns the oldest one (or,
     with `batch`, all of them), so results come back in submission order and
     every run is deterministic. An activation whose outputs are not finite on
-    the probe points fails, like a NaN loss; a hurdle stops the candidates
-    whose reading at the hurdle is below its threshold.
+    the probe points fails, like a NaN loss; a rung stops the candidates
+    whose reading there is below its threshold.
     """
 
     PROBE = np.linspace(-3.0, 3.0, 61)
@@ -290,10 +290,9 @@ class FakeExecutor:
         if fitness is None:
             return EvalResult.failed("non-finite training loss", epochs=1, steps=1, batch_size=8)
         partials: tuple[Partial, ...] = ()
-        if trial.hurdle is not None:
-            at, threshold = trial.hurdle
-            early = fitness * 0.9
-            partials = (Partial(at, early, 1.0, fitness=early),)
+        for i, (at, threshold) in enumerate(trial.rungs):  # the reading nears the final fitness rung by rung
+            early = fitness * (0.9 + 0.05 * i)
+            partials = (*partials, Partial(at, early, 1.0, fitness=early))
             if early < threshold and not math.isinf(threshold):
                 return EvalResult("stopped", early, early, 1.0, 0.01, at, at, 8, partials=partials)
         return EvalResult("ok", fitness, fitness, 1.0, 0.01, epochs, epochs, 8, worker="fake", partials=partials)

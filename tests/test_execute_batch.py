@@ -17,18 +17,25 @@ from actsearch.tasks import get_task
 TASK = "digits-mlp"
 
 
-def _trial(i: int, expr: str = "relu(x)", seed: int = 0, epochs: int = 2, hurdle=None) -> Trial:
-    return Trial(trial_id=i, candidate_id=i, expr=expr, seed=seed, epochs=epochs, hurdle=hurdle, task=TASK)
+def _trial(i: int, expr: str = "relu(x)", seed: int = 0, epochs: int = 2, rungs=()) -> Trial:
+    return Trial(trial_id=i, candidate_id=i, expr=expr, seed=seed, epochs=epochs, rungs=rungs, task=TASK)
 
 
 def test_take_batch_groups_one_kind_oldest_first() -> None:
     queue = deque(
-        [_trial(1), _trial(2, epochs=3), _trial(3), _trial(4, hurdle=(1, 0.5)), _trial(5), _trial(6, hurdle=(1, 0.7))]
+        [
+            _trial(1),
+            _trial(2, epochs=3),
+            _trial(3),
+            _trial(4, rungs=((1, 0.5),)),
+            _trial(5),
+            _trial(6, rungs=((1, 0.7),)),
+        ]
     )
     assert [t.trial_id for t in take_batch(queue, 2)] == [1, 3]
     assert [t.trial_id for t in queue] == [2, 4, 5, 6]
     assert [t.trial_id for t in take_batch(queue, 8)] == [2]
-    assert [t.trial_id for t in take_batch(queue, 8)] == [4, 6]  # own thresholds, one hurdle epoch
+    assert [t.trial_id for t in take_batch(queue, 8)] == [4, 6]  # own thresholds, the same rung epochs
     assert fair_share(9, 2, 8) == 5 and fair_share(40, 2, 8) == 8 and fair_share(1, 3, 8) == 1
 
 

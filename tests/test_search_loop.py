@@ -222,6 +222,52 @@ def test_hurdle_stops_weak_candidates_and_stores_the_readings(tmp_path: Path) ->
     assert all(store.candidate(c).status == "evaluated" for c in stopped)  # a stopped training still counts
 
 
+def _rungs_space(tmp_path: Path) -> Path:
+    space = tmp_path / "rungs.yaml"
+    space.write_text(
+        SPACE.read_text()
+        .replace(
+            "budget: {epochs: 30, reevaluate_top: 0}",
+            "budget: {epochs: 8, trainings: 14, reevaluate_top: 0,"
+            " rungs: {epochs: [2, 4], keep: 0.5, min_observations: 2}}",
+        )
+        .replace("strategy: generational", "strategy: regularized")
+    )
+    return space
+
+
+def test_rungs_stop_at_each_and_a_stopped_training_costs_the_share_it_ran(tmp_path: Path) -> None:
+    """ASHA over two rungs: trainings stop at both; each stopped one counts as epochs run / 8,
+    so the run trains more candidates than its budget of 14 trainings and spends it exactly."""
+    settings = settings_for(SearchRequest(space=str(_rungs_space(tmp_path)), seed=5))
+    store, run = _start(tmp_path / "r.db", settings)
+    summary = Search(settings, store, FakeExecutor(), run).run()
+    evaluations = store.run_evaluations(run.id, partials=True)
+    baselines = {c.id for c in store.candidates(run.id) if c.is_baseline}
+    finals = [e for e in evaluations if not e.is_partial and e.candidate_id not in baselines]
+    assert {e.epochs for e in finals if e.status == "stopped"} == {2, 4}
+    assert {e.planned_epochs for e in evaluations if e.is_partial} == {2, 4}
+    assert all(e.planned_epochs == 8 for e in finals)
+    spent = sum(e.epochs / 8 for e in finals)
+    assert summary.spent == pytest.approx(spent) and 14 <= spent < 15
+    assert len(finals) > 14 and summary.stopped == sum(e.status == "stopped" for e in finals)
+
+
+@pytest.mark.parametrize("stop_at", [3, 9, 15])
+def test_resume_with_rungs_gives_the_uninterrupted_budget(tmp_path: Path, stop_at: int) -> None:
+    settings = settings_for(SearchRequest(space=str(_rungs_space(tmp_path)), seed=5))
+    store, run = _start(tmp_path / "full.db", settings)
+    full = Search(settings, store, FakeExecutor(), run).run()
+    store, run = _start(tmp_path / "stopped.db", settings)
+    with pytest.raises(KeyboardInterrupt):
+        Search(settings, store, _StopAfter(stop_at), run).run()
+    store.set_run_status(run.id, "interrupted")
+    resumed = Search(settings, store, FakeExecutor(), store.set_run_status(run.id, "running")).run()
+    assert resumed.spent == pytest.approx(full.spent)
+    trained = _rows(tmp_path / "stopped.db", "select candidate_id, seed from evaluations where not is_partial")
+    assert len(trained) == len(set(trained))
+
+
 @given(
     st.lists(st.floats(allow_nan=False, width=64), max_size=120),
     st.sampled_from([0.0, 0.25, 0.5, 0.7, 0.9, 1.0]),

@@ -179,7 +179,7 @@ def test_the_task_flag_overrides_the_space_before_its_checks(tmp_path: Path) -> 
     )
     assert settings_for(SearchRequest(space=str(hurdled), task="mnist1d-mlp")).tasks == ("mnist1d-mlp",)
     for flag, message in (
-        ("digits-mlp,mnist1d-mlp", "budget.hurdle works with one task only"),
+        ("digits-mlp,mnist1d-mlp", "budget.rungs work with one task only"),
         ("digits-mlp,,mnist1d-mlp", "--task 'digits-mlp,,mnist1d-mlp': a task name is empty"),
         ("digits-mlp,digits-mlp", "a task is listed twice: digits-mlp"),
         (" , ", "name at least one task"),
@@ -458,7 +458,7 @@ def test_the_task_flag_gets_the_checks_on_several_tasks_in_one_line(tmp_path: Pa
     space.write_text(space.read_text().replace("epochs: 1, reevaluate_top", "epochs: 3, reevaluate_top"))
     args = ("search", "--space", str(space), "--db", str(tmp_path / "x.db"), "--executor", "local")
     proc = run_cli(*args, "--task", "digits-mlp,mnist1d-mlp")
-    assert proc.returncode == 2 and "budget.hurdle works with one task only" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "budget.rungs work with one task only" in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.db").exists()
 
 

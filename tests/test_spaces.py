@@ -69,6 +69,9 @@ primitives:
         (BASE + "evolution:\n  population: 4\n  elite: 4\n", "evolution"),
         (BASE + "constants:\n  range: [2, -2]\n", "constants.range"),
         (BASE + "budget:\n  epochs: 2\n  hurdle: {epochs: 3}\n", "budget"),
+        (BASE + "budget:\n  epochs: 8\n  rungs: {epochs: [4, 2]}\n", "budget.rungs.epochs"),
+        (BASE + "budget:\n  rungs: {epochs: [2], keep: 1.0}\n", "budget.rungs.keep"),
+        (BASE + "budget:\n  rungs: {epochs: [2]}\n  hurdle: {epochs: 2}\n", "budget"),
         (BASE + "colour: red\n", "colour"),
         (BASE + "baselines: ['x +* 2']\n", "baselines"),
     ],
@@ -101,3 +104,10 @@ def test_command_line_overrides_are_validated_like_the_file() -> None:
         settings_for(SearchRequest(space="seed", reevaluate_top=-1))
     with pytest.raises(SpaceError, match="field .evolution.: elite must be smaller than population"):
         settings_for(SearchRequest(space="seed", population=2))
+
+
+def test_a_hurdle_is_one_rung(tmp_path: Path) -> None:
+    """`hurdle` (earlier versions, stored runs) reads as one rung keeping 1 - quantile."""
+    space = load_space(_write(tmp_path, BASE + "budget:\n  hurdle: {epochs: 2, quantile: 0.75, min_observations: 3}\n"))
+    assert space.budget.rungs is not None
+    assert (space.budget.rungs.epochs, space.budget.rungs.keep, space.budget.rungs.min_observations) == ((2,), 0.25, 3)

@@ -82,7 +82,7 @@ def test_diagnostics_come_back_with_their_training(task, resident) -> None:
     training that fails before its program has none."""
     from actsearch.train import Diagnostics, train_with_diagnostics
 
-    r, d = train_with_diagnostics(task, "tanh(x)", seed=0, data=resident, epochs=2, hurdle=(1, -1.0), record_steps=5)
+    r, d = train_with_diagnostics(task, "tanh(x)", seed=0, data=resident, epochs=2, rungs=((1, -1.0),), record_steps=5)
     plain, d_plain = train_with_diagnostics(task, "tanh(x)", seed=0, data=resident, epochs=2, fused=False)
     assert isinstance(d, Diagnostics) and r.status == plain.status == "ok"
     assert d.setup_seconds > 0 and [(s.epochs, s.steps) for s in d.segments] == [(1, 32), (1, 32)]
@@ -96,7 +96,7 @@ def test_diagnostics_come_back_with_their_training(task, resident) -> None:
 
 
 def test_hurdle_impossible_threshold_stops_at_hurdle(task, resident) -> None:
-    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=6, hurdle=(2, 1.01))
+    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=6, rungs=((2, 1.01),))
     assert r.status == "stopped"
     assert (r.epochs, r.steps) == (2, 64)
     assert r.fitness == r.val_accuracy is not None
@@ -106,7 +106,7 @@ def test_hurdle_impossible_threshold_stops_at_hurdle(task, resident) -> None:
 
 
 def test_hurdle_passed_trains_to_the_end_with_partial(task, resident) -> None:
-    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=4, hurdle=(2, 0.0))
+    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=4, rungs=((2, 0.0),))
     assert r.status == "ok"
     assert (r.epochs, r.steps) == (4, 128)
     assert [p.epochs for p in r.partials] == [2]
@@ -116,6 +116,16 @@ def test_hurdle_passed_trains_to_the_end_with_partial(task, resident) -> None:
     # at the hurdle, the partial equals a 2-epoch training
     two = train(task, tf.nn.relu, seed=0, data=resident, epochs=2)
     assert abs(two.val_accuracy - r.partials[0].val_accuracy) <= 1e-6
+
+
+def test_rungs_read_at_each_and_stop_at_the_first_failed(task, resident) -> None:
+    r = train(task, tf.nn.relu, seed=0, data=resident, epochs=6, rungs=((1, -np.inf), (3, 1.01), (5, -np.inf)))
+    assert r.status == "stopped" and (r.epochs, r.steps) == (3, 96)
+    assert [p.epochs for p in r.partials] == [1, 3]
+    passed = train(task, tf.nn.relu, seed=0, data=resident, epochs=6, rungs=((1, -np.inf), (3, 0.0)))
+    plain = train(task, tf.nn.relu, seed=0, data=resident, epochs=6)
+    assert passed.status == "ok" and [p.epochs for p in passed.partials] == [1, 3]
+    assert abs(plain.fitness - passed.fitness) <= 1e-6  # three segments train as one
 
 
 def test_train_seeds(task, resident) -> None:
@@ -233,7 +243,7 @@ def test_memory_fix_still_reaches_tensorflows_gradient_registry(task, resident) 
     assert registry is not None, "ops._gradient_registry moved: the trainer's memory fix is off"
     before = recipe.custom_gradient_names()
     r = trainer._train_impl(
-        task, "relu", seed=0, data=resident, epochs=1, hurdle=None, parametric=False, jit_compile=None, fused=False
+        task, "relu", seed=0, data=resident, epochs=1, rungs=(), parametric=False, jit_compile=None, fused=False
     )  # a training without the clean-up
     assert r.status == "ok", r.error
     added = recipe.custom_gradient_names() - before

@@ -78,12 +78,12 @@ def test_nan_member_fails_alone_others_finish_right(task, resident, both_updates
 
 def test_hurdle_stops_members_individually(task, resident) -> None:
     members = [BatchMember("tanh(x)", 0), BatchMember("sigmoid(x)", 0), BatchMember("x*sigmoid(x)", 0)]
-    free = train_batch(task, members, data=resident, epochs=3, hurdle=(1, -np.inf))
+    free = train_batch(task, members, data=resident, epochs=3, rungs=((1, -np.inf),))
     assert all(r.status == "ok" and len(r.partials) == 1 for r in free)
     at_hurdle = [r.partials[0].fitness for r in free]
     assert len(set(at_hurdle)) == 3
     threshold = sorted(at_hurdle)[1]  # the lowest member is below it, the other two are not
-    hurdled = train_batch(task, members, data=resident, epochs=3, hurdle=(1, threshold))
+    hurdled = train_batch(task, members, data=resident, epochs=3, rungs=((1, threshold),))
     lowest = int(np.argmin(at_hurdle))
     for j, (f, h) in enumerate(zip(free, hurdled)):
         if j == lowest:
@@ -95,11 +95,29 @@ def test_hurdle_stops_members_individually(task, resident) -> None:
     # a member's own threshold replaces the batch's: only the top member passes its own
     top = int(np.argmax(at_hurdle))
     own = [
-        BatchMember(m.activation, m.seed, threshold=max(at_hurdle) if j == top else np.inf)
+        BatchMember(m.activation, m.seed, thresholds=(max(at_hurdle) if j == top else np.inf,))
         for j, m in enumerate(members)
     ]
-    statuses = [r.status for r in train_batch(task, own, data=resident, epochs=3, hurdle=(1, -np.inf))]
+    statuses = [r.status for r in train_batch(task, own, data=resident, epochs=3, rungs=((1, -np.inf),))]
     assert statuses == ["ok" if j == top else "stopped" for j in range(3)]
+
+
+def test_members_stop_at_their_own_rungs(task, resident) -> None:
+    """Two rungs: one member stops at the first, one at the second, one trains to the end."""
+    members = [BatchMember("tanh(x)", 0), BatchMember("sigmoid(x)", 0), BatchMember("x*sigmoid(x)", 0)]
+    own = [
+        BatchMember(members[0].activation, 0, thresholds=(np.inf, -np.inf)),
+        BatchMember(members[1].activation, 0, thresholds=(-np.inf, np.inf)),
+        BatchMember(members[2].activation, 0, thresholds=(-np.inf, -np.inf)),
+    ]
+    results = train_batch(task, own, data=resident, epochs=4, rungs=((1, 0.0), (2, 0.0)))
+    assert [(r.status, r.epochs, len(r.partials)) for r in results] == [
+        ("stopped", 1, 1),
+        ("stopped", 2, 2),
+        ("ok", 4, 2),
+    ]
+    alone = train(task, "x*sigmoid(x)", seed=0, data=resident, epochs=4)
+    assert results[2].val_loss == pytest.approx(alone.val_loss, abs=1e-4)
 
 
 def test_user_task_from_examples_trains_batched() -> None:

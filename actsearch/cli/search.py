@@ -125,6 +125,12 @@ def search(
             "result (before the re-check of the winners)",
             highlight=False,
         )
+    if outcome.stopped:
+        console.print(
+            f"{outcome.stopped} trainings stopped at a rung, each counted as the share of its epochs it ran: "
+            f"the proposals used {outcome.spent:.1f} trainings of the budget",
+            highlight=False,
+        )
     if outcome.surrogate_rank is not None:
         console.print(surrogate_line(*outcome.surrogate_rank), highlight=False)
     if outcome.stopped_early:

@@ -1,5 +1,5 @@
 """Grouping queued trials into batches: one batch = trials a worker can train
-in one compiled program (same task, epochs, hurdle epoch and parametric flag).
+in one compiled program (same task, epochs, rung epochs and parametric flag).
 
 The default batch size depends on the device: a CPU core is saturated by a
 few members, a GPU needs many to be busy (each member adds its weights,
@@ -29,8 +29,8 @@ def default_batch_candidates(use_gpu: bool) -> int:
 
 
 def batch_key(trial: Trial) -> Hashable:
-    """Trials with equal keys can share one program (hurdle thresholds may differ)."""
-    return (trial.task, trial.epochs, trial.hurdle[0] if trial.hurdle else None, trial.parametric)
+    """Trials with equal keys can share one program (rung thresholds may differ)."""
+    return (trial.task, trial.epochs, tuple(epoch for epoch, _ in trial.rungs), trial.parametric)
 
 
 def take_batch(queue: deque[Trial], limit: int) -> list[Trial]:

@@ -16,7 +16,8 @@ class Trial:
     expr: str
     seed: int
     epochs: int | None = None
-    hurdle: tuple[int, float] | None = None
+    #: multi-fidelity rungs: (epoch, threshold) pairs by epoch; below a rung's threshold the training stops there
+    rungs: tuple[tuple[int, float], ...] = ()
     parametric: bool = False
     #: the task to train on, by name (a worker holds one or several; a keyword, and required:
     #: no trial leaves it to the worker to guess)

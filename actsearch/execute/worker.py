@@ -94,7 +94,7 @@ class TrainingWorker:
                 seed=trial.seed,
                 data=data,
                 epochs=trial.epochs,
-                hurdle=trial.hurdle,
+                rungs=trial.rungs,
                 parametric=trial.parametric,
             )
         finally:
@@ -103,8 +103,8 @@ class TrainingWorker:
         return replace(result, worker=self.name, expr=trained_form(trial.expr))
 
     def run_batch(self, trials: list[Trial]) -> list[EvalResult]:
-        """Train trials of one kind (epochs, hurdle epoch, parametric; see batching.batch_key)
-        in one program (see train_batch); each keeps its own hurdle threshold."""
+        """Train trials of one kind (epochs, rung epochs, parametric; see batching.batch_key)
+        in one program (see train_batch); each keeps its own rung thresholds."""
         from dataclasses import replace
 
         from actsearch.train.batch import BatchMember, train_batch
@@ -115,10 +115,10 @@ class TrainingWorker:
         try:
             results = train_batch(
                 task,
-                [BatchMember(t.expr, t.seed, t.hurdle[1] if t.hurdle else None) for t in trials],
+                [BatchMember(t.expr, t.seed, tuple(threshold for _, threshold in t.rungs)) for t in trials],
                 data=data,
                 epochs=first.epochs,
-                hurdle=first.hurdle,
+                rungs=first.rungs,
                 parametric=first.parametric,
             )
         finally:

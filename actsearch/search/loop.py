@@ -134,6 +134,8 @@ class SearchSummary:
     utilisation: float | None = None  # WorkerTime.utilisation
     #: how well the surrogate ranked what was then trained: (Spearman rho, candidates); None: no surrogate
     surrogate_rank: tuple[float | None, int] | None = None
+    stopped: int = 0  # proposals' trainings stopped at a multi-fidelity rung
+    spent: float = 0.0  # the budget the proposals used, in trainings (a stopped one: the share it ran)
 
 
 @dataclass
@@ -220,8 +222,10 @@ class Search:
         self.factory = TreeFactory(self.space, random.Random(settings.seed))
         self.strategy: Strategy = make_strategy(self.factory, self.space.evolution)
         self.state = SearchState(budget=self.space.trainings)
-        if self.space.budget.hurdle is not None:
-            self.state.hurdle_readings = OrderStatistic(self.space.budget.hurdle.quantile)
+        rungs = self.space.budget.rungs
+        if rungs is not None:  # a rung's threshold: the reading below which the best `keep` share lie
+            self.state.rung_readings = {e: OrderStatistic(round(1.0 - rungs.keep, 12)) for e in rungs.epochs}
+        self._planned: dict[str, int] = {}  # task -> the epochs a training is planned for
         self.rule = self._fitness_rule(settings)
         self.worker_time = WorkerTime(executor.workers)
         self.writes = store.batch()
@@ -285,7 +289,7 @@ class Search:
         if state.exhausted:
             stopped_early = (
                 f"the space looks exhausted: {state.idle} proposals in a row were duplicates or "
-                f"rejected; {state.committed} of {state.budget} trainings spent"
+                f"rejected; {state.committed:g} of {state.budget} trainings spent"
             )
             self.reporter.message(stopped_early)
         run_id = self.run_record.id
@@ -298,6 +302,8 @@ class Search:
             stopped_early,
             self.worker_time.utilisation,
             self.surrogate_rank(),
+            state.stopped,
+            state.committed,
         )
 
     def _wait(self) -> list[tuple[Trial, EvalResult]]:
@@ -598,11 +604,11 @@ class Search:
         self.state.pending[candidate_id] = pending
         if proposal is not None:
             self.state.committed += len(self.rule.pairs)
-        hurdle = self._hurdle() if proposal is not None else None
-        self.state.backlog.extend(self.trial(candidate_id, expr, pair, hurdle) for pair in pairs)
+        rungs = self._rungs() if proposal is not None else ()
+        self.state.backlog.extend(self.trial(candidate_id, expr, pair, rungs) for pair in pairs)
         return pending
 
-    def trial(self, candidate_id: int, expr: str, pair: Pair, hurdle: tuple[int, float] | None = None) -> Trial:
+    def trial(self, candidate_id: int, expr: str, pair: Pair, rungs: tuple[tuple[int, float], ...] = ()) -> Trial:
         """One training of a candidate under the space's budget."""
         task, seed = pair
         return Trial(
@@ -611,20 +617,35 @@ class Search:
             expr,
             seed,
             epochs=self.space.budget.epochs,
-            hurdle=hurdle,
+            rungs=rungs,
             parametric=self.space.parametric,
             task=task,
         )
 
-    def _hurdle(self) -> tuple[int, float] | None:
-        """Successive-halving style: the threshold is a quantile of fitness seen at the hurdle."""
-        hurdle = self.space.budget.hurdle
-        if hurdle is None:
-            return None
-        readings = self.state.hurdle_readings
-        if len(readings) < hurdle.min_observations:
-            return hurdle.epochs, -math.inf  # record the reading, stop nobody yet
-        return hurdle.epochs, readings.value
+    def _rungs(self) -> tuple[tuple[int, float], ...]:
+        """ASHA: each rung's threshold is the quantile of the fitness read there so far below
+        which all but the best `keep` share lie; a rung with too few readings stops nobody."""
+        rungs = self.space.budget.rungs
+        if rungs is None:
+            return ()
+        readings = self.state.rung_readings
+        return tuple(
+            (e, readings[e].value if len(readings[e]) >= rungs.min_observations else -math.inf) for e in rungs.epochs
+        )
+
+    def planned_epochs(self, task: str) -> int:
+        """The epochs a training on `task` is planned for: the space's budget, or the task's own."""
+        if task not in self._planned:
+            from actsearch.tasks import get_task
+
+            self._planned[task] = self.space.budget.epochs or get_task(task).setup.epochs
+        return self._planned[task]
+
+    def refund(self, task: str, result: EvalResult) -> None:
+        """A proposal's training stopped at a rung counts as the share of its epochs it ran."""
+        if result.status == "stopped":
+            planned = self.planned_epochs(task)
+            self.state.refund(max(0.0, 1.0 - result.epochs / planned))
 
     # -- results ------------------------------------------------------------------------
 
@@ -632,7 +653,11 @@ class Search:
         """Store one training's result as an evaluation and count it; returns its task."""
         with self.span("store.add_evaluation"):
             self.writes.add_evaluation(
-                trial.candidate_id, task=trial.task, seed=trial.seed, planned_epochs=result.epochs, result=result
+                trial.candidate_id,
+                task=trial.task,
+                seed=trial.seed,
+                planned_epochs=trial.epochs or self.planned_epochs(trial.task),
+                result=result,
             )
         self.state.trained += 1
         return trial.task
@@ -644,7 +669,9 @@ class Search:
         if result.expr is not None and result.expr != pending.expr:  # stored with the result: a resume keeps it
             self.writes.set_expr(pending.candidate_id, result.expr)
             pending.expr = result.expr
-        self._note_hurdle(result)
+        self._note_rungs(result)
+        if pending.proposal is not None:
+            self.refund(task, result)
         pending.results[(task, trial.seed)] = result
         if pending.complete:
             self.complete(pending)
@@ -704,11 +731,11 @@ class Search:
         for proposal, duplicate_id in self.state.cache.resolve(pending.fingerprint, fitness):
             self.tell_duplicate(proposal, duplicate_id, fitness)
 
-    def _note_hurdle(self, result: EvalResult) -> None:
-        hurdle = self.space.budget.hurdle
+    def _note_rungs(self, result: EvalResult) -> None:
+        readings = self.state.rung_readings
         for partial in result.partials:
-            if hurdle and partial.epochs == hurdle.epochs and partial.fitness is not None:
-                self.state.hurdle_readings.add(partial.fitness)
+            if partial.epochs in readings and partial.fitness is not None:
+                readings[partial.epochs].add(partial.fitness)
 
     def tell_duplicate(self, proposal: Proposal, candidate_id: int, fitness: float | None) -> None:
         """A duplicate is done when its original is: it takes the original's fitness."""

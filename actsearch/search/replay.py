@@ -37,11 +37,10 @@ def resume_from_store(search: Search) -> None:
         return
     leader = store.leaderboard(run=run.name, k=1)
     state.best = (leader[0].expr, leader[0].fitness) if leader and leader[0].fitness is not None else None
-    hurdle = search.space.budget.hurdle
-    if hurdle is not None:
+    if state.rung_readings:
         for e in store.run_evaluations(run.id, partials=True):
-            if e.is_partial and e.planned_epochs == hurdle.epochs and e.fitness is not None:
-                state.hurdle_readings.add(e.fitness)
+            if e.is_partial and e.planned_epochs in state.rung_readings and e.fitness is not None:
+                state.rung_readings[e.planned_epochs].add(e.fitness)
     for record in stored:
         if record.is_baseline:
             _restore_baseline(search, record)
@@ -65,10 +64,15 @@ def resume_from_store(search: Search) -> None:
     for record in stored:
         if record.ask_seq is not None and record.tell_seq is None:
             _restore_in_flight(search, record, proposals[record.id])
-    state.trained = len(store.run_evaluations(run.id))
+    finals = store.run_evaluations(run.id)
+    baselines = {c.id for c in stored if c.is_baseline}
+    for e in finals:  # a training stopped at a rung counts as the share it ran
+        if e.status == "stopped" and e.candidate_id not in baselines:
+            search.refund(e.task, _as_result(e))
+    state.trained = len(finals)
     search.reporter.message(
         f"resumed run {run.name!r}: {state.done} candidates done, {len(state.pending)} resubmitted, "
-        f"{max(0, state.budget - state.committed)} trainings still to spend"
+        f"{max(0.0, state.budget - state.committed):g} trainings still to spend"
     )
 
 

@@ -63,6 +63,8 @@ class SearchOutcome:
     tasks: tuple[str, ...] = ()
     task_means: dict[int, dict[str, tuple[float | None, int]]] | None = None
     surrogate_rank: tuple[float | None, int] | None = None  # loop.SearchSummary.surrogate_rank
+    stopped: int = 0  # loop.SearchSummary.stopped
+    spent: float = 0.0  # loop.SearchSummary.spent
 
 
 #: the request's fields that override the space, by section of the space file
@@ -161,6 +163,8 @@ def run_search(
         settings.tasks,
         store.task_means(run.id) if len(settings.tasks) > 1 else None,
         summary.surrogate_rank,
+        summary.stopped,
+        summary.spent,
     )
 
 

@@ -9,7 +9,9 @@ The rules:
 - every ask and every tell takes the next number of one sequence (`next_seq`),
   stored on the candidate row; replaying that sequence rebuilds the strategy;
 - `committed` counts the trainings of every proposal queued so far (one per
-  task and seed): the run asks for more while `committed < budget`;
+  task and seed): the run asks for more while `committed < budget`; a training
+  stopped at a multi-fidelity rung gives back the share of its epochs it did
+  not run (`refund`), so it counts as the share it used;
 - `idle` counts the proposals in a row that trained nothing (duplicates,
   rejections): after `IDLE_CAP` of them the space looks exhausted;
 - a candidate is `pending` while its trainings are out, then `held` until its
@@ -37,7 +39,7 @@ Pair = tuple[str, int]
 
 class OrderStatistic:
     """The value at index `min(n - 1, int(quantile * n))` of the n values added so far, sorted
-    (what a hurdle's threshold is): kept in two heaps, O(log n) a value, instead of a sort of
+    (what a rung's threshold is): kept in two heaps, O(log n) a value, instead of a sort of
     every reading for every candidate."""
 
     def __init__(self, quantile: float) -> None:
@@ -95,10 +97,12 @@ class SearchState:
     seq: int = 0  # the last number of the ask/tell sequence
     trial_ids: int = 0
     trained: int = 0  # trainings stored by this run, re-checks included
-    committed: int = 0
+    committed: float = 0.0
     idle: int = 0
     done: int = 0  # candidates finished: told, or stored with their final fitness
-    hurdle_readings: OrderStatistic = field(default_factory=lambda: OrderStatistic(0.5))  # the loop sets its quantile
+    rung_readings: dict[int, OrderStatistic] = field(default_factory=dict)  # rung epoch -> fitness read there
+    stopped: int = 0  # proposals' trainings stopped at a rung
+    refunded: float = 0.0  # the trainings they gave back (the epochs they did not run)
     best: tuple[str, float] | None = None  # (expr, fitness), for the progress display
     baselines_submitted: bool = False
 
@@ -111,6 +115,12 @@ class SearchState:
     def exhausted(self) -> bool:
         """The run stopped asking before it spent its budget."""
         return self.committed < self.budget
+
+    def refund(self, share: float) -> None:
+        """A training stopped at a rung: it counts as the share of its epochs it ran."""
+        self.stopped += 1
+        self.refunded += share
+        self.committed -= share
 
     def next_seq(self) -> int:
         self.seq += 1

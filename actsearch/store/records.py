@@ -123,7 +123,7 @@ class EvaluationRecord:
 
     @property
     def scored(self) -> float | None:
-        """The fitness if this training counts (ok or stopped at a hurdle), else None."""
+        """The fitness if this training counts (ok or stopped at a rung), else None."""
         return self.fitness if self.status in SCORED else None
 
 

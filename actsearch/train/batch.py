@@ -21,7 +21,7 @@ The optimizer is the Keras optimizer of the one-at-a-time trainer, applied
 to the stacked variables: Adam, AdamW, SGD and RMSprop are element-wise, so
 each member gets exactly its own update and its own moments. Each member
 shuffles with its own seed (same batch order as alone). A member whose loss
-turns non-finite fails alone; a member below a hurdle stops alone; their
+turns non-finite fails alone; a member below a rung stops alone; their
 slices keep being computed (their values are never read again), and the
 program ends when no member is active.
 
@@ -62,6 +62,7 @@ from .recipe import (
     epoch_segments,
     make_optimizer,
     objective,
+    rung_thresholds,
     task_data,
 )
 from .resolve import describe_activation, resolve_activation
@@ -73,12 +74,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BatchMember:
     """One training of a batch: an activation (as :func:`train` accepts it), a
-    seed and, optionally, its own hurdle threshold (the batch's hurdle epoch).
+    seed and, optionally, its own thresholds at the batch's rungs (one per rung).
     (Not :class:`actsearch.evolve.strategies.Member`, a told proposal.)"""
 
     activation: Any
     seed: int
-    threshold: float | None = None
+    thresholds: tuple[float, ...] | None = None
 
 
 class NotBatchable(Exception):
@@ -91,14 +92,14 @@ def train_batch(
     *,
     data: TaskData | ResidentData | None = None,
     epochs: int | None = None,
-    hurdle: tuple[int, float] | None = None,
+    rungs: Sequence[tuple[int, float]] = (),
     parametric: bool = False,
     fused: bool | None = None,
 ) -> list[EvalResult]:
     """Train every member as :func:`train` would, batched where possible.
 
-    ``hurdle=(epoch, threshold)`` and ``fused`` as for :func:`train`; a
-    member's own ``threshold`` replaces the batch's.
+    ``rungs=((epoch, threshold), ...)`` and ``fused`` as for :func:`train`; a
+    member's own ``thresholds`` replace the batch's.
     Returns one :class:`EvalResult` per member, in order. ``batch_seconds`` is
     the wall time of the whole program the member trained in (model building
     and tracing included); ``train_seconds`` is that time divided by the
@@ -106,7 +107,7 @@ def train_batch(
     a failing member gets status "failed". :func:`train_batch_with_diagnostics`
     also returns timings."""
     results, _ = train_batch_with_diagnostics(
-        task, members, data=data, epochs=epochs, hurdle=hurdle, parametric=parametric, fused=fused
+        task, members, data=data, epochs=epochs, rungs=rungs, parametric=parametric, fused=fused
     )
     return results
 
@@ -117,7 +118,7 @@ def train_batch_with_diagnostics(
     *,
     data: TaskData | ResidentData | None = None,
     epochs: int | None = None,
-    hurdle: tuple[int, float] | None = None,
+    rungs: Sequence[tuple[int, float]] = (),
     parametric: bool = False,
     fused: bool | None = None,
     record_steps: int = 0,
@@ -133,7 +134,7 @@ def train_batch_with_diagnostics(
     kwargs = {
         "data": data,
         "epochs": epochs,
-        "hurdle": hurdle,
+        "rungs": rungs,
         "parametric": parametric,
         "fused": fused,
         "record_steps": record_steps,
@@ -170,6 +171,15 @@ def _combined(parts: list[Diagnostics], batched: bool, reason: str | None) -> Di
         step_losses=stacked,
         parts=tuple(parts),
     )
+
+
+def own_rungs(rungs: Sequence[tuple[int, float]], thresholds: Sequence[float] | None) -> tuple[tuple[int, float], ...]:
+    """The batch's rungs with a member's own thresholds, when it has them (one per rung)."""
+    if thresholds is None:
+        return tuple(rungs)
+    if len(thresholds) != len(rungs):
+        raise ValueError(f"{len(thresholds)} thresholds for {len(rungs)} rungs")
+    return tuple((epoch, float(t)) for (epoch, _), t in zip(rungs, thresholds))
 
 
 def _as_member(member: BatchMember | tuple[Any, int]) -> BatchMember:
@@ -214,8 +224,8 @@ def _one_at_a_time(
     out, parts = [], []
     for m in members:
         own = dict(kwargs)
-        if m.threshold is not None and own.get("hurdle") is not None:
-            own["hurdle"] = (own["hurdle"][0], m.threshold)
+        if m.thresholds is not None:
+            own["rungs"] = own_rungs(own["rungs"], m.thresholds)
         r, diagnostics = train_with_diagnostics(task, m.activation, seed=m.seed, **own)
         out.append(replace(r, batch_seconds=r.train_seconds))
         parts.append(diagnostics)
@@ -337,7 +347,7 @@ def _train_stacked(
     *,
     data: TaskData | ResidentData | None,
     epochs: int | None,
-    hurdle: tuple[int, float] | None,
+    rungs: Sequence[tuple[int, float]],
     parametric: bool,
     fused: bool | None,
     record_steps: int,
@@ -348,10 +358,10 @@ def _train_stacked(
     batch_size = setup.batch_size
     k = len(members)
     try:
-        segments = epoch_segments(n_epochs, int(hurdle[0]) if hurdle is not None else None)
+        thresholds = [rung_thresholds(own_rungs(rungs, m.thresholds), n_epochs) for m in members]
+        segments = epoch_segments(n_epochs, [e for e, _ in rungs])
     except ValueError as exc:  # each member then reports it alone
         raise NotBatchable(str(exc)) from exc
-    h_epoch = segments[0][1] if hurdle is not None else None
     t0 = time.perf_counter()
     try:
         rd = task_data(task, data)
@@ -413,13 +423,10 @@ def _train_stacked(
         for j, s in enumerate(states):
             if active[j]:
                 s.update(out, j, end, task.higher_is_better)
-            if s.status is None and h_epoch is not None and end == h_epoch:
+            if s.status is None and end in thresholds[j]:
                 s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness, val_loss=s.val_loss))
-                assert hurdle is not None  # h_epoch is set
-                own = members[j].threshold
-                threshold = own if own is not None else hurdle[1]
                 # fitness is set: update() succeeded, as the member is still active
-                if end < n_epochs and s.fitness is not None and s.fitness < float(threshold):
+                if end < n_epochs and s.fitness is not None and s.fitness < thresholds[j][end]:
                     s.status = "stopped"
     if program.history is not None:
         diagnostics.step_losses = np.asarray(program.history.numpy())

@@ -30,7 +30,7 @@ class Diagnostics:
 
     #: building the model(s), the optimizer and the program, in seconds
     setup_seconds: float = 0.0
-    #: the compiled calls, in order (two with a hurdle that did not stop everything)
+    #: the compiled calls, in order (one more per rung that did not stop everything)
     segments: list[Segment] = field(default_factory=list)
     #: whether the fused Adam kernel updated the weights (see update.py); None
     #: when no program was built (the training failed before)

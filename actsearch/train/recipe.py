@@ -1,6 +1,6 @@
 """The set-up both trainers share, so a member of a batch trains exactly as it
 would alone: resident data, seeding and model building, the optimizer, the
-loss and metrics, the hurdle's segments and the clean-up that keeps a
+loss and metrics, the rungs' segments and the clean-up that keeps a
 long-lived worker's memory flat.
 
 :mod:`.trainer` (one training) and :mod:`.batch` (many in one program) both
@@ -145,14 +145,21 @@ def objective(task: Task) -> Objective:
     )
 
 
-def epoch_segments(n_epochs: int, hurdle_epoch: int | None) -> list[tuple[int, int]]:
-    """The compiled calls' epoch ranges: all epochs, or up to the hurdle and the rest."""
-    if hurdle_epoch is None:
-        return [(0, n_epochs)]
-    if hurdle_epoch < 1:
-        raise ValueError(f"hurdle epoch must be >= 1, got {hurdle_epoch}")
-    h_epoch = min(hurdle_epoch, n_epochs)
-    return [(0, h_epoch)] + ([(h_epoch, n_epochs)] if h_epoch < n_epochs else [])
+def epoch_segments(n_epochs: int, rung_epochs: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """The compiled calls' epoch ranges: all epochs, cut at every rung (a rung past the
+    last epoch is read at the last)."""
+    if any(e < 1 for e in rung_epochs):
+        raise ValueError(f"rung epochs must be >= 1, got {sorted(rung_epochs)}")
+    cuts = sorted({min(int(e), n_epochs) for e in rung_epochs} | {n_epochs})
+    return list(zip([0, *cuts[:-1]], cuts))
+
+
+def rung_thresholds(rungs: Sequence[tuple[int, float]], n_epochs: int) -> dict[int, float]:
+    """Epoch -> threshold of the multi-fidelity rungs (a rung past the last epoch is read
+    there); a training whose fitness at a rung is below its threshold stops there."""
+    if any(int(e) < 1 for e, _ in rungs):
+        raise ValueError(f"rung epochs must be >= 1, got {sorted(e for e, _ in rungs)}")
+    return {min(int(e), n_epochs): float(t) for e, t in sorted(rungs)}
 
 
 # ------------------------------------------------------------------ clean-up

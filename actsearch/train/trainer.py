@@ -37,6 +37,7 @@ from .recipe import (
     make_optimizer,
     objective,
     prepare_data,
+    rung_thresholds,
     task_data,
 )
 
@@ -170,7 +171,7 @@ def train(
     seed: int,
     data: TaskData | ResidentData | None = None,
     epochs: int | None = None,
-    hurdle: tuple[int, float] | None = None,
+    rungs: Sequence[tuple[int, float]] = (),
     parametric: bool = False,
     jit_compile: bool | None = None,
     fused: bool | None = None,
@@ -183,9 +184,10 @@ def train(
     ``data``: the task's data, or a :class:`ResidentData` converted once by a
     long-lived worker; default ``task.get_data()`` (converted and cached).
     ``epochs`` overrides ``task.setup.epochs``.
-    ``hurdle=(e, threshold)``: after epoch ``e`` the validation fitness is
-    recorded as a :class:`Partial`; if it is below ``threshold`` the training
-    stops with status "stopped" and the metrics at epoch ``e``.
+    ``rungs=((e, threshold), ...)``: multi-fidelity checkpoints, by epoch: after
+    epoch ``e`` the validation fitness is recorded as a :class:`Partial`; if it
+    is below that rung's ``threshold`` the training stops with status "stopped"
+    and the metrics at epoch ``e``.
     ``fused``: use the fused Adam update (True), Keras' own (False) or the
     automatic rule of :func:`actsearch.train.update.wanted` (None).
 
@@ -203,7 +205,7 @@ def train(
         seed=seed,
         data=data,
         epochs=epochs,
-        hurdle=hurdle,
+        rungs=rungs,
         parametric=parametric,
         jit_compile=jit_compile,
         fused=fused,
@@ -218,7 +220,7 @@ def train_with_diagnostics(
     seed: int,
     data: TaskData | ResidentData | None = None,
     epochs: int | None = None,
-    hurdle: tuple[int, float] | None = None,
+    rungs: Sequence[tuple[int, float]] = (),
     parametric: bool = False,
     jit_compile: bool | None = None,
     fused: bool | None = None,
@@ -237,7 +239,7 @@ def train_with_diagnostics(
             seed=seed,
             data=data,
             epochs=epochs,
-            hurdle=hurdle,
+            rungs=rungs,
             parametric=parametric,
             jit_compile=jit_compile,
             fused=fused,
@@ -264,7 +266,7 @@ def _train_impl(
     seed: int,
     data: TaskData | ResidentData | None,
     epochs: int | None,
-    hurdle: tuple[int, float] | None,
+    rungs: Sequence[tuple[int, float]],
     parametric: bool,
     jit_compile: bool | None,
     fused: bool | None = None,
@@ -305,7 +307,7 @@ def _train_impl(
             )
 
         def finished(out: _RunOut, status: str) -> EvalResult:
-            """The result at the end of the last segment run ("ok") or at a hurdle ("stopped")."""
+            """The result at the end of the last segment run ("ok") or at a rung ("stopped")."""
             return EvalResult(
                 status=status,
                 fitness=obj.fitness(out.val_metric),
@@ -325,7 +327,8 @@ def _train_impl(
                 return f"non-finite validation loss/metric ({out.val_loss}, {out.val_metric}) after epoch {out.epoch}"
             return None
 
-        segments = epoch_segments(n_epochs, int(hurdle[0]) if hurdle is not None else None)
+        thresholds = rung_thresholds(rungs, n_epochs)
+        segments = epoch_segments(n_epochs, list(thresholds))
         out = None
         for start, end in segments:
             t_seg = time.perf_counter()
@@ -336,10 +339,10 @@ def _train_impl(
             err = check(out)
             if err:
                 return failure(err)
-            if hurdle is not None and end == min(int(hurdle[0]), n_epochs):
+            if end in thresholds:
                 fitness = obj.fitness(out.val_metric)
                 partials.append(Partial(epochs=end, val_accuracy=out.val_acc, fitness=fitness, val_loss=out.val_loss))
-                if end < n_epochs and fitness < float(hurdle[1]):
+                if end < n_epochs and fitness < thresholds[end]:
                     return finished(out, "stopped")
         assert out is not None
         return finished(out, "ok")
