@@ -622,7 +622,9 @@ def panel(n_seeds: int, threads: int, quick: bool) -> None:
     )
     header = ["task", "s/training", "CPU s", "ignore input", *PANEL_BASELINES, "batched"]
     table: list[list[str]] = []
-    for name in task_names():
+    from actsearch.tasks.teachers import FAMILY
+
+    for name in (n for n in task_names() if n not in FAMILY):  # the teacher family: benchmarks/teachers.py
         task = get_task(name)
         if quick:
             task.setup = dataclasses.replace(task.setup, epochs=1)

@@ -65,8 +65,12 @@ def test_import_tasks_does_not_import_tensorflow() -> None:
 
 
 def test_task_names() -> None:
-    # the teacher and the panel have their own tests (test_teacher.py, test_panel_tasks.py)
-    assert task_names() == [*BUILTINS, "teacher-mlp", "deep-mlp", "residual-mlp", "transformer", "ood-regression"]
+    # the teacher, the panel and the teacher family have their own tests (test_teacher.py,
+    # test_panel_tasks.py, test_teachers.py)
+    from actsearch.tasks.teachers import FAMILY
+
+    panel = ["deep-mlp", "residual-mlp", "transformer", "ood-regression"]
+    assert task_names() == [*BUILTINS, "teacher-mlp", *panel, *FAMILY]
 
 
 @pytest.mark.parametrize("name", BUILTINS)

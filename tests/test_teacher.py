@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
 from actsearch.tasks import get_task, task_names
-from actsearch.tasks.teacher import TEACHER_EXPR, load_teacher, shape_similarity
+from actsearch.tasks.teacher import TEACHER_EXPR, load_teacher, shape_similarity, teacher_data
+
+SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+#: sha256 of teacher-mlp's data (dtype, shape and bytes of every split) as generated before the
+#: teacher was parametrised by (expression, seed): the task must keep these exact bytes.
+TEACHER_MLP_DIGEST = "ffd378d91a3f0097e64e1a53eadb98ea2e5bf3fb9bbf95d90bdfb791b4767b21"
+
+
+def digest(name: str) -> str:
+    data = get_task(name).get_data()
+    h = hashlib.sha256()
+    for split in SPLITS:
+        a = getattr(data, split)
+        h.update(f"{split}{a.dtype}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def test_teacher_data_are_deterministic_and_standardised() -> None:
     first = load_teacher()
-    load_teacher.cache_clear()
+    teacher_data.cache_clear()
     again = load_teacher()
-    for split in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+    for split in SPLITS:
         np.testing.assert_array_equal(getattr(first, split), getattr(again, split))
     assert first.x_train.shape == (2000, 10) and len(first.y_val) == 500 and len(first.y_test) == 1000
     y = np.concatenate([first.y_train, first.y_val, first.y_test])
     assert abs(y.mean()) < 1e-3 and abs(y.std() - 1) < 1e-3
     assert "teacher-mlp" in task_names() and get_task("teacher-mlp").higher_is_better is False
+
+
+def test_teacher_mlp_keeps_its_bytes() -> None:
+    teacher_data.cache_clear()
+    assert digest("teacher-mlp") == TEACHER_MLP_DIGEST
+    assert get_task("teacher-mlp").get_data() is teacher_data(TEACHER_EXPR, 20240613)  # one copy per (expr, seed)
 
 
 def test_shape_similarity_ignores_what_the_network_absorbs() -> None:

@@ -1,5 +1,6 @@
 """Built-in tasks: MNIST-1D and scikit-learn digits, each with an MLP and a CNN; the
-known-answer `teacher-mlp` (teacher.py) and the task panel across architectures (panel.py).
+known-answer `teacher-mlp` (teacher.py), the task panel across architectures (panel.py)
+and the teacher family `teacher-01` .. (teachers.py).
 
 Every built-in has a FIXED train/validation/test split (split seed
 ``SPLIT_SEED``, independent of the search seed). Data are generated or shipped
@@ -214,8 +215,9 @@ _BUILTINS: dict[str, tuple[Callable[[], TaskData], Callable[[Any], Any], str]] =
 
 def builtin_names() -> list[str]:
     from .panel import PANEL  # imported here: panel.py imports this module
+    from .teachers import FAMILY
 
-    return [*_BUILTINS, "teacher-mlp", *PANEL]
+    return [*_BUILTINS, "teacher-mlp", *PANEL, *FAMILY]
 
 
 def make_builtin(name: str) -> Task:
@@ -223,6 +225,10 @@ def make_builtin(name: str) -> Task:
         from .teacher import make_teacher_task
 
         return make_teacher_task()
+    from .teachers import FAMILY, make_family_task
+
+    if name in FAMILY:
+        return make_family_task(name)
     from .panel import PANEL, make_panel_task
 
     if name in PANEL:

@@ -1,6 +1,11 @@
 """`teacher-mlp`: a known-answer task. Its targets come from a small teacher network whose
 hidden activation we chose, so a search can be asked whether it recovers that shape.
 
+A teacher task is defined by (teacher expression, teacher seed): the seed draws the
+teacher's weights and (seed + 1) the inputs and noise. `teacher-mlp` is
+(``TEACHER_EXPR``, ``TEACHER_SEED``); the family `teacher-01` .. in teachers.py uses the
+same generator, model and setup with other pairs.
+
 The teacher is a fixed 10-32-1 MLP with hidden activation ``TEACHER_EXPR``,
 ``tanh(x) * (x**2 - 1)`` (odd, dips below zero on (0, 1), grows like x**2):
 not a baseline, built from primitives of the default space, and far from
@@ -29,25 +34,27 @@ TEACHER_SEED = 20240613
 SETUP = TrainingSetup(epochs=40, batch_size=64, learning_rate=1e-2)
 
 
-def teacher_outputs(x: np.ndarray, seed: int = TEACHER_SEED) -> np.ndarray:
-    """The teacher network's outputs on `x` (rows of INPUTS features), in float64."""
+def teacher_outputs(x: np.ndarray, seed: int = TEACHER_SEED, expr: str = TEACHER_EXPR) -> np.ndarray:
+    """The outputs on `x` (rows of INPUTS features), in float64, of the teacher network whose
+    weights `seed` draws and whose hidden activation is `expr`."""
     from actsearch.expr import Activation
 
     rng = np.random.default_rng(seed)
     w1 = rng.normal(0.0, 1.0 / np.sqrt(INPUTS), size=(INPUTS, HIDDEN))
     b1 = rng.uniform(-0.5, 0.5, size=HIDDEN)
     w2 = rng.normal(0.0, 1.0 / np.sqrt(HIDDEN), size=HIDDEN)
-    hidden = Activation.parse(TEACHER_EXPR).numpy(x.astype(np.float64) @ w1 + b1)
+    hidden = Activation.parse(expr).numpy(x.astype(np.float64) @ w1 + b1)
     return hidden @ w2
 
 
 @functools.cache
-def load_teacher() -> TaskData:
-    """2,000 train / 500 validation / 1,000 test rows; targets standardised to mean 0, std 1."""
-    rng = np.random.default_rng(TEACHER_SEED + 1)
+def teacher_data(expr: str = TEACHER_EXPR, seed: int = TEACHER_SEED) -> TaskData:
+    """2,000 train / 500 validation / 1,000 test rows of the teacher (`expr`, `seed`); targets
+    standardised to mean 0, std 1. Cached per (expr, seed): every task object shares them."""
+    rng = np.random.default_rng(seed + 1)
     n = N_TRAIN + N_VAL + N_TEST
     x = rng.normal(size=(n, INPUTS))
-    y = teacher_outputs(x)
+    y = teacher_outputs(x, seed, expr)
     y = y + NOISE * y.std() * rng.normal(size=n)
     y = (y - y.mean()) / y.std()
     x, y = x.astype(np.float32), y.astype(np.float32)
@@ -56,6 +63,11 @@ def load_teacher() -> TaskData:
     for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         getattr(data, name).setflags(write=False)
     return data
+
+
+def load_teacher() -> TaskData:
+    """`teacher-mlp`'s data: :func:`teacher_data` of (TEACHER_EXPR, TEACHER_SEED)."""
+    return teacher_data(TEACHER_EXPR, TEACHER_SEED)
 
 
 def teacher_model(activation: Any) -> Any:
@@ -67,16 +79,19 @@ def teacher_model(activation: Any) -> Any:
     return keras.Model(inputs, keras.layers.Dense(1)(h), name="teacher_mlp")
 
 
-def make_teacher_task() -> Task:
+def make_teacher_task(
+    expr: str = TEACHER_EXPR, seed: int = TEACHER_SEED, name: str = "teacher-mlp", description: str | None = None
+) -> Task:
+    """The known-answer task of the teacher (`expr`, `seed`): `teacher-mlp` by default."""
     return Task(
-        name="teacher-mlp",
-        load_data=load_teacher,
+        name=name,
+        load_data=functools.partial(teacher_data, expr, seed),
         build_model=teacher_model,
         setup=SETUP,
         loss="mse",
         metric="mse",
         higher_is_better=False,
-        description=f"known answer: regression on a 10-32-1 teacher with activation {TEACHER_EXPR}",
+        description=description or f"known answer: regression on a 10-32-1 teacher with activation {expr}",
     )
 
 
