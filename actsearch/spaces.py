@@ -221,6 +221,11 @@ class Fitness(_Strict):
 
     across_tasks: Literal["mean", "median"] = "mean"
     units: Literal["raw", "seed_spread"] = "raw"
+    #: what a training scores: the task's metric (validation accuracy, minus MSE), or minus its
+    #: validation loss, which ranks trainings more finely than an accuracy (Bingham et al. 2020
+    #: found loss-based fitness let evolution beat random search); validation always reports
+    #: the metric on the test split
+    score: Literal["metric", "loss"] = "metric"
 
 
 class Surrogate(_Strict):

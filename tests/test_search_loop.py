@@ -281,3 +281,28 @@ def test_hurdle_threshold_is_the_sorted_readings_quantile(values: list[float], q
         readings.add(value)
         assert readings.value == sorted(values[:n])[min(n - 1, int(quantile * n))]
     assert len(readings) == len(values)
+
+
+class _LossExecutor(FakeExecutor):
+    """Fake trainings whose validation loss ranks the other way round from their fitness."""
+
+    def result(self, trial):
+        from dataclasses import replace
+
+        result = super().result(trial)
+        return replace(result, val_loss=None if result.fitness is None else 2.0 * result.fitness)
+
+
+def test_loss_based_fitness_scores_minus_the_validation_loss(tmp_path: Path) -> None:
+    space = tmp_path / "loss.yaml"
+    space.write_text(SPACE.read_text() + "fitness: {score: loss}\n")
+    settings = settings_for(SearchRequest(space=str(space), seed=5))
+    store, run = _start(tmp_path / "l.db", settings)
+    Search(settings, store, _LossExecutor(), run).run()
+    evaluated = store.candidates(run.id, statuses="evaluated")
+    assert evaluated
+    for c in evaluated:
+        (e,) = store.evaluations(c.id, partials=False)
+        assert c.fitness == pytest.approx(-e.val_loss) and e.fitness == pytest.approx(e.val_loss / 2)
+    best = store.leaderboard(run="r", k=1)[0]
+    assert best.fitness == max(c.fitness for c in evaluated)  # the lowest loss leads, not the best metric

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from actsearch.results import aggregate_fitness, relative_to_reference
 from actsearch.search.state import Pair
@@ -23,6 +24,16 @@ from actsearch.stats import pooled_spread
 #: The smallest seed spread a task's unit may be: baselines that train identically on every
 #: seed must not turn a difference into infinity.
 MIN_SPREAD = 1e-6
+
+
+class Scored(Protocol):
+    """A training's outcome as a result or a stored evaluation carry it."""
+
+    @property
+    def scored(self) -> float | None: ...
+
+    @property
+    def val_loss(self) -> float | None: ...
 
 
 class MissingBaselineError(RuntimeError):
@@ -40,12 +51,21 @@ class FitnessRule:
     baseline_seeds: list[int] = field(default_factory=list)
     across: str = "mean"
     units: str = "raw"
+    score: str = "metric"  # spaces.Fitness.score
     reference: dict[str, float] | None = field(default=None)
     scale: dict[str, float] | None = field(default=None)
 
     def __post_init__(self) -> None:
         if self.baseline_seeds[: len(self.seeds)] != self.seeds:
             self.baseline_seeds = [*self.seeds, *[s for s in self.baseline_seeds if s not in self.seeds]]
+
+    def scored(self, training: Scored) -> float | None:
+        """What a training scores under this rule (None: it does not count): its fitness, or
+        with `score: loss` minus its validation loss."""
+        if training.scored is None or self.score == "metric":
+            return training.scored
+        loss = training.val_loss
+        return None if loss is None or loss != loss else -loss
 
     @property
     def pairs(self) -> list[Pair]:

@@ -246,6 +246,7 @@ class Search:
             baseline_seeds=[settings.seed + i for i in range(budget.seeds_per_baseline)],
             across=fitness.across_tasks,
             units=fitness.units,
+            score=fitness.score,
         )
 
     # -- the loop ---------------------------------------------------------------------
@@ -709,14 +710,14 @@ class Search:
         self.flush()
         scored: dict[int, dict[Pair, float | None]] = {}
         for e in self.store.run_evaluations(self.run_record.id):
-            scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = e.scored
+            scored.setdefault(e.candidate_id, {})[(e.task, e.seed)] = self.rule.scored(e)
         return scored
 
     def _finish(self, pending: PendingCandidate) -> None:
         """Store the candidate's outcome and tell the strategy."""
-        fitness, spread = self.rule.fitness({k: r.scored for k, r in pending.results.items()})
+        fitness, spread = self.rule.fitness({k: self.rule.scored(r) for k, r in pending.results.items()})
         in_order = [(pair, pending.results[pair]) for pair in pending.pairs]  # fixed: a resume gives the same reason
-        errors = [self.rule.failure(pair, r.error or r.status) for pair, r in in_order if r.scored is None]
+        errors = [self.rule.failure(pair, r.error or r.status) for pair, r in in_order if self.rule.scored(r) is None]
         status, reason = "evaluated" if fitness is not None else "failed", errors[0] if errors else None
         self.state.done += 1
         self.state.note_best(pending.expr, fitness)

@@ -114,7 +114,7 @@ def _recheck(
     search.flush()
     for candidate in chosen:
         results = store.evaluations(candidate.id, partials=False)
-        scored = {(e.task, e.seed): e.scored for e in results}
+        scored = {(e.task, e.seed): rule.scored(e) for e in results}
         fitness, spread = rule.fitness(scored, rule.seeds + seeds)
         errors = [_failure(search, e, e.seed in seeds) for e in results if e.status not in SCORED]
         if fitness is None:
@@ -136,7 +136,7 @@ def _chosen(
 
     def search_fitness(candidate: CandidateRecord) -> float | None:
         mine = finals.get(candidate.id, {})
-        return search.rule.fitness({k: e.scored for k, e in mine.items()})[0]
+        return search.rule.fitness({k: search.rule.scored(e) for k, e in mine.items()})[0]
 
     return _best(evaluated, search_fitness, top) + [c for c in evaluated if c.is_baseline]
 
