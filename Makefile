@@ -59,10 +59,13 @@ bench: install
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/train.py --part panel
 
-# Strategies compared at equal trainings (hours on 2 cores; SIZE=smoke checks it in minutes).
+# Strategies compared at equal trainings (hours on 2 cores; SIZE=smoke checks it in minutes):
+# on mnist1d-mlp with each pick validated, then on the teacher family (the share of each
+# teacher's gap the picks close, docs/ground-truth.md).
 SIZE ?= full
 bench-search: install
 	$(BIN)/python benchmarks/search.py --size $(SIZE)
+	$(BIN)/python benchmarks/ground_truth.py --size $(SIZE)
 
 # The `general` space: three searches, each pick validated on every panel task; writes
 # docs/general.md (about an hour on 2 cores; finished searches and validations are reused).

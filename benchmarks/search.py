@@ -57,12 +57,13 @@ SIZES: dict[str, dict[str, Any]] = {
     },
 }
 STRATEGIES = ("generational", "regularized", "random")
-#: strategies whose settings differ from the default space's: a name -> its `evolution` section changed as given
-#: (a plain strategy name takes the default space's settings: `regularized` mutates only, like `make search`)
-VARIANTS: dict[str, dict[str, Any]] = {
-    "generational": {"strategy": "generational", "crossover_prob": 0.5},
-    "regularized-mutation": {"strategy": "regularized", "crossover_prob": 0.0},  # Real et al.'s aging evolution
-    "regularized-crossover": {"strategy": "regularized", "crossover_prob": 0.5},  # regularized until 2026-11-29
+#: strategies whose settings differ from the default space's: a name -> the sections of the space it
+#: changes (a plain strategy name takes the default space's settings: `regularized` mutates only)
+VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "generational": {"evolution": {"strategy": "generational", "crossover_prob": 0.5}},
+    "regularized-mutation": {"evolution": {"strategy": "regularized", "crossover_prob": 0.0}},  # Real et al.
+    "regularized-crossover": {"evolution": {"strategy": "regularized", "crossover_prob": 0.5}},  # until 2026-11-29
+    "random+surrogate": {"evolution": {"strategy": "random"}, "surrogate": {"enabled": True}},
 }
 TASKS = ("mnist1d-mlp", "teacher-mlp")
 
@@ -72,8 +73,8 @@ def space_file(out: Path, size: dict[str, Any], strategy: str) -> Path:
     budget = {key: size[key] for key in ("trainings", "reevaluate_top", "reevaluate_seeds")}
     if size["epochs"] is not None:
         budget["epochs"] = size["epochs"]
-    evolution = VARIANTS.get(strategy, {"strategy": strategy})
-    space = with_overrides(load_space("default"), budget=budget, evolution=evolution)
+    sections = VARIANTS.get(strategy, {"evolution": {"strategy": strategy}})
+    space = with_overrides(load_space("default"), budget=budget, **sections)
     path = out / f"bench-space-{strategy}.yaml"
     path.write_text(yaml.safe_dump(space.model_dump(mode="json")))
     return path
