@@ -17,7 +17,7 @@ from support import ROOT, FakeExecutor, run_cli
 
 from actsearch.expr import Activation
 from actsearch.search import Search, SearchRequest, settings_for
-from actsearch.search.surrogate import Pool, Surrogate, best_index, features
+from actsearch.search.surrogate import POINTS, Pool, Surrogate, best_index, features
 from actsearch.spaces import SpaceError, load_space
 from actsearch.stats import spearman
 from actsearch.store import Store
@@ -77,7 +77,7 @@ def test_features_of_a_constant_are_none_and_of_a_steep_one_clipped() -> None:
 
 def test_prediction_is_the_mean_of_the_nearest_trained_functions() -> None:
     surrogate = Surrogate(neighbours=2, warmup=3)
-    near, far = np.zeros(4, np.float32), np.full(4, 5.0, np.float32)
+    near, far = np.zeros(POINTS, np.float32), np.full(POINTS, 5.0, np.float32)
     surrogate.observe(near, 1.0)
     surrogate.observe(near + 0.1, 0.5)
     assert surrogate.predict(near) is None  # not warmed up
@@ -86,6 +86,9 @@ def test_prediction_is_the_mean_of_the_nearest_trained_functions() -> None:
     assert surrogate.predict(far) == pytest.approx((-3.0 + 0.5) / 2)
     surrogate.observe(far + 0.1, None)  # a failed training counts as the worst fitness seen
     assert surrogate.predict(far) == pytest.approx(-3.0)
+    for i in range(200):  # the arrays grow; the nearest stay the nearest
+        surrogate.observe(np.full(POINTS, 50.0 + i, np.float32), 9.0)
+    assert len(surrogate) == 204 and surrogate.predict(near + 0.01) == pytest.approx(0.75)
 
 
 def test_pool_choice_is_the_best_prediction_or_a_seeded_exploration() -> None:

@@ -58,47 +58,52 @@ def features(activation: Activation, found: Moments | None = None) -> np.ndarray
 
 
 class Surrogate:
-    """k-nearest-neighbour regression of fitness on features, learned from every training told."""
+    """k-nearest-neighbour regression of fitness on features, learned from every training told.
+
+    The observations live in arrays that double when full, so an observation costs O(1)
+    amortised and a prediction one pass over them."""
 
     def __init__(self, neighbours: int = 3, warmup: int = 8) -> None:
         self.neighbours = neighbours
         self.warmup = warmup
-        self._rows: list[np.ndarray] = []
-        self._fitness: list[float] = []  # nan: a failed training
-        self._matrix: np.ndarray | None = None  # the rows stacked, rebuilt after an observation
+        self._size = 0
+        self._rows = np.zeros((64, POINTS), np.float32)
+        self._fitness = np.zeros(64)  # nan: a failed training
+        self._worst = math.inf  # the lowest fitness observed
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._size
 
     @property
     def ready(self) -> bool:
         """Whether it has seen enough trainings to rank proposals."""
-        return len(self._rows) >= self.warmup
+        return self._size >= self.warmup
 
     def observe(self, row: np.ndarray | None, fitness: float | None) -> None:
         """Learn one trained function's fitness (None or nan: its training failed)."""
         if row is None:
             return
-        self._rows.append(row)
-        self._fitness.append(math.nan if fitness is None else float(fitness))
-        self._matrix = None
+        if self._size == len(self._rows):
+            self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+            self._fitness = np.concatenate([self._fitness, np.zeros_like(self._fitness)])
+        value = math.nan if fitness is None else float(fitness)
+        self._rows[self._size], self._fitness[self._size] = row, value
+        self._size += 1
+        if math.isfinite(value):
+            self._worst = min(self._worst, value)
 
     def predict(self, row: np.ndarray | None) -> float | None:
-        """The mean fitness of the `neighbours` closest trained functions; None before
-        `warmup` trainings or without features."""
-        if row is None or not self.ready:
+        """The mean fitness of the `neighbours` closest trained functions (a failed training
+        counts as the worst fitness seen); None before `warmup` trainings, without features
+        or before any training succeeded."""
+        if row is None or not self.ready or not math.isfinite(self._worst):
             return None
-        if self._matrix is None:
-            self._matrix = np.stack(self._rows)
-        fitness = np.array(self._fitness)
-        finite = fitness[np.isfinite(fitness)]
-        if not finite.size:
-            return None
-        fitness = np.where(np.isfinite(fitness), fitness, finite.min())  # a failure: the worst seen
-        distances = np.einsum("ij,ij->i", self._matrix - row, self._matrix - row)
-        k = min(self.neighbours, len(distances))
-        nearest = np.argpartition(distances, k - 1)[:k]
-        return float(fitness[nearest].mean())
+        rows, fitness = self._rows[: self._size], self._fitness[: self._size]
+        difference = rows - row
+        distances = np.einsum("ij,ij->i", difference, difference)
+        k = min(self.neighbours, self._size)
+        nearest = fitness[np.argpartition(distances, k - 1)[:k]]
+        return float(np.where(np.isnan(nearest), self._worst, nearest).mean())
 
 
 M = TypeVar("M")
