@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import subprocess
@@ -326,6 +327,23 @@ class StopAfter:
 
     def shutdown(self) -> None:
         self.executor.shutdown()
+
+
+#: a task's data splits, in the order their bytes are hashed
+SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+
+def task_digest(name: str) -> str:
+    """A hash of a built-in task's data (every split's dtype, shape and bytes)."""
+    from actsearch.tasks import get_task
+
+    data = get_task(name).get_data()
+    h = hashlib.sha256()
+    for split in SPLITS:
+        a = getattr(data, split)
+        h.update(f"{split}{a.dtype}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 # -- the processes of a Ray that a test started (and only those) ------------------------

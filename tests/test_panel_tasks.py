@@ -4,7 +4,6 @@ listed and trained from the command line."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -14,29 +13,18 @@ import textwrap
 
 import numpy as np
 import pytest
-from support import ROOT, run_cli
+from support import ROOT, SPLITS, run_cli, task_digest
 
 from actsearch.tasks import get_task, task_names
 from actsearch.tasks import panel as P
 
 PANEL = ["deep-mlp", "residual-mlp", "transformer", "ood-regression"]
-SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 SHAPES = {
     "deep-mlp": ((3200, 40), (800, 40), (1000, 40)),
     "residual-mlp": ((3200, 40), (800, 40), (1000, 40)),
     "transformer": ((3000, 12, 6), (1000, 12, 6), (1000, 12, 6)),
     "ood-regression": ((2000, 3), (500, 3), (1000, 3)),
 }
-
-
-def digest(name: str) -> str:
-    data = get_task(name).get_data()
-    h = hashlib.sha256()
-    for split in SPLITS:
-        a = getattr(data, split)
-        h.update(f"{split}{a.dtype}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
 
 
 def trivial_score(name: str) -> float:
@@ -90,8 +78,9 @@ def test_generated_data_are_the_same_bytes_in_another_process() -> None:
     code = textwrap.dedent("""
         import json, sys
         sys.path.insert(0, "tests")
-        from test_panel_tasks import PANEL, digest
-        print(json.dumps({name: digest(name) for name in PANEL}))
+        from support import task_digest
+        from test_panel_tasks import PANEL
+        print(json.dumps({name: task_digest(name) for name in PANEL}))
         print("TF", "tensorflow" in sys.modules)
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -99,7 +88,7 @@ def test_generated_data_are_the_same_bytes_in_another_process() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     assert lines[-1] == "TF False"  # data loading never imports TensorFlow
-    assert json.loads(lines[-2]) == {name: digest(name) for name in PANEL}
+    assert json.loads(lines[-2]) == {name: task_digest(name) for name in PANEL}
 
 
 @pytest.mark.parametrize("name", ["deep-mlp", "residual-mlp"])

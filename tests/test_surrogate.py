@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import ROOT, FakeExecutor, run_cli
+from support import ROOT, FakeExecutor, StopAfter, run_cli
 
 from actsearch.expr import Activation
 from actsearch.search import Search, SearchRequest, settings_for
@@ -156,18 +156,6 @@ def test_surrogate_search_trains_fitter_functions_than_random_search_at_equal_tr
     assert min(np.array(screened) - np.array(plain)) > 0, (screened, plain)
 
 
-class _StopAfter(FakeExecutor):
-    def __init__(self, results: int) -> None:
-        super().__init__()
-        self.left = results
-
-    def wait(self, timeout: float | None = None) -> list:
-        if self.left <= 0:
-            raise KeyboardInterrupt
-        self.left -= 1
-        return super().wait(timeout)
-
-
 def _state(db: Path) -> list[tuple]:
     return _rows(
         db,
@@ -186,7 +174,7 @@ def test_resume_with_a_surrogate_gives_the_uninterrupted_run(tmp_path: Path, str
     Search(settings, store, executor, run).run()
     store, run, settings, _ = _run(space, tmp_path / "stopped.db")
     with pytest.raises(KeyboardInterrupt):
-        Search(settings, store, _StopAfter(stop_at), run).run()
+        Search(settings, store, StopAfter(FakeExecutor(), stop_at), run).run()
     store.set_run_status(run.id, "interrupted")
     Search(settings, store, FakeExecutor(), store.set_run_status(run.id, "running")).run()
     assert _state(tmp_path / "stopped.db") == _state(tmp_path / "full.db")

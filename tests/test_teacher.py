@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
+from support import SPLITS, task_digest
 
 from actsearch.tasks import get_task, task_names
 from actsearch.tasks.teacher import TEACHER_EXPR, load_teacher, shape_similarity, teacher_data
 
-SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 #: sha256 of teacher-mlp's data (dtype, shape and bytes of every split) as generated before the
 #: teacher was parametrised by (expression, seed): the task must keep these exact bytes.
 TEACHER_MLP_DIGEST = "ffd378d91a3f0097e64e1a53eadb98ea2e5bf3fb9bbf95d90bdfb791b4767b21"
-
-
-def digest(name: str) -> str:
-    data = get_task(name).get_data()
-    h = hashlib.sha256()
-    for split in SPLITS:
-        a = getattr(data, split)
-        h.update(f"{split}{a.dtype}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
 
 
 def test_teacher_data_are_deterministic_and_standardised() -> None:
@@ -40,7 +28,7 @@ def test_teacher_data_are_deterministic_and_standardised() -> None:
 
 def test_teacher_mlp_keeps_its_bytes() -> None:
     teacher_data.cache_clear()
-    assert digest("teacher-mlp") == TEACHER_MLP_DIGEST
+    assert task_digest("teacher-mlp") == TEACHER_MLP_DIGEST
     assert get_task("teacher-mlp").get_data() is teacher_data(TEACHER_EXPR, 20240613)  # one copy per (expr, seed)
 
 

@@ -4,7 +4,6 @@ listed as built-in tasks."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import math
@@ -14,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from support import ROOT, run_cli
+from support import ROOT, SPLITS, run_cli, task_digest
 
 from actsearch.tasks import get_task, task_names
 from actsearch.tasks import teacher as T
@@ -33,7 +32,6 @@ from actsearch.tasks.teachers import (
 )
 from actsearch.train.teachers import TeacherScores
 
-SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 SCRIPT = ROOT / "benchmarks" / "teachers.py"
 
 
@@ -45,16 +43,6 @@ def script():
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-def digest(name: str) -> str:
-    data = get_task(name).get_data()
-    h = hashlib.sha256()
-    for split in SPLITS:
-        a = getattr(data, split)
-        h.update(f"{split}{a.dtype}{a.shape}".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
 
 
 def test_the_family_is_pinned_in_draw_order() -> None:
@@ -111,9 +99,9 @@ def test_family_data_are_fixed_and_read_only(name: str) -> None:
         assert a.dtype == np.float32 and not a.flags.writeable and np.all(np.isfinite(a))
     y = np.concatenate([data.y_train, data.y_val, data.y_test])
     assert abs(y.mean()) < 1e-3 and abs(y.std() - 1) < 1e-3
-    before = digest(name)
+    before = task_digest(name)
     T.teacher_data.cache_clear()
-    assert digest(name) == before  # regenerated: the same bytes
+    assert task_digest(name) == before  # regenerated: the same bytes
     assert get_task(name).get_data() is T.teacher_data(teacher.expr, teacher.seed)  # one copy per (expr, seed)
 
 
