@@ -1,8 +1,8 @@
 """The search loop: the one place where strategy, screening, executor and store meet.
 
-    strategy.ask() -> screen -> dedupe -> executor.submit -> store
-         ^                                        |
-         +---------- tell(fitness) <--- executor.wait()
+    strategy.ask() -> screen -> dedupe -> [surrogate pool] -> executor.submit -> store
+         ^                                                          |
+         +---------- tell(fitness) <---------------------- executor.wait()
 
 The budget is a number of trainings: a functional duplicate or a screened-out
 proposal costs none (it takes the cached fitness or its rejection) and the
@@ -42,6 +42,13 @@ with each seed (each training one evaluation, one unit of the budget), and its
 fitness is relative to the best baseline on each task (`fitness.py`), fixed once
 the baselines have trained, so candidates finished earlier wait for it
 (`SearchState.held`).
+
+With a surrogate (`surrogate.py`), a screened, new proposal does not train at once:
+it is stored as `pooled` with its prediction, and when the pool is full the chosen
+member trains and the others are told as `passed` (no training, no budget). Every
+training told teaches the surrogate. A budget with rungs (`budget.rungs`) gives
+trainings thresholds at each rung epoch (ASHA), and a training stopped at one gives
+back the share of the budget it did not use.
 
 The loop's state has one owner, `SearchState` (`state.py`), whose docstring
 writes down the rules that the loop, the replay and the re-check keep.
@@ -384,7 +391,7 @@ class Search:
         original = cache.original(fingerprint)
         if reason is None and original is None and self.surrogate is not None and self.surrogate.ready:
             self.state.proposed(trains=True)
-            self._pool_add(_Pooled(proposal, 0, node, inspected), genotype)
+            self._pool_add(proposal, node, inspected, genotype)
             return
         train = None
         if reason is None and original is None:
@@ -420,23 +427,20 @@ class Search:
 
     # -- the surrogate's pool -------------------------------------------------------------
 
-    def _pool_add(self, member: _Pooled, genotype: str) -> None:
+    def _pool_add(self, proposal: Proposal, node: Node, inspected: _Inspected, genotype: str) -> None:
         """Score a screened, new proposal and keep it in the pool; a full pool is judged."""
         assert self.surrogate is not None
-        inspected, pool = member.inspected, self.pool
         with self.span("predict"):
             prediction = self.surrogate.predict(inspected.features)
-        twin = pool.fingerprints.get(inspected.fingerprint)
+        twin = self.pool.fingerprints.get(inspected.fingerprint)
         if twin is not None:  # the same function is in the pool already: one of them is enough
             reason = f"the same function as candidate {twin} of its pool"
-            candidate_id = self._add(
-                member.proposal, inspected, genotype, "passed", reason=reason, predicted=prediction
-            )
+            candidate_id = self._add(proposal, inspected, genotype, "passed", reason=reason, predicted=prediction)
             self.state.done += 1
-            self.tell(member.proposal, candidate_id, None)
+            self.tell(proposal, candidate_id, None)
             return
-        candidate_id = self._add(member.proposal, inspected, genotype, "pooled", predicted=prediction)
-        self._pool_in(_Pooled(member.proposal, candidate_id, member.node, inspected), prediction)
+        candidate_id = self._add(proposal, inspected, genotype, "pooled", predicted=prediction)
+        self._pool_in(_Pooled(proposal, candidate_id, node, inspected), prediction)
 
     def repool(self, proposal: Proposal, candidate_id: int, prediction: float | None) -> None:
         """Put a stored proposal back in the pool (the replay restores one this way)."""
