@@ -63,6 +63,7 @@ SIZES: dict[str, dict[str, Any]] = {
 STRATEGIES: dict[str, dict[str, Any]] = {
     "random": {"evolution": {"strategy": "random"}},
     "random+surrogate": {"evolution": {"strategy": "random"}, "surrogate": {"enabled": True}},
+    "random+surrogate-pool50": {"evolution": {"strategy": "random"}, "surrogate": {"enabled": True, "pool": 50}},
     "random+surrogate+rungs": {
         "evolution": {"strategy": "random"},
         "surrogate": {"enabled": True},
@@ -73,7 +74,7 @@ STRATEGIES: dict[str, dict[str, Any]] = {
         "surrogate": {"enabled": True},
     },
 }
-#: what `make bench-search` compares (the rungs variant is measured with --strategies)
+#: what `make bench-search` compares (the other variants are measured with --strategies)
 DEFAULT_STRATEGIES = ["random", "random+surrogate", "regularized+surrogate"]
 SEARCH_SEEDS = 301  # the first search seed: seeds no earlier experiment of the project used
 ROBUST_SEEDS = 9001  # the first seed of the re-trainings of the picks on the test split

@@ -165,7 +165,7 @@ def _state(db: Path) -> list[tuple]:
 
 
 @pytest.mark.parametrize("strategy", ["random", "regularized"])
-@pytest.mark.parametrize("stop_at", [1, 5, 9, 17, 25])
+@pytest.mark.parametrize("stop_at", [1, 9, 25])
 def test_resume_with_a_surrogate_gives_the_uninterrupted_run(tmp_path: Path, strategy: str, stop_at: int) -> None:
     """Stopped anywhere (pools half full, too), the resumed run holds what the uninterrupted one
     holds: the same proposals, pools, choices and predictions, each function trained once."""
