@@ -133,6 +133,7 @@ def test_surrogate_ranks_a_planted_good_family_above_random_trees() -> None:
 # -- the search with a surrogate ---------------------------------------------------------------
 
 
+@pytest.mark.long  # keeps make test under its limit; CI runs it in make test-long
 def test_surrogate_search_trains_fitter_functions_than_random_search_at_equal_trainings(tmp_path: Path) -> None:
     """On the fake executor (fitness: closeness to relu's shape) over 4 seeds: the mean fitness of
     what the screened search trains beats plain random search's, the pools hold `pool`
@@ -187,6 +188,7 @@ def test_a_surrogate_with_generations_is_refused_in_one_line(tmp_path: Path) -> 
         load_space(_space(tmp_path, "generational"))
 
 
+@pytest.mark.long  # keeps make test under its limit; CI runs it in make test-long
 def test_show_prints_the_prediction_and_top_counts_passed_proposals(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     store, run, settings, executor = _run(_space(tmp_path), db)

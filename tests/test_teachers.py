@@ -55,6 +55,7 @@ def test_the_family_is_pinned_in_draw_order() -> None:
     assert all(t.seed == weights_seed(t.index) for t in TEACHERS)
 
 
+@pytest.mark.long  # keeps make test under its limit; CI runs it in make test-long
 def test_redrawing_from_the_default_space_gives_the_pinned_shapes() -> None:
     """The cheap part of the draw, no training: the script's candidates of draw seeds 0 .. the
     last teacher's are screened, standardised and far from the references, the pinned teachers
