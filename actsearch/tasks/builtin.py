@@ -94,7 +94,7 @@ def load_mnist1d() -> TaskData:
     from the package's 4,000 training examples) / 1,000 test, 40 features."""
     a = _mnist1d_arrays()
     train_idx, val_idx = stratified_split(a["y"], (0.8, 0.2), SPLIT_SEED)
-    return _readonly(
+    return read_only(
         TaskData(
             x_train=a["x"][train_idx],
             y_train=a["y"][train_idx],
@@ -116,7 +116,7 @@ def load_digits() -> TaskData:
     x = (d.data / 16.0).astype(np.float32)
     y = d.target.astype(np.int32)
     train_idx, val_idx, test_idx = stratified_split(y, (0.6, 0.2, 0.2), SPLIT_SEED)
-    return _readonly(
+    return read_only(
         TaskData(
             x_train=x[train_idx],
             y_train=y[train_idx],
@@ -128,8 +128,9 @@ def load_digits() -> TaskData:
     )
 
 
-def _readonly(data: TaskData) -> TaskData:
-    # the cached data are shared by every task object in the process
+def read_only(data: TaskData) -> TaskData:
+    """`data` with every split made read-only: cached data are shared by every task object
+    in the process, so no one may write to them."""
     for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
         getattr(data, name).setflags(write=False)
     return data

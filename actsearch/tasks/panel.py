@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .base import Task, TaskData, TrainingSetup, hidden_activation
-from .builtin import _readonly, load_mnist1d
+from .builtin import load_mnist1d, read_only
 
 # ---------------------------------------------------------------- deep-mlp
 
@@ -114,7 +114,7 @@ def load_sequences() -> TaskData:
     x = np.eye(VOCAB, dtype=np.float32)[tokens]
     y = query_counts(tokens)
     a, b = SEQ_TRAIN, SEQ_TRAIN + SEQ_VAL
-    return _readonly(TaskData(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:]))
+    return read_only(TaskData(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:]))
 
 
 def transformer_model(activation: Any) -> Any:
@@ -193,7 +193,7 @@ def load_ood() -> TaskData:
 
     y_train, y_out = (y_train - mean) / std, (y_out - mean) / std
     v = OOD_VAL
-    return _readonly(
+    return read_only(
         TaskData(f32(x_train), f32(y_train), f32(x_out[:v]), f32(y_out[:v]), f32(x_out[v:]), f32(y_out[v:]))
     )
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .base import Task, TaskData, TrainingSetup, hidden_activation
+from .builtin import read_only
 
 TEACHER_EXPR = "tanh(x) * (x**2 - 1)"
 INPUTS, HIDDEN = 10, 32
@@ -59,10 +60,9 @@ def teacher_data(expr: str = TEACHER_EXPR, seed: int = TEACHER_SEED) -> TaskData
     y = (y - y.mean()) / y.std()
     x, y = x.astype(np.float32), y.astype(np.float32)
     cut = (N_TRAIN, N_TRAIN + N_VAL)
-    data = TaskData(x[: cut[0]], y[: cut[0]], x[cut[0] : cut[1]], y[cut[0] : cut[1]], x[cut[1] :], y[cut[1] :])
-    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
-        getattr(data, name).setflags(write=False)
-    return data
+    return read_only(
+        TaskData(x[: cut[0]], y[: cut[0]], x[cut[0] : cut[1]], y[cut[0] : cut[1]], x[cut[1] :], y[cut[1] :])
+    )
 
 
 def load_teacher() -> TaskData:
