@@ -64,6 +64,11 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "regularized-mutation": {"evolution": {"strategy": "regularized", "crossover_prob": 0.0}},  # Real et al.
     "regularized-crossover": {"evolution": {"strategy": "regularized", "crossover_prob": 0.5}},  # until 2026-11-29
     "random+surrogate": {"evolution": {"strategy": "random"}, "surrogate": {"enabled": True}},
+    "random+surrogate+rungs": {
+        "evolution": {"strategy": "random"},
+        "surrogate": {"enabled": True},
+        "budget": {"rungs": {"epochs": [5, 15], "keep": 0.25}},
+    },
 }
 TASKS = ("mnist1d-mlp", "teacher-mlp")
 
@@ -73,8 +78,13 @@ def space_file(out: Path, size: dict[str, Any], strategy: str) -> Path:
     budget = {key: size[key] for key in ("trainings", "reevaluate_top", "reevaluate_seeds")}
     if size["epochs"] is not None:
         budget["epochs"] = size["epochs"]
-    sections = VARIANTS.get(strategy, {"evolution": {"strategy": strategy}})
-    space = with_overrides(load_space("default"), budget=budget, **sections)
+    sections = dict(VARIANTS.get(strategy, {"evolution": {"strategy": strategy}}))
+    sections["budget"] = {**sections.get("budget", {}), **budget}
+    rungs = sections["budget"].get("rungs")
+    if rungs and size["epochs"] is not None:  # the smoke size's short trainings: rungs inside them, or none
+        rungs = {**rungs, "epochs": [e for e in rungs["epochs"] if e < size["epochs"]]}
+        sections["budget"]["rungs"] = rungs if rungs["epochs"] else None
+    space = with_overrides(load_space("default"), **sections)
     path = out / f"bench-space-{strategy}.yaml"
     path.write_text(yaml.safe_dump(space.model_dump(mode="json")))
     return path
@@ -129,21 +139,24 @@ def run_one(space: Path, db: str, task: str, strategy: str, seed: int, workers: 
     }
 
 
-def curves_and_utilisation(db: str, run: str, workers: int) -> tuple[list[float], float | None]:
-    """Best-so-far search fitness after each evolved training, and the workers' utilisation."""
+def curves_and_utilisation(db: str, run: str, workers: int) -> tuple[list[list[float]], float | None]:
+    """Best-so-far search fitness after each evolved training, as [training-equivalents spent,
+    best] (a training stopped at a rung counts as the share of its epochs it ran), and the
+    workers' utilisation."""
     from actsearch.store import Store
 
     with Store.open(db) as store:
         record = store.find_run(run)
         baseline = {c.id for c in store.candidates(record.id) if c.is_baseline}
         evaluations = store.run_evaluations(record.id)
-    best, curve = float("-inf"), []
+    best, spent, curve = float("-inf"), 0.0, []
     for e in evaluations:
-        if e.candidate_id in baseline:
+        if e.candidate_id in baseline or e.seed != record.seed:  # not the re-check's seeds
             continue
         if e.fitness is not None:
             best = max(best, e.fitness)
-        curve.append(best if best > float("-inf") else float("nan"))
+        spent += e.epochs / e.planned_epochs if e.status == "stopped" else 1.0
+        curve.append([spent, best if best > float("-inf") else float("nan")])
     timed = [e for e in evaluations if e.train_seconds]
     if not timed:
         return curve, None
@@ -151,6 +164,14 @@ def curves_and_utilisation(db: str, run: str, workers: int) -> tuple[list[float]
     end = max(e.created_at.timestamp() for e in timed)
     busy = sum(e.train_seconds for e in timed)
     return curve, busy / (max(workers, 1) * (end - start)) if end > start else None
+
+
+def reach_share(curve: list[list[float]], target: float) -> float | None:
+    """The share of the search's training-equivalents spent when its best reached `target`."""
+    if not curve:
+        return None
+    total = curve[-1][0]
+    return next((spent / total for spent, best in curve if best >= target), None)
 
 
 def validate_picks(results: list[dict[str, Any]], db: str, size: dict[str, Any], workers: int) -> None:
@@ -203,6 +224,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
                 "beats_all_baselines": sum(bool(r.get("beats_all_baselines")) for r in rows),
                 "searches": len(rows),
                 "utilisation": _mean([r.get("utilisation") for r in rows]),
+                "seconds": _mean([r.get("seconds") for r in rows]),
                 "proposals": _mean([sum(r["counts"].values()) for r in rows]),
                 "duplicates": _mean([r["counts"]["duplicate"] for r in rows]),
                 "rejected": _mean([r["counts"]["rejected"] for r in rows]),
@@ -211,6 +233,10 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
                 entry["shape_similarity"] = [shape_similarity(r["pick"]) for r in rows if r["pick"]]
             per[strategy] = entry
         random_tests = per.get("random", {}).get("test_fitnesses", [])
+        _reach_random(results, task)
+        for strategy, entry in per.items():
+            rows = [r for r in results if r["task"] == task and r["strategy"] == strategy]
+            entry["reach_random_shares"] = [r.get("reach_random") for r in rows]
         for strategy in [s for s in per if s != "random"]:
             mine = per[strategy]["test_fitnesses"]
             if mine and random_tests:
@@ -218,6 +244,16 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
                 per[strategy]["vs_random"] = {"diff": c.diff, "low": c.low, "high": c.high, "p": c.p}
         summary[task] = per
     return summary
+
+
+def _reach_random(results: list[dict[str, Any]], task: str) -> None:
+    """Each search's share of its budget spent when it reached the final best search fitness of
+    random search with the same seed (sample efficiency; random's own: when its best came)."""
+    randoms = [r for r in results if r["task"] == task and r["strategy"] == "random" and r["curve"]]
+    final = {r["seed"]: r["curve"][-1][1] for r in randoms}
+    for r in results:
+        if r["task"] == task and r["seed"] in final and r["curve"]:
+            r["reach_random"] = reach_share(r["curve"], final[r["seed"]])
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -240,9 +276,10 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
             if not curves:
                 continue
             n = min(len(c) for c in curves)
-            mean = np.nanmean(np.array([c[:n] for c in curves], dtype=float), axis=0)
-            ax.plot(np.arange(1, n + 1), mean, label=strategy)
-        ax.set(title=task, xlabel="trainings spent", ylabel="best search fitness (mean over seeds)")
+            spent = np.mean([[x for x, _ in c[:n]] for c in curves], axis=0)
+            mean = np.nanmean(np.array([[y for _, y in c[:n]] for c in curves], dtype=float), axis=0)
+            ax.plot(spent, mean, label=strategy)
+        ax.set(title=task, xlabel="training-equivalents spent", ylabel="best search fitness (mean over seeds)")
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -259,10 +296,14 @@ def report(summary: dict[str, Any]) -> None:
             shape = e.get("shape_similarity")
             shape_text = f"  teacher shape {statistics.fmean(shape):.2f}" if shape else ""
             util = "-" if e["utilisation"] is None else f"{e['utilisation']:.0%}"
+            wall = "" if e.get("seconds") is None else f"  {e['seconds']:.0f} s a search"
+            shares = [x for x in e.get("reach_random_shares", []) if x is not None]
+            half = sum(x <= 0.5 for x in shares)
+            reach = f"  reaches random's final best within half the budget in {half}/{e['searches']}"
             print(
                 f"  {strategy:13} {mean:22} beats all baselines in {e['beats_all_baselines']}/{e['searches']}"
                 f"  utilisation {util}  proposals {e['proposals']:.1f} (dup {e['duplicates']:.1f}, "
-                f"rej {e['rejected']:.1f}){p}{shape_text}"
+                f"rej {e['rejected']:.1f}){wall}{reach}{p}{shape_text}"
             )
 
 
