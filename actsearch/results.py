@@ -55,6 +55,9 @@ class EvalResult:
     #: the activation the worker trained, as its canonical text (the search sends the
     #: light form and stores this one); None when not reported
     expr: str | None = None
+    #: a parametric training's learned constants, in the order of the trained expression's
+    #: parameters (each one's mean over the hidden layers, which train their own); else None
+    learned: tuple[float, ...] | None = None
 
     @classmethod
     def failed(

@@ -22,6 +22,7 @@ from deap import base, creator, gp
 
 from actsearch.expr import Activation, parse
 from actsearch.expr.ast import Call, Const, Node, Var
+from actsearch.expr.printer import to_prefix
 from actsearch.spaces import SearchSpace
 
 MAX_HEIGHT_LIMIT = 17  # DEAP cannot handle deep trees; spaces.Tree enforces it too
@@ -256,12 +257,12 @@ class TreeFactory:
 
     def genotype(self, ind: Individual) -> str:
         """The tree exactly as evolved, as prefix-call text our parser reads back."""
-        return _prefix_text(self.to_node(ind))
+        return to_prefix(self.to_node(ind))
 
     @staticmethod
     def genotype_of(node: Node) -> str:
         """`genotype` of a tree already converted with `to_node`."""
-        return _prefix_text(node)
+        return to_prefix(node)
 
     def from_genotype(self, text: str) -> Individual:
         """Rebuild a DEAP tree from `genotype` text (e.g. when resuming from the store)."""
@@ -280,11 +281,3 @@ class TreeFactory:
             out.append(self.pset.mapping[node.name])
             for arg in node.args:
                 self._append_nodes(arg, out)
-
-
-def _prefix_text(node: Node) -> str:
-    if isinstance(node, Var):
-        return "x"
-    if isinstance(node, Const):
-        return repr(float(node.value))
-    return f"{node.name}({', '.join(_prefix_text(arg) for arg in node.args)})"

@@ -17,7 +17,7 @@ from .limits import MAX_CONST
 from .lower import eval_numpy, parameter_slots, tf_lowering
 from .parser import ParseError, check_tree_size, parse_tree
 from .primitives import REGISTRY
-from .printer import to_infix
+from .printer import to_infix, to_prefix
 
 
 def _validate(node: Any) -> Node:
@@ -49,10 +49,11 @@ class Activation:
     is computed from it, so the string *is* the function that gets evaluated.
     """
 
-    def __init__(self, tree: Node, *, original: Node | None = None):
+    def __init__(self, tree: Node, *, original: Node | None = None, exact: bool = False):
         self._tree = tree
         self._text = to_infix(tree)
         self._original = original if original is not None else tree
+        self._exact = exact
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -70,6 +71,34 @@ class Activation:
         and so train (and report) its full canonical form."""
         node = _validate(node)
         return cls(canonical(node) if simplify else light(node), original=node)
+
+    @classmethod
+    def exact(cls, node: Node) -> Activation:
+        """The tree exactly as given (validated, not normalised): its constants stay where
+        they are, so constants learned by training map back onto the tree they came from
+        (Lamarckian inheritance). It computes the same function as its canonical form."""
+        node = _validate(node)
+        return cls(node, original=node, exact=True)
+
+    @property
+    def is_exact(self) -> bool:
+        """Built with `exact`: `tree` is the tree as given, `prefix` its faithful text."""
+        return self._exact
+
+    @property
+    def prefix(self) -> str:
+        """The tree as prefix-call text, which `parse` reads back into this very tree."""
+        return to_prefix(self._tree)
+
+    def with_parameters(self, values: Iterable[float]) -> Activation:
+        """The same tree with its parameters (see `parameters`) replaced, in order; the
+        other constants (`pow` exponents) are kept."""
+        values = [float(v) for v in values]
+        free = [i for i, is_free in enumerate(parameter_slots(self._tree)) if is_free]
+        if len(values) != len(free):
+            raise ValueError(f"{len(values)} values for the {len(free)} parameters of {self}")
+        tree = _validate(ast.replace_constants(self._tree, dict(zip(free, values))))
+        return Activation(tree, original=tree, exact=self._exact)
 
     # -- identity ---------------------------------------------------------------------
     @property
@@ -95,6 +124,8 @@ class Activation:
         return hash(("Activation", self._text))
 
     def __reduce__(self):
+        if self._exact:
+            return (_exact_from_prefix, (self.prefix,))
         return (Activation.parse, (self._text,))
 
     # -- lowerings -------------------------------------------------------------------
@@ -159,6 +190,10 @@ class Activation:
     @property
     def depends_on_x(self) -> bool:
         return ast.has_var(self._tree)
+
+
+def _exact_from_prefix(text: str) -> Activation:
+    return Activation.exact(parse_tree(text))
 
 
 def parse(text: str) -> Node:

@@ -67,6 +67,22 @@ def constants(node: Node) -> tuple[float, ...]:
     return tuple(n.value for n in walk(node) if isinstance(n, Const))
 
 
+def replace_constants(node: Node, values: dict[int, float]) -> Node:
+    """The tree with the constants at the given positions (in tree order) replaced."""
+    position = 0
+
+    def rebuild(n: Node) -> Node:
+        nonlocal position
+        if isinstance(n, Const):
+            position += 1
+            return Const(float(values[position - 1])) if position - 1 in values else n
+        if isinstance(n, Call):
+            return Call(n.name, tuple(rebuild(arg) for arg in n.args))
+        return n
+
+    return rebuild(node)
+
+
 def primitives(node: Node) -> frozenset[str]:
     """Names of the primitives a tree calls."""
     return frozenset(n.name for n in walk(node) if isinstance(n, Call))

@@ -7,12 +7,14 @@ initialised at its value: an adaptive activation that tunes its form.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import keras
+import numpy as np
 
-from .activation import Activation
+from .activation import Activation, parse
 from .lower import parameter_slots, tf_lowering
 
 
@@ -20,10 +22,12 @@ from .lower import parameter_slots, tf_lowering
 class ActivationLayer(keras.layers.Layer):
     """Applies an actsearch expression element-wise; optionally with trainable constants."""
 
-    def __init__(self, expr: str, parametric: bool = False, **kwargs: Any):
+    def __init__(self, expr: str, parametric: bool = False, exact: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
-        self.activation = Activation.parse(expr)
-        self.expr = str(self.activation)
+        # exact: the tree as written (prefix text), so its constants are the ones learned
+        self.activation = Activation.exact(parse(expr)) if exact else Activation.parse(expr)
+        self.expr = self.activation.prefix if exact else str(self.activation)
+        self.exact = bool(exact)
         self.parametric = bool(parametric)
         self.constants: list[Any] = []
         if self.parametric:
@@ -51,7 +55,7 @@ class ActivationLayer(keras.layers.Layer):
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "expr": self.expr, "parametric": self.parametric}
+        return {**super().get_config(), "expr": self.expr, "parametric": self.parametric, "exact": self.exact}
 
 
 def as_keras_activation(act: Activation | str, parametric: bool = False) -> Callable[[Any], Any] | ActivationLayer:
@@ -59,8 +63,27 @@ def as_keras_activation(act: Activation | str, parametric: bool = False) -> Call
     if isinstance(act, str):
         act = Activation.parse(act)
     if parametric:
-        return ActivationLayer(str(act), parametric=True)
+        return ActivationLayer(act.prefix if act.is_exact else str(act), parametric=True, exact=act.is_exact)
     return tf_lowering(act.tree)
 
 
-__all__ = ["ActivationLayer", "as_keras_activation"]
+#: the path of a parametric activation layer's constant among a model's variables
+_CONSTANT_PATH = re.compile(r"(?:^|/)(activation_layer(?:_\d+)?)/c(\d+)$")
+
+
+def learned_constants(variables: Iterable[tuple[str, float]]) -> tuple[float, ...] | None:
+    """What parametric activation layers learned, from a model's (variable path, value)
+    pairs: each parameter's mean over the hidden layers (each trains its own), in the order
+    of `Activation.parameters`; None when the model has no such layer or constant."""
+    by_layer: dict[str, dict[int, float]] = {}
+    for path, value in variables:
+        found = _CONSTANT_PATH.search(path)
+        if found:
+            by_layer.setdefault(found.group(1), {})[int(found.group(2))] = float(value)
+    if not by_layer:
+        return None
+    table = np.array([[layer[i] for i in range(len(layer))] for layer in by_layer.values()])
+    return tuple(float(v) for v in table.mean(axis=0))
+
+
+__all__ = ["ActivationLayer", "as_keras_activation", "learned_constants"]

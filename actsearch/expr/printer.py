@@ -79,6 +79,16 @@ def to_infix(node: Node, call_name=None, number=format_number, operators=ALL_OPE
     return emit(node)
 
 
+def to_prefix(node: Node) -> str:
+    """Prefix-call text (`add(mul(2.0, x), 1.0)`) that the parser reads back into exactly this
+    tree, constants unrounded: how genotypes and exact forms travel and are stored."""
+    if isinstance(node, Var):
+        return "x"
+    if isinstance(node, Const):
+        return repr(float(node.value))
+    return f"{node.name}({', '.join(to_prefix(arg) for arg in node.args)})"
+
+
 def _latex_number(value: float) -> str:
     mantissa, _, exponent = format_number(value).partition("e")
     return rf"{mantissa} \cdot 10^{{{int(exponent)}}}" if exponent else mantissa

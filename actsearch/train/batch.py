@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops.parallel_for.control_flow_ops import pfor
 
+from actsearch.expr.keras_layer import learned_constants
 from actsearch.results import EvalResult, Partial, one_line
 from actsearch.tasks.base import Task, TaskData
 from actsearch.tasks.losses import accuracy
@@ -431,7 +432,16 @@ def _train_stacked(
     if program.history is not None:
         diagnostics.step_losses = np.asarray(program.history.numpy())
     seconds = time.perf_counter() - t0
-    return [s.result(batch_size, seconds, k) for s in states]
+    learned = _learned(template, trainable, k) if parametric else [None] * k
+    results = [s.result(batch_size, seconds, k) for s in states]
+    return [r if r.status == "failed" else replace(r, learned=c) for r, c in zip(results, learned)]
+
+
+def _learned(template: Any, trainable: _FlatWeights, k: int) -> list[tuple[float, ...] | None]:
+    """Each member's learned activation constants (see learned_constants)."""
+    weights = zip(template.trainable_variables, trainable.values())
+    scalars = [(v.path, w.numpy()) for v, w in weights if len(v.shape) == 0]
+    return [learned_constants((path, float(values[j])) for path, values in scalars) for j in range(k)]
 
 
 class _FlatWeights:

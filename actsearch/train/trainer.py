@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from actsearch.expr.keras_layer import learned_constants
 from actsearch.results import EvalResult, Partial, aggregate_fitness, one_line
 from actsearch.tasks.base import Task, TaskData
 from actsearch.tasks.losses import accuracy
@@ -318,6 +319,7 @@ def _train_impl(
                 steps=done_steps,
                 batch_size=batch_size,
                 partials=tuple(partials),
+                learned=_learned(model) if parametric else None,
             )
 
         def check(out: _RunOut) -> str | None:
@@ -358,6 +360,11 @@ def _train_impl(
     finally:
         if history is not None:
             diag.step_losses = np.asarray(history.numpy())
+
+
+def _learned(model: Any) -> tuple[float, ...] | None:
+    """The constants a parametric model's activation layers learned (see learned_constants)."""
+    return learned_constants((v.path, float(v.numpy())) for v in model.trainable_variables if len(v.shape) == 0)
 
 
 def train_seeds(
