@@ -355,10 +355,11 @@ class Store:
         status: str | None = None,
         reason: str | None = None,
         tell_seq: int | None = None,
+        learned: str | None = None,
     ) -> CandidateRecord:
         """Record a candidate's outcome in one write: its fitness, and optionally its
-        final status and reason and when the strategy was told (`tell_seq`, which
-        `--resume` replays)."""
+        final status and reason, when the strategy was told (`tell_seq`, which
+        `--resume` replays) and its tree with learned constants (`learned`, Lamarckian)."""
         if status is not None:
             _check(status, CANDIDATE_STATUSES, "candidate status")
         with self.write_session() as s:
@@ -368,6 +369,8 @@ class Store:
                 row.status, row.reason = status, reason
             if tell_seq is not None:
                 row.tell_seq = int(tell_seq)
+            if learned is not None:
+                row.learned = learned
             row.updated_at = utcnow()
             s.flush()
             return self._records(s, [row])[0]
@@ -467,7 +470,7 @@ class Store:
                 row.status, row.is_partial, row.partial_of = "ok", True, final.id
                 row.fitness, row.val_accuracy = convert.num(p.fitness), convert.num(p.val_accuracy)
                 row.val_loss = convert.num(p.val_loss)
-                row.train_seconds = row.steps = row.error = None
+                row.train_seconds = row.steps = row.error = row.learned = None
                 partials.append(row)
             s.add_all(partials)
             s.flush()

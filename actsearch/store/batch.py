@@ -149,6 +149,7 @@ class WriteBatch:
             "ask_seq": ask_seq,
             "tell_seq": None,
             "predicted": convert.num(predicted),
+            "learned": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -185,6 +186,7 @@ class WriteBatch:
             "batch_size": int(result.batch_size),
             "worker": result.worker,
             "error": result.error,
+            "learned": convert.learned_json(result),
             "created_at": now,
         }
         partials = [
@@ -200,6 +202,7 @@ class WriteBatch:
                 "train_seconds": None,
                 "steps": None,
                 "error": None,
+                "learned": None,
             }
             for p in result.partials
         ]
@@ -216,6 +219,7 @@ class WriteBatch:
         reason: str | None = None,
         tell_seq: int | None = None,
         expr: str | None = None,
+        learned: str | None = None,
     ) -> None:
         """`Store.finish_candidate`, buffered (and `expr`: the form that was trained, when known)."""
         values: dict[str, Any] = {
@@ -231,6 +235,8 @@ class WriteBatch:
             values["tell_seq"] = int(tell_seq)
         if expr is not None:
             values["expr"] = expr
+        if learned is not None:
+            values["learned"] = learned
         row = self._new.get(candidate_id)
         if row is not None:
             row.update(values)  # added in this batch: inserted once, finished

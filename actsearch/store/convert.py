@@ -89,5 +89,11 @@ def evaluation_row(candidate_id: int, task: str, seed: int, result: EvalResult, 
         batch_size=int(result.batch_size),
         worker=result.worker,
         error=result.error,
+        learned=learned_json(result),
         created_at=now,
     )
+
+
+def learned_json(result: EvalResult) -> str | None:
+    """A training's learned constants as stored (a JSON list), or None."""
+    return None if result.learned is None else json.dumps([float(v) for v in result.learned])

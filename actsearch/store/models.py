@@ -83,6 +83,7 @@ class Candidate(Base):
     ask_seq: Mapped[int | None] = mapped_column(Integer)  # revision 0003
     tell_seq: Mapped[int | None] = mapped_column(Integer)  # revision 0003
     predicted: Mapped[float | None] = mapped_column(Float)  # revision 0006
+    learned: Mapped[str | None] = mapped_column(Text)  # revision 0007
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -117,6 +118,7 @@ class Evaluation(Base):
     batch_size: Mapped[int | None] = mapped_column(Integer)
     worker: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
+    learned: Mapped[str | None] = mapped_column(Text)  # revision 0007
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -6,6 +6,7 @@ values; `RunRecord.config` is a fresh dict decoded from the stored JSON.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -96,6 +97,7 @@ class CandidateRecord:
     ask_seq: int | None  # place in the run's ask/tell sequence (resume replays it)
     tell_seq: int | None
     predicted: float | None  # the surrogate's prediction of its fitness, before it was trained
+    learned: str | None  # Lamarckian: the tree as evolved with the learned constants (genotype text)
     created_at: datetime
     updated_at: datetime
 
@@ -119,7 +121,13 @@ class EvaluationRecord:
     batch_size: int | None
     worker: str | None
     error: str | None
+    learned: str | None  # a parametric training's learned constants, a JSON list (see learned_values)
     created_at: datetime
+
+    @property
+    def learned_values(self) -> tuple[float, ...] | None:
+        """The learned constants, in the order of the trained expression's parameters."""
+        return None if self.learned is None else tuple(float(v) for v in json.loads(self.learned))
 
     @property
     def scored(self) -> float | None:

@@ -38,7 +38,7 @@ T = TypeVar("T")
 
 # Every revision in migrations/versions, oldest first (a test checks this list
 # against Alembic's script directory). Add new ones at the end.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD = KNOWN_REVISIONS[-1]
 ACTSEARCH_TABLES = frozenset({"runs", "candidates", "candidate_parents", "evaluations", "validations"})
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
