@@ -118,9 +118,15 @@ class Evolution(_Strict):
     elite: int = Field(default=2, ge=0)
     crossover_prob: float = Field(default=0.5, ge=0.0, le=1.0)
     mutation_prob: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: Lamarckian constants: each candidate trains its constants with its weights (as a
+    #: parametric activation of its tree as evolved) and the learned values are written back
+    #: into its tree, so offspring start from them
+    lamarckian: bool = False
 
     @model_validator(mode="after")
     def _fits(self) -> Evolution:
+        if self.lamarckian and self.strategy == "random":
+            raise ValueError("lamarckian needs an evolving strategy: random search has no offspring to inherit")
         if self.elite >= self.population:
             raise ValueError("elite must be smaller than population")
         if self.tournament_size > self.population:

@@ -285,6 +285,16 @@ class FakeExecutor:
         # higher for activations close to relu's shape, a little noise per seed
         return float(1.0 / (1.0 + np.mean((y - np.maximum(cls.PROBE, 0)) ** 2)) + 0.001 * seed)
 
+    @staticmethod
+    def learned(trial: Trial) -> tuple[float, ...] | None:
+        """An exact (Lamarckian) trial's constants after its fake training: each moved a
+        little, by an amount that depends on the seed."""
+        from actsearch.expr import Activation, parse
+
+        if not trial.exact:
+            return None
+        return tuple(0.9 * p + 0.01 * (1 + trial.seed % 3) for p in Activation.exact(parse(trial.expr)).parameters)
+
     def result(self, trial: Trial) -> EvalResult:
         fitness = self.fitness(trial.expr, trial.seed)
         epochs = trial.epochs or 3
@@ -295,8 +305,12 @@ class FakeExecutor:
             early = fitness * (0.9 + 0.05 * i)
             partials = (*partials, Partial(at, early, 1.0, fitness=early))
             if early < threshold and not math.isinf(threshold):
-                return EvalResult("stopped", early, early, 1.0, 0.01, at, at, 8, partials=partials)
-        return EvalResult("ok", fitness, fitness, 1.0, 0.01, epochs, epochs, 8, worker="fake", partials=partials)
+                learned = self.learned(trial)
+                return EvalResult("stopped", early, early, 1.0, 0.01, at, at, 8, partials=partials, learned=learned)
+        learned = self.learned(trial)
+        return EvalResult(
+            "ok", fitness, fitness, 1.0, 0.01, epochs, epochs, 8, worker="fake", partials=partials, learned=learned
+        )
 
     def workers_info(self) -> list[dict]:
         return []

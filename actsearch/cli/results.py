@@ -184,6 +184,7 @@ def show(
         ("fitness", candidate.fitness),
         ("fitness std", candidate.fitness_std),
         ("predicted", candidate.predicted),
+        ("learned", candidate.learned and f"{parse_activation(candidate.learned)}  (tree {candidate.learned})"),
     ):
         if value is not None:
             console.print(f"  {label:13} {value}", highlight=False)

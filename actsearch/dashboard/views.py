@@ -247,6 +247,7 @@ def candidate_view(store: Store, candidate_id: int) -> dict[str, Any]:
                 "fitness_std": candidate.fitness_std,
                 "predicted": candidate.predicted,
                 "genotype": candidate.genotype,
+                "learned": candidate.learned,
                 "latex": _latex(candidate.expr),
             },
             "x": _finite(xs),

@@ -19,6 +19,9 @@ class Trial:
     #: multi-fidelity rungs: (epoch, threshold) pairs by epoch; below a rung's threshold the training stops there
     rungs: tuple[tuple[int, float], ...] = ()
     parametric: bool = False
+    #: `expr` is prefix-call text of a tree to train exactly as written, its constants
+    #: trainable (Lamarckian: the learned ones map back onto the proposal's tree)
+    exact: bool = False
     #: the task to train on, by name (a worker holds one or several; a keyword, and required:
     #: no trial leaves it to the worker to guess)
     task: str = field(kw_only=True)

@@ -90,7 +90,7 @@ class TrainingWorker:
         try:
             result = train(
                 task,
-                trial.expr,
+                trained_activation(trial),
                 seed=trial.seed,
                 data=data,
                 epochs=trial.epochs,
@@ -115,7 +115,7 @@ class TrainingWorker:
         try:
             results = train_batch(
                 task,
-                [BatchMember(t.expr, t.seed, tuple(threshold for _, threshold in t.rungs)) for t in trials],
+                [BatchMember(trained_activation(t), t.seed, tuple(th for _, th in t.rungs)) for t in trials],
                 data=data,
                 epochs=first.epochs,
                 rungs=first.rungs,
@@ -156,6 +156,20 @@ class TrainingWorker:
         except Exception:
             pass
         return info
+
+
+def trained_activation(trial: Trial) -> Any:
+    """What a trial trains: its expression text (the trainer parses and canonicalises it), or
+    the exact tree its prefix text spells (`Trial.exact`: constants stay where they are); a
+    malformed text is left to the trainer, which reports it as the training's failure."""
+    if not trial.exact:
+        return trial.expr
+    from actsearch.expr import Activation, parse
+
+    try:
+        return Activation.exact(parse(trial.expr))
+    except ValueError:
+        return trial.expr
 
 
 def trained_form(expr: str) -> str | None:

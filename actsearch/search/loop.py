@@ -63,7 +63,7 @@ import random
 import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -74,6 +74,7 @@ from actsearch.expr import Activation, screen
 from actsearch.expr.ast import Node
 from actsearch.expr.normalize import Moments, moments
 from actsearch.results import EvalResult
+from actsearch.search import lamarck
 from actsearch.search.fitness import FitnessRule, MissingBaselineError
 from actsearch.search.state import OrderStatistic, Pair, PendingCandidate, SearchState
 from actsearch.search.surrogate import Pool, Surrogate, features
@@ -610,11 +611,17 @@ class Search:
         if proposal is not None:
             self.state.committed += len(self.rule.pairs)
         rungs = self._rungs() if proposal is not None else ()
-        self.state.backlog.extend(self.trial(candidate_id, expr, pair, rungs) for pair in pairs)
+        exact = self.exact_text(self.factory.to_node(proposal.individual)) if proposal is not None else None
+        self.state.backlog.extend(
+            self.trial(candidate_id, exact or expr, pair, rungs, exact is not None) for pair in pairs
+        )
         return pending
 
-    def trial(self, candidate_id: int, expr: str, pair: Pair, rungs: tuple[tuple[int, float], ...] = ()) -> Trial:
-        """One training of a candidate under the space's budget."""
+    def trial(
+        self, candidate_id: int, expr: str, pair: Pair, rungs: tuple[tuple[int, float], ...] = (), exact: bool = False
+    ) -> Trial:
+        """One training of a candidate under the space's budget; `exact`: `expr` is the
+        prefix text of a tree to train as written, its constants learned (Lamarckian)."""
         task, seed = pair
         return Trial(
             self.state.next_trial_id(),
@@ -623,9 +630,32 @@ class Search:
             seed,
             epochs=self.space.budget.epochs,
             rungs=rungs,
-            parametric=self.space.parametric,
+            parametric=self.space.parametric or exact,
+            exact=exact,
             task=task,
         )
+
+    # -- Lamarckian constants (actsearch.search.lamarck) --------------------------------
+
+    def exact_text(self, node: Node) -> str | None:
+        """In a Lamarckian space: the text a proposal whose tree is `node` trains, its tree
+        as evolved (see lamarck.exact_text); else None (the light form trains)."""
+        if not self.space.evolution.lamarckian:
+            return None
+        return lamarck.exact_text(node, self.space.normalize)
+
+    def written_back(self, pending: PendingCandidate) -> str | None:
+        """A trained proposal's tree with the constants its trainings learned, or None."""
+        if not self.space.evolution.lamarckian or pending.proposal is None:
+            return None
+        node = self.factory.to_node(pending.proposal.individual)
+        return lamarck.written_back(node, self.space.normalize, (r.learned for r in pending.results.values()))
+
+    def inherit(self, proposal: Proposal, learned: str | None) -> Proposal:
+        """The proposal as the strategy keeps it: with its learned tree, when it has one."""
+        if learned is None:
+            return proposal
+        return replace(proposal, individual=self.factory.from_genotype(learned))
 
     def _rungs(self) -> tuple[tuple[int, float], ...]:
         """ASHA: each rung's threshold is the quantile of the fitness read there so far below
@@ -732,7 +762,10 @@ class Search:
                     pending.candidate_id, fitness=fitness, fitness_std=spread, status=status, reason=reason
                 )
         else:
-            self.tell(pending.proposal, pending.candidate_id, fitness, spread, status=status, reason=reason)
+            learned = self.written_back(pending)
+            self.tell(
+                pending.proposal, pending.candidate_id, fitness, spread, status=status, reason=reason, learned=learned
+            )
         for proposal, duplicate_id in self.state.cache.resolve(pending.fingerprint, fitness):
             self.tell_duplicate(proposal, duplicate_id, fitness)
 
@@ -757,19 +790,27 @@ class Search:
         duplicate: bool = False,
         status: str | None = None,
         reason: str | None = None,
+        learned: str | None = None,
     ) -> None:
         """Store the outcome with its place in the ask/tell sequence, then tell the strategy
         (as `resume_from_store` replays it: from what the store holds); `duplicate`: the
-        candidate was stored as one."""
+        candidate was stored as one; `learned`: its tree with learned constants, which the
+        strategy keeps instead of the proposed one."""
         seq = self.state.next_seq()
         with self.span("store.finish_candidate"):
             self.writes.finish_candidate(
-                candidate_id, fitness=fitness, fitness_std=fitness_std, status=status, reason=reason, tell_seq=seq
+                candidate_id,
+                fitness=fitness,
+                fitness_std=fitness_std,
+                status=status,
+                reason=reason,
+                tell_seq=seq,
+                learned=learned,
             )
         if status in ("evaluated", "failed"):
             self.learn(candidate_id, fitness)
         with self.span("tell"):
-            self.strategy.tell(proposal, candidate_id, fitness, duplicate=duplicate)
+            self.strategy.tell(self.inherit(proposal, learned), candidate_id, fitness, duplicate=duplicate)
 
     # -- baselines ----------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from actsearch.execute import run_all
+from actsearch.execute import Trial, run_all
+from actsearch.expr import parse
 from actsearch.results import SCORED
 from actsearch.search.state import Pair
 from actsearch.store import CandidateRecord, EvaluationRecord
@@ -95,7 +96,7 @@ def _recheck(
     store, rule = search.store, search.rule
     pairs = [(task, seed) for task in rule.tasks for seed in seeds]
     trials = [
-        search.trial(candidate.id, candidate.expr, pair)
+        _trial(search, candidate, pair)
         for candidate in chosen
         for pair in pairs
         if pair not in finals.get(candidate.id, {})
@@ -122,6 +123,15 @@ def _recheck(
         else:
             store.finish_candidate(candidate.id, fitness=fitness, fitness_std=spread)
     return len(trials)
+
+
+def _trial(search: Search, candidate: CandidateRecord, pair: Pair) -> Trial:
+    """A re-check trains a candidate as the search did (Lamarckian: its tree as proposed,
+    constants learned again)."""
+    exact = None if candidate.is_baseline or not candidate.genotype else search.exact_text(parse(candidate.genotype))
+    if exact is None:
+        return search.trial(candidate.id, candidate.expr, pair)
+    return search.trial(candidate.id, exact, pair, exact=True)
 
 
 def _failure(search: Search, e: EvaluationRecord, recheck: bool) -> str:

@@ -57,7 +57,8 @@ def resume_from_store(search: Search) -> None:
             proposals[record.id] = _replay_ask(search, record, told)
         else:
             fitness = told.get(record.id, record.fitness)
-            search.strategy.tell(proposals[record.id], record.id, fitness, duplicate=record.status == "duplicate")
+            proposal = search.inherit(proposals[record.id], record.learned)
+            search.strategy.tell(proposal, record.id, fitness, duplicate=record.status == "duplicate")
             if record.status in TRAINED and record.equivalent_to is None:
                 search.learn_told(proposals[record.id], record.id, fitness)
             state.done += 1
@@ -175,4 +176,5 @@ def _as_result(evaluation: EvaluationRecord) -> EvalResult:
         steps=evaluation.steps or 0,
         batch_size=evaluation.batch_size or 0,
         error=evaluation.error,
+        learned=evaluation.learned_values,
     )

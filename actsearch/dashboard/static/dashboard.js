@@ -299,6 +299,7 @@
         ["canonical form", el("code", { text: k.expr })],
         ["LaTeX", el("code", { text: k.latex || "–" })],
         ["genotype", el("code", { text: k.genotype || "–" })],
+        ["learned constants (Lamarckian)", el("code", { text: k.learned || "–" })],
         ["complexity", k.complexity == null ? "–" : String(k.complexity)],
         ["generation", String(k.generation)], ["origin", k.origin + (k.is_baseline ? " (baseline)" : "")],
         ["parents", k.parents.length ? el("span", {}, k.parents.flatMap((p, i) => [i ? ", " : null, link("candidate", p)])) : "–"],
