@@ -73,6 +73,8 @@ STRATEGIES: dict[str, dict[str, Any]] = {
         "evolution": {"strategy": "regularized", "crossover_prob": 0.0},
         "surrogate": {"enabled": True},
     },
+    "regularized": {"evolution": {"strategy": "regularized", "crossover_prob": 0.0}},
+    "regularized+lamarckian": {"evolution": {"strategy": "regularized", "crossover_prob": 0.0, "lamarckian": True}},
 }
 #: what `make bench-search` compares (the other variants are measured with --strategies)
 DEFAULT_STRATEGIES = ["random", "random+surrogate", "regularized+surrogate"]
@@ -146,7 +148,20 @@ def read_run(db: str, name: str) -> dict[str, Any]:
         curve.append(top)
     predicted = [(c.predicted, c.fitness) for c in candidates if c.predicted is not None and c.fitness is not None]
     rho = spearman([p for p, _ in predicted], [f for _, f in predicted]) if predicted else None
-    return {"run": name, "pick": best.expr if best else None, "curve": curve, "rho": rho, "rho_n": len(predicted)}
+    learned = next((c.learned for c in candidates if best and c.id == best.candidate_id), None)
+    pick = best.expr if best else None
+    return {"run": name, "pick": _learned_pick(learned) or pick, "proposed_pick": pick, "curve": curve, "rho": rho}
+
+
+def _learned_pick(learned: str | None) -> str | None:
+    """A Lamarckian pick is its tree with the constants it learned, standardised as it trained."""
+    from actsearch.expr import Activation
+    from actsearch.expr.normalize import standardise
+
+    if learned is None:
+        return None
+    found = standardise(Activation.parse(learned))
+    return None if found is None else str(found.activation)
 
 
 def rescore(rows: list[dict[str, Any]], size: dict[str, Any], cache: dict[str, Any]) -> None:
