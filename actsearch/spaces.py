@@ -149,7 +149,9 @@ class Rungs(_Strict):
     among the best `keep` share of the readings seen at that rung so far (1 / reduction
     factor: Ray Tune's ASHA and Optuna use 4); the others stop there, and a stopped training
     counts as the share of its epochs it ran. Until a rung has `min_observations` readings it
-    stops nobody. Candidates train with the same seeds, so a rung compares them on equal noise."""
+    stops nobody. Candidates train with the same seeds, so a rung compares them on equal noise.
+    A rung at or after a training's last epoch is not used (so one space serves tasks of
+    different lengths, and short trial runs with `--epochs`)."""
 
     epochs: tuple[int, ...] = Field(min_length=1)
     keep: float = Field(default=0.25, gt=0.0, lt=1.0)
@@ -161,6 +163,10 @@ class Rungs(_Strict):
         if any(e < 1 for e in value) or list(value) != sorted(set(value)):
             raise ValueError("must be increasing epochs, each at least 1")
         return value
+
+    def before(self, planned_epochs: int) -> tuple[int, ...]:
+        """The rung epochs a training of `planned_epochs` epochs uses: those before its end."""
+        return tuple(e for e in self.epochs if e < planned_epochs)
 
 
 class Budget(_Strict):
@@ -201,9 +207,7 @@ class Budget(_Strict):
         return {**{k: v for k, v in data.items() if k != "hurdle"}, "rungs": rungs}
 
     @model_validator(mode="after")
-    def _rungs_inside(self) -> Budget:
-        if self.rungs and self.epochs and self.rungs.epochs[-1] >= self.epochs:
-            raise ValueError("rungs.epochs must be smaller than epochs (the last rung comes before the end)")
+    def _baseline_seeds(self) -> Budget:
         if self.baseline_seeds is not None and self.baseline_seeds < self.seeds_per_candidate:
             raise ValueError("baseline_seeds must be at least seeds_per_candidate (baselines train every search seed)")
         return self

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import ROOT, FakeExecutor
 
-from actsearch.search import Search, SearchRequest, SearchSettings, settings_for
+from actsearch.search import Search, SearchRequest, SearchSettings, SilentReporter, settings_for
 from actsearch.store import RunRecord, Store
 
 SPACE = ROOT / "tests" / "data" / "resume.yaml"  # generational, 6 x 3, two baselines
@@ -251,6 +251,26 @@ def test_rungs_stop_at_each_and_a_stopped_training_costs_the_share_it_ran(tmp_pa
     spent = sum(e.epochs / 8 for e in finals)
     assert summary.spent == pytest.approx(spent) and 14 <= spent < 15
     assert len(finals) > 14 and summary.stopped == sum(e.status == "stopped" for e in finals)
+
+
+def test_rungs_at_or_after_the_last_epoch_are_not_used_and_the_search_says_so(tmp_path: Path) -> None:
+    """A space's rungs serve shorter trainings too (`--epochs 3`): a rung at epoch 4 of 3 is
+    dropped with one message, the rung at 2 still stops trainings."""
+    settings = settings_for(SearchRequest(space=str(_rungs_space(tmp_path)), seed=5, epochs=3))
+    store, run = _start(tmp_path / "r.db", settings)
+    messages: list[str] = []
+
+    class Collect(SilentReporter):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    executor = FakeExecutor()
+    Search(settings, store, executor, run, reporter=Collect()).run()
+    assert messages[0] == "rungs at epoch 4 not used: trainings here last 3 epochs"
+    assert {tuple(e for e, _ in t.rungs) for t in executor.submitted} == {(), (2,)}  # baselines: none
+    evaluations = store.run_evaluations(run.id, partials=True)
+    assert {e.planned_epochs for e in evaluations if e.is_partial} == {2}
+    assert any(e.status == "stopped" for e in evaluations)
 
 
 @pytest.mark.parametrize("stop_at", [3, 9, 15])

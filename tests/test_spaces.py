@@ -111,3 +111,4 @@ def test_a_hurdle_is_one_rung(tmp_path: Path) -> None:
     space = load_space(_write(tmp_path, BASE + "budget:\n  hurdle: {epochs: 2, quantile: 0.75, min_observations: 3}\n"))
     assert space.budget.rungs is not None
     assert (space.budget.rungs.epochs, space.budget.rungs.keep, space.budget.rungs.min_observations) == ((2,), 0.25, 3)
+    assert space.budget.rungs.before(3) == (2,) and space.budget.rungs.before(2) == ()

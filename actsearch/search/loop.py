@@ -230,10 +230,11 @@ class Search:
         self.factory = TreeFactory(self.space, random.Random(settings.seed))
         self.strategy: Strategy = make_strategy(self.factory, self.space.evolution)
         self.state = SearchState(budget=self.space.trainings)
-        rungs = self.space.budget.rungs
-        if rungs is not None:  # a rung's threshold: the reading below which the best `keep` share lie
-            self.state.rung_readings = {e: OrderStatistic(round(1.0 - rungs.keep, 12)) for e in rungs.epochs}
         self._planned: dict[str, int] = {}  # task -> the epochs a training is planned for
+        rungs = self.space.budget.rungs  # one task only (the space checks it)
+        self.rung_epochs = rungs.before(self.planned_epochs(self.space.tasks[0])) if rungs else ()
+        if rungs is not None:  # a rung's threshold: the reading below which the best `keep` share lie
+            self.state.rung_readings = {e: OrderStatistic(round(1.0 - rungs.keep, 12)) for e in self.rung_epochs}
         self.rule = self._fitness_rule(settings)
         self.worker_time = WorkerTime(executor.workers)
         self.writes = store.batch()
@@ -271,6 +272,7 @@ class Search:
 
         state = self.state
         self.reporter.start(self.planned_trainings(), self.run_record.name)
+        self._note_unused_rungs()
         resume_from_store(self)
         self._submit_baselines()
         state.baselines_submitted = True
@@ -665,8 +667,17 @@ class Search:
             return ()
         readings = self.state.rung_readings
         return tuple(
-            (e, readings[e].value if len(readings[e]) >= rungs.min_observations else -math.inf) for e in rungs.epochs
+            (e, readings[e].value if len(readings[e]) >= rungs.min_observations else -math.inf)
+            for e in self.rung_epochs
         )
+
+    def _note_unused_rungs(self) -> None:
+        rungs = self.space.budget.rungs
+        unused = [e for e in rungs.epochs if e not in self.rung_epochs] if rungs else []
+        if unused:
+            planned = self.planned_epochs(self.space.tasks[0])
+            at = ", ".join(map(str, unused))
+            self.reporter.message(f"rungs at epoch {at} not used: trainings here last {planned} epochs")
 
     def planned_epochs(self, task: str) -> int:
         """The epochs a training on `task` is planned for: the space's budget, or the task's own."""
