@@ -120,6 +120,38 @@ def test_members_stop_at_their_own_rungs(task, resident) -> None:
     assert results[2].val_loss == pytest.approx(alone.val_loss, abs=1e-4)
 
 
+@pytest.mark.parametrize("parametric", [False, True], ids=["fixed", "parametric"])
+def test_members_left_after_a_rung_move_into_a_smaller_program(task, resident, monkeypatch, parametric) -> None:
+    """Three of four members stop at rung 1: the fourth trains on in a program of its own,
+    with its weights and Adam moments, as it would have alone; each stopped member reports
+    what it learned at its rung."""
+    import actsearch.train.batch as batch
+
+    exprs = (
+        ["tanh(x)", "x*sigmoid(1.5*x)", "sigmoid(x)", "x*tanh(0.5*x) + 0.1"]
+        if not parametric
+        else ["x*sigmoid(1.5*x)"] * 4
+    )
+    members = [BatchMember(e, j, thresholds=(np.inf if j < 3 else -np.inf,)) for j, e in enumerate(exprs)]
+    kwargs = {"data": resident, "epochs": 4, "rungs": ((1, 0.0),), "parametric": parametric}
+    monkeypatch.setattr(batch, "RESTACK_MIN_WORK", float("inf"))
+    kept, kept_diagnostics = train_batch_with_diagnostics(task, members, **kwargs)
+    monkeypatch.setattr(batch, "RESTACK_MIN_WORK", 0.0)
+    moved, diagnostics = train_batch_with_diagnostics(task, members, **kwargs)
+    assert (kept_diagnostics.restacks, diagnostics.restacks) == (0, 1)
+    assert [r.status for r in moved] == ["stopped"] * 3 + ["ok"]
+    for a, b in zip(kept, moved):
+        assert (a.status, a.epochs, a.steps) == (b.status, b.epochs, b.steps)
+        assert b.val_loss == pytest.approx(a.val_loss, abs=1e-4)
+    alone = train(task, exprs[3], seed=3, data=resident, epochs=4, parametric=parametric)
+    assert moved[3].val_loss == pytest.approx(alone.val_loss, abs=1e-4)
+    if parametric:
+        at_rung = train(task, exprs[0], seed=0, data=resident, epochs=1, parametric=True)
+        assert moved[0].learned == pytest.approx(at_rung.learned, abs=1e-4)
+        assert kept[0].learned == pytest.approx(at_rung.learned, abs=1e-4)  # not trained on after it stopped
+        assert moved[3].learned == pytest.approx(alone.learned, abs=1e-3)
+
+
 def test_user_task_from_examples_trains_batched() -> None:
     user = get_task("examples/my_task.py:make_task")
     rd = prepare_data(user.get_data())

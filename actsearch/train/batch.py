@@ -22,8 +22,11 @@ to the stacked variables: Adam, AdamW, SGD and RMSprop are element-wise, so
 each member gets exactly its own update and its own moments. Each member
 shuffles with its own seed (same batch order as alone). A member whose loss
 turns non-finite fails alone; a member below a rung stops alone; their
-slices keep being computed (their values are never read again), and the
-program ends when no member is active.
+slices keep being computed (their values are never read again) until at most
+half the program's members are active and the compute left behind would pay
+a new trace (see RESTACK_MIN_WORK): the active members then move, with their
+weights and optimizer state, into a program of their own. The program ends
+when no member is active.
 
 A batch of one member, a batch that cannot be vectorized (a user model whose
 layers have no vectorized form, for example) and parametric members with
@@ -169,6 +172,7 @@ def _combined(parts: list[Diagnostics], batched: bool, reason: str | None) -> Di
         fused_update=updates.pop() if len(updates) == 1 else None,
         batched=batched,
         reason=reason,
+        restacks=sum(p.restacks for p in parts),
         step_losses=stacked,
         parts=tuple(parts),
     )
@@ -356,7 +360,6 @@ def _train_stacked(
 ) -> list[EvalResult]:
     setup = task.setup
     n_epochs = int(epochs if epochs is not None else setup.epochs)
-    batch_size = setup.batch_size
     k = len(members)
     try:
         thresholds = [rung_thresholds(own_rungs(rungs, m.thresholds), n_epochs) for m in members]
@@ -368,80 +371,162 @@ def _train_stacked(
         rd = task_data(task, data)
         acts, branch = _distinct(members)
         weights = _initial_weights(task, members, branch, parametric)
-        if parametric:  # one expression per group: the template has its constants
-            switch = None
-            template = build_model(task, acts[0], seed=members[0].seed, parametric=True)
-        else:
-            switch = _PerMemberActivation([resolve_activation(a) for a in acts], branch)
-            template = build_model(task, switch, seed=members[0].seed)
     except Exception as exc:  # e.g. a bad expression: each member then reports it alone
         raise NotBatchable(f"building the members failed: {one_line(exc)}") from exc
-    shapes = [tuple(v.shape) for v in template.trainable_variables]
-    nt_shapes = [tuple(v.shape) for v in template.non_trainable_variables]
-    for w, nt in weights:
-        if [x.shape for x in w] != shapes or [x.shape for x in nt] != nt_shapes:
-            raise NotBatchable("the members' models differ in structure")
-
-    trainable = _FlatWeights([np.stack([w[i] for w, _ in weights]) for i in range(len(shapes))])
-    non_trainable = [
-        keras.Variable(np.stack([nt[i] for _, nt in weights]), name=f"n{i}", trainable=False)
-        for i in range(len(nt_shapes))
-    ]
-    optimizer = make_optimizer(setup)
-    optimizer.build(trainable.variables)
-    diagnostics.fused_update = update.fusable(optimizer, fused)
-    program = _Program(
-        template,
-        switch,
-        trainable,
-        non_trainable,
-        optimizer,
-        objective(task),
-        rd,
-        batch_size,
-        [m.seed for m in members],
-        diagnostics.fused_update,
-        record_steps,
-    )
+    build = _StackBuilder(task, members, rd, parametric, fused, record_steps)
+    stack = build(list(range(k)), weights)
+    diagnostics.fused_update = stack.program.fused
     diagnostics.setup_seconds = time.perf_counter() - t0
 
     states = [_MemberState() for _ in members]
-    for start, end in segments:
-        active = [s.status is None for s in states]
-        if not any(active):
+    for number, (start, end) in enumerate(segments):
+        if not any(s.status is None for s in states):
             break
+        if stack.worth_restacking(states, n_epochs - start, record_steps):
+            stack = build.restack(stack, states)
+            diagnostics.restacks += 1
+        active = [states[j].status is None for j in stack.index]
         t_seg = time.perf_counter()
         try:
-            out = program(start, end, active)
+            out = stack.program(start, end, active)
         except Exception as exc:
-            if start == 0:  # tracing failed: this model has no vectorized form
+            if number == 0:  # tracing failed: this model has no vectorized form
                 raise NotBatchable(f"vectorizing the model failed: {one_line(exc)}") from exc
             for s in states:
                 if s.status is None:
                     s.fail(one_line(exc))
             break
         diagnostics.segments.append(Segment(end - start, int(np.max(out["steps"])), time.perf_counter() - t_seg))
-        for j, s in enumerate(states):
-            if active[j]:
-                s.update(out, j, end, task.higher_is_better)
+        for i, j in enumerate(stack.index):
+            s = states[j]
+            if active[i]:
+                s.update(out, i, end, task.higher_is_better)
             if s.status is None and end in thresholds[j]:
                 s.partials.append(Partial(epochs=end, val_accuracy=s.val_acc, fitness=s.fitness, val_loss=s.val_loss))
                 # fitness is set: update() succeeded, as the member is still active
                 if end < n_epochs and s.fitness is not None and s.fitness < thresholds[j][end]:
                     s.status = "stopped"
-    if program.history is not None:
-        diagnostics.step_losses = np.asarray(program.history.numpy())
+            if active[i] and s.status is not None:  # ended here: what it learned so far
+                s.learned = stack.learned(i) if parametric and s.status == "stopped" else None
+    if parametric:
+        for i, j in enumerate(stack.index):
+            if states[j].status is None:
+                states[j].learned = stack.learned(i)
+    if stack.program.history is not None:
+        diagnostics.step_losses = np.asarray(stack.program.history.numpy())
     seconds = time.perf_counter() - t0
-    learned = _learned(template, trainable, k) if parametric else [None] * k
-    results = [s.result(batch_size, seconds, k) for s in states]
-    return [r if r.status == "failed" else replace(r, learned=c) for r, c in zip(results, learned)]
+    return [s.result(setup.batch_size, seconds, k) for s in states]
 
 
-def _learned(template: Any, trainable: _FlatWeights, k: int) -> list[tuple[float, ...] | None]:
-    """Each member's learned activation constants (see learned_constants)."""
-    weights = zip(template.trainable_variables, trainable.values())
-    scalars = [(v.path, w.numpy()) for v, w in weights if len(v.shape) == 0]
-    return [learned_constants((path, float(values[j])) for path, values in scalars) for j in range(k)]
+#: Restack a batch's active members into a smaller program when the member-steps it saves,
+#: times the weights per member and the batch size (a proxy for the compute), reach this:
+#: about the work a re-trace costs on a 2-core CPU (a re-trace: 0.5-1.5 s; one
+#: mnist1d-mlp member-epoch, 32 steps of 100 x 15,210 weights: about 20 ms). Tiny models
+#: (the teachers) never restack, as tracing costs them more than the stopped members do.
+RESTACK_MIN_WORK = 2e9
+
+
+@dataclass
+class _Stack:
+    """One compiled program over some of the batch's members (`index`: theirs in the batch)."""
+
+    index: list[int]
+    template: Any
+    trainable: _FlatWeights
+    non_trainable: list
+    optimizer: Any
+    program: _Program
+    steps_per_epoch: int
+    work_per_step: float  # weights per member x batch size
+
+    def worth_restacking(self, states: list[_MemberState], epochs_left: int, record_steps: int) -> bool:
+        """Whether the members that ended leave enough compute behind to pay a new trace:
+        at most half the program's members are active, and the work saved (ended members x
+        steps left x work per step) reaches RESTACK_MIN_WORK. (Not while recording steps.)"""
+        active = sum(states[j].status is None for j in self.index)
+        saved = (len(self.index) - active) * epochs_left * self.steps_per_epoch * self.work_per_step
+        return not record_steps and 0 < active <= len(self.index) // 2 and saved >= RESTACK_MIN_WORK
+
+    def learned(self, i: int) -> tuple[float, ...] | None:
+        """What member `i` of this program learned so far (see learned_constants)."""
+        weights = zip(self.template.trainable_variables, self.trainable.values())
+        return learned_constants((v.path, float(w[i])) for v, w in weights if len(v.shape) == 0)
+
+    def weights_of(self, rows: list[int]) -> list[tuple[list, list]]:
+        """Members `rows`' current (trainable, non-trainable) values."""
+        trainable = [t.numpy() for t in self.trainable.values()]
+        non_trainable = [v.numpy() for v in self.non_trainable]
+        return [([w[i] for w in trainable], [nt[i] for nt in non_trainable]) for i in rows]
+
+
+class _StackBuilder:
+    """Builds the program over a set of the batch's members, from given weights (the
+    initial ones, or a restack's: the survivors' current weights and optimizer state)."""
+
+    def __init__(
+        self,
+        task: Task,
+        members: list[BatchMember],
+        rd: ResidentData,
+        parametric: bool,
+        fused: bool | None,
+        record_steps: int,
+    ) -> None:
+        self.task, self.members, self.rd = task, members, rd
+        self.parametric, self.fused, self.record_steps = parametric, fused, record_steps
+
+    def __call__(self, index: list[int], weights: list[tuple[list, list]]) -> _Stack:
+        task, chosen = self.task, [self.members[j] for j in index]
+        try:
+            acts, branch = _distinct(chosen)
+            if self.parametric:  # one expression per group: the template has its constants
+                switch = None
+                template = build_model(task, acts[0], seed=chosen[0].seed, parametric=True)
+            else:
+                switch = _PerMemberActivation([resolve_activation(a) for a in acts], branch)
+                template = build_model(task, switch, seed=chosen[0].seed)
+        except Exception as exc:  # e.g. a bad expression: each member then reports it alone
+            raise NotBatchable(f"building the members failed: {one_line(exc)}") from exc
+        shapes = [tuple(v.shape) for v in template.trainable_variables]
+        nt_shapes = [tuple(v.shape) for v in template.non_trainable_variables]
+        for w, nt in weights:
+            if [x.shape for x in w] != shapes or [x.shape for x in nt] != nt_shapes:
+                raise NotBatchable("the members' models differ in structure")
+        trainable = _FlatWeights([np.stack([w[i] for w, _ in weights]) for i in range(len(shapes))])
+        non_trainable = [
+            keras.Variable(np.stack([nt[i] for _, nt in weights]), name=f"n{i}", trainable=False)
+            for i in range(len(nt_shapes))
+        ]
+        optimizer = make_optimizer(task.setup)
+        optimizer.build(trainable.variables)
+        fused = update.fusable(optimizer, self.fused)
+        program = _Program(
+            template,
+            switch,
+            trainable,
+            non_trainable,
+            optimizer,
+            objective(task),
+            self.rd,
+            task.setup.batch_size,
+            [m.seed for m in chosen],
+            fused,
+            self.record_steps,
+        )
+        steps = max(1, math.ceil(self.rd.n_train / task.setup.batch_size))
+        work = float(sum(int(np.prod(s)) for s in shapes)) * task.setup.batch_size
+        return _Stack(index, template, trainable, non_trainable, optimizer, program, steps, work)
+
+    def restack(self, stack: _Stack, states: list[_MemberState]) -> _Stack:
+        """The active members of `stack` in a program of their own, each with its weights and
+        optimizer state as they are (so it trains on as it would have in the larger one)."""
+        keep = [i for i, j in enumerate(stack.index) if states[j].status is None]
+        smaller = self([stack.index[i] for i in keep], stack.weights_of(keep))
+        total = stack.trainable.variables[0].shape[0]
+        for old, new in zip(stack.optimizer.variables, smaller.optimizer.variables):
+            value = old.numpy()
+            new.assign(stack.trainable.select(value, keep) if value.shape == (total,) else value)
+        return smaller
 
 
 class _FlatWeights:
@@ -468,6 +553,12 @@ class _FlatWeights:
         parts = tf.split(self.variables[0].value, self.sizes)
         return [tf.reshape(t, [self.k, *sh]) for t, sh in zip(parts, self.shapes)]
 
+    def select(self, flat: np.ndarray, rows: list[int]) -> np.ndarray:
+        """A flat array laid out like the weights (an optimizer's moments), with only the
+        members `rows`, in the layout of a `_FlatWeights` of those members."""
+        parts = np.split(flat, np.cumsum(self.sizes)[:-1])
+        return np.concatenate([p.reshape(self.k, -1)[rows].reshape(-1) for p in parts])
+
     def apply(self, optimizer: Any, grads: list, fused: bool) -> None:
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         # a weight the loss does not use gets a zero gradient (its value cannot matter)
@@ -487,6 +578,7 @@ class _MemberState:
         self.val_acc: float | None = None
         self.val_loss: float | None = None
         self.partials: list[Partial] = []
+        self.learned: tuple[float, ...] | None = None  # a parametric member's constants when it ended
 
     def fail(self, error: str) -> None:
         self.status, self.error, self.fitness, self.val_acc, self.val_loss = "failed", error, None, None, None
@@ -520,6 +612,7 @@ class _MemberState:
             error=self.error,
             partials=tuple(self.partials),
             batch_seconds=seconds,
+            learned=self.learned,
         )
 
 
@@ -542,7 +635,7 @@ class _Program:
         record_steps: int = 0,
     ) -> None:
         loss_fn, metric_fn, with_acc = obj.loss, obj.metric, obj.with_accuracy
-        self.with_acc = with_acc
+        self.with_acc, self.fused = with_acc, fused
         # the losses of the first `record_steps` steps (row record_steps collects the rest)
         history = tf.Variable(tf.zeros([record_steps + 1, len(seeds)])) if record_steps else None
         self.history = history

@@ -38,6 +38,9 @@ class Diagnostics:
     #: a batch: whether its members ran as one program, and if not, why
     batched: bool = False
     reason: str | None = None
+    #: a batch: how often its active members moved into a smaller program (members
+    #: stopped at a rung leave their compute behind, see batch.RESTACK_MIN_WORK)
+    restacks: int = 0
     #: with ``record_steps=n``: the training losses of the first n steps (a
     #: batch: ``[n, members]``); row n gathers every later step
     step_losses: np.ndarray | None = None
