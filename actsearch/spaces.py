@@ -403,6 +403,8 @@ class SearchSettings:
 
     space: SearchSpace
     seed: int = 0
+    #: what the command line turned off in the space (printed when the search starts; not stored)
+    notes: tuple[str, ...] = ()
 
     @property
     def tasks(self) -> tuple[str, ...]:

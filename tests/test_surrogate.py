@@ -188,6 +188,34 @@ def test_a_surrogate_with_generations_is_refused_in_one_line(tmp_path: Path) -> 
         load_space(_space(tmp_path, "generational"))
 
 
+def test_command_line_flags_turn_off_what_they_rule_out_with_a_note(tmp_path: Path) -> None:
+    """A space's surrogate, rungs and Lamarckian constants give way to --strategy and --task
+    (the space file alone asking for both is refused, above)."""
+    space = tmp_path / "all.yaml"
+    space.write_text(
+        _space(tmp_path, "regularized")
+        .read_text()
+        .replace("budget: {epochs: 3,", "budget: {rungs: {epochs: [2]}, epochs: 3,")
+    )
+    plain = settings_for(SearchRequest(space=str(space)))
+    assert plain.notes == () and plain.space.surrogate.enabled and plain.space.budget.rungs is not None
+    generational = settings_for(SearchRequest(space=str(space), strategy="generational"))
+    assert not generational.space.surrogate.enabled
+    assert generational.notes == (
+        "--strategy generational: the space's surrogate is off (it needs a steady-state strategy)",
+    )
+    several = settings_for(SearchRequest(space=str(space), task="digits-mlp,mnist1d-mlp"))
+    assert several.space.budget.rungs is None and several.notes == (
+        "several tasks: the space's rungs are off (rung readings of tasks do not compare)",
+    )
+    lamarckian = tmp_path / "lamarckian.yaml"
+    lamarckian.write_text(
+        space.read_text().replace("strategy: regularized,", "strategy: regularized, lamarckian: true,")
+    )
+    drawn = settings_for(SearchRequest(space=str(lamarckian), strategy="random"))
+    assert not drawn.space.evolution.lamarckian and "Lamarckian constants are off" in drawn.notes[0]
+
+
 @pytest.mark.long  # keeps make test under its limit; CI runs it in make test-long
 def test_show_prints_the_prediction_and_top_counts_passed_proposals(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"

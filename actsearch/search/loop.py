@@ -272,6 +272,8 @@ class Search:
 
         state = self.state
         self.reporter.start(self.planned_trainings(), self.run_record.name)
+        for note in self.settings.notes:
+            self.reporter.message(note)
         self._note_unused_rungs()
         resume_from_store(self)
         self._submit_baselines()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from actsearch.search.loop import Observer, Reporter, Search, SearchError
-from actsearch.spaces import SearchSettings
+from actsearch.spaces import SearchSettings, SearchSpace, with_overrides
 from actsearch.store import DEFAULT_DB, LeaderRow, RunRecord, Store, StoreError
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ _OVERRIDES = {
 def settings_for(request: SearchRequest) -> SearchSettings:
     """Load the space and apply the command-line overrides, `--task` included, before it is
     validated: the budget in trainings and the checks on several tasks then follow the flag."""
-    from actsearch.spaces import load_space, task_list, with_overrides
+    from actsearch.spaces import load_space, task_list
 
     space = load_space(request.space)
     overrides = {
@@ -85,7 +85,28 @@ def settings_for(request: SearchRequest) -> SearchSettings:
         for section, names in _OVERRIDES.items()
     }
     tasks = task_list(request.task, "--task") if request.task is not None else None
-    return SearchSettings(with_overrides(space, tasks=tasks, **overrides), request.seed)
+    space, notes = _yield_to_flags(space, overrides["evolution"].get("strategy"), tasks)
+    return SearchSettings(with_overrides(space, tasks=tasks, **overrides), request.seed, notes)
+
+
+def _yield_to_flags(
+    space: SearchSpace, strategy: str | None, tasks: tuple[str, ...] | None
+) -> tuple[SearchSpace, tuple[str, ...]]:
+    """The space's options that a command-line flag rules out give way to the flag, each with
+    a note (a space file that asks for both is still refused): `--strategy generational`
+    turns off the surrogate (it needs a steady-state strategy), `--strategy random` Lamarckian
+    constants (no offspring inherit them), several `--task` the rungs (one task only)."""
+    notes = []
+    if strategy == "generational" and space.surrogate.enabled:
+        space = with_overrides(space, surrogate={"enabled": False})
+        notes.append("--strategy generational: the space's surrogate is off (it needs a steady-state strategy)")
+    if strategy == "random" and space.evolution.lamarckian:
+        space = with_overrides(space, evolution={"lamarckian": False})
+        notes.append("--strategy random: the space's Lamarckian constants are off (no offspring inherit them)")
+    if tasks is not None and len(tasks) > 1 and space.budget.rungs is not None:
+        space = with_overrides(space, budget={"rungs": None})
+        notes.append("several tasks: the space's rungs are off (rung readings of tasks do not compare)")
+    return space, tuple(notes)
 
 
 def run_search(
