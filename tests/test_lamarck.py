@@ -110,6 +110,7 @@ def test_a_parametric_training_of_the_exact_tree_reports_what_it_learned() -> No
     assert plain.learned is None
 
 
+@pytest.mark.long  # keeps make test under its limit; CI runs it in make test-long
 def test_a_worker_trains_an_exact_trial_as_written() -> None:
     from actsearch.execute import Trial
     from actsearch.execute.worker import TrainingWorker
@@ -177,8 +178,7 @@ def _state(db: Path) -> list[tuple]:
     )
 
 
-@pytest.mark.parametrize("strategy", ["regularized", "generational"])
-@pytest.mark.parametrize("stop_at", [3, 11, 20])
+@pytest.mark.parametrize(("strategy", "stop_at"), [("regularized", 3), ("regularized", 20), ("generational", 11)])
 def test_resume_of_a_lamarckian_search_gives_the_uninterrupted_run(tmp_path: Path, strategy: str, stop_at: int) -> None:
     """The learned trees round-trip through the store: a resumed run tells the strategy the
     same trees and so proposes the same offspring, each training once."""

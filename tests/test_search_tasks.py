@@ -178,8 +178,10 @@ def test_the_task_flag_overrides_the_space_before_its_checks(tmp_path: Path) -> 
         "hurdled.yaml",
     )
     assert settings_for(SearchRequest(space=str(hurdled), task="mnist1d-mlp")).tasks == ("mnist1d-mlp",)
+    several = settings_for(SearchRequest(space=str(hurdled), task="digits-mlp,mnist1d-mlp"))  # the flag wins
+    assert several.space.budget.rungs is None
+    assert several.notes[0].startswith("several tasks: the space's rungs are off")
     for flag, message in (
-        ("digits-mlp,mnist1d-mlp", "budget.rungs work with one task only"),
         ("digits-mlp,,mnist1d-mlp", "--task 'digits-mlp,,mnist1d-mlp': a task name is empty"),
         ("digits-mlp,digits-mlp", "a task is listed twice: digits-mlp"),
         (" , ", "name at least one task"),
@@ -454,11 +456,10 @@ def test_the_task_flag_on_a_one_task_space_spends_a_training_per_task_and_seed(t
 
 @pytest.mark.slow  # one CLI process
 def test_the_task_flag_gets_the_checks_on_several_tasks_in_one_line(tmp_path: Path) -> None:
-    space = _space(tmp_path, ONE_TASK_SPACE.replace("reevaluate_top: 0}", "reevaluate_top: 0, hurdle: {epochs: 1}}"))
-    space.write_text(space.read_text().replace("epochs: 1, reevaluate_top", "epochs: 3, reevaluate_top"))
+    space = _space(tmp_path, ONE_TASK_SPACE.replace('baselines: ["relu(x)"]', "baselines: []"))
     args = ("search", "--space", str(space), "--db", str(tmp_path / "x.db"), "--executor", "local")
     proc = run_cli(*args, "--task", "digits-mlp,mnist1d-mlp")
-    assert proc.returncode == 2 and "budget.rungs work with one task only" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "several tasks need baselines" in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.db").exists()
 
 

@@ -120,6 +120,7 @@ def test_members_stop_at_their_own_rungs(task, resident) -> None:
     assert results[2].val_loss == pytest.approx(alone.val_loss, abs=1e-4)
 
 
+@pytest.mark.long  # keeps make test under its limit; CI runs it in make test-long
 @pytest.mark.parametrize("parametric", [False, True], ids=["fixed", "parametric"])
 def test_members_left_after_a_rung_move_into_a_smaller_program(task, resident, monkeypatch, parametric) -> None:
     """Three of four members stop at rung 1: the fourth trains on in a program of its own,
