@@ -78,16 +78,17 @@ STRATEGIES: dict[str, dict[str, Any]] = {
 }
 #: what `make bench-search` compares (the other variants are measured with --strategies)
 DEFAULT_STRATEGIES = ["random", "random+surrogate", "regularized+surrogate"]
-SEARCH_SEEDS = 301  # the first search seed: seeds no earlier experiment of the project used
+SEARCH_SEEDS = 301  # the first search seed (default of --first-seed): seeds no earlier experiment used
 ROBUST_SEEDS = 9001  # the first seed of the re-trainings of the picks on the test split
 BATCH_CANDIDATES = 8
 CLIP = -1.0  # a gap closed below this counts as this in the means
 
 
 def space_file(out: Path, size: dict[str, Any], strategy: str) -> Path:
-    changes = {key: dict(value) for key, value in STRATEGIES[strategy].items()}
+    changes = {"surrogate": {"enabled": False}, **{key: dict(value) for key, value in STRATEGIES[strategy].items()}}
     changes.setdefault("evolution", {})
     changes["budget"] = {
+        "rungs": None,  # the surrogate and rungs are off unless a strategy names them
         **changes.get("budget", {}),
         "trainings": size["trainings"],
         "reevaluate_top": size["reevaluate_top"],
@@ -300,6 +301,9 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=DEFAULT_STRATEGIES, choices=list(STRATEGIES))
     parser.add_argument("--teachers", type=int, default=None, help="only the first N teachers")
     parser.add_argument("--jobs", type=int, default=2, help="searches at once (one core each)")
+    parser.add_argument(
+        "--first-seed", type=int, default=SEARCH_SEEDS, help="search seeds first-seed, first-seed + 1, ..."
+    )
     args = parser.parse_args()
 
     from actsearch.tasks.teachers import FAMILY, SOLVED
@@ -312,7 +316,10 @@ def main() -> None:
     teachers = list(FAMILY)[:count]
     spaces = {s: str(space_file(out, size, s)) for s in args.strategies}
     jobs = [
-        (spaces[s], db, t, s, SEARCH_SEEDS + i) for t in teachers for s in args.strategies for i in range(size["seeds"])
+        (spaces[s], db, t, s, args.first_seed + i)
+        for t in teachers
+        for s in args.strategies
+        for i in range(size["seeds"])
     ]
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:

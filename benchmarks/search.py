@@ -58,7 +58,8 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 STRATEGIES = ("generational", "regularized", "random")
 #: strategies whose settings differ from the default space's: a name -> the sections of the space it
-#: changes (a plain strategy name takes the default space's settings: `regularized` mutates only)
+#: changes (a plain strategy name takes the default space's settings: `regularized` mutates only);
+#: the surrogate and rungs are off unless a variant names them
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "generational": {"evolution": {"strategy": "generational", "crossover_prob": 0.5}},
     "regularized-mutation": {"evolution": {"strategy": "regularized", "crossover_prob": 0.0}},  # Real et al.
@@ -78,8 +79,8 @@ def space_file(out: Path, size: dict[str, Any], strategy: str) -> Path:
     budget = {key: size[key] for key in ("trainings", "reevaluate_top", "reevaluate_seeds")}
     if size["epochs"] is not None:
         budget["epochs"] = size["epochs"]
-    sections = dict(VARIANTS.get(strategy, {"evolution": {"strategy": strategy}}))
-    sections["budget"] = {**sections.get("budget", {}), **budget}
+    sections = {"surrogate": {"enabled": False}, **VARIANTS.get(strategy, {"evolution": {"strategy": strategy}})}
+    sections["budget"] = {"rungs": None, **sections.get("budget", {}), **budget}  # no variant inherits rungs
     rungs = sections["budget"].get("rungs")
     if rungs and size["epochs"] is not None:  # the smoke size's short trainings: rungs inside them, or none
         rungs = {**rungs, "epochs": [e for e in rungs["epochs"] if e < size["epochs"]]}
